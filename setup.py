@@ -1,0 +1,12 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="armin-fairseq",
+    version="0.1.0",
+    description="ARMIN (memory-augmented RNN, Li et al. IJCAI 2019) as a fairseq plugin",
+    packages=find_packages(include=["armin_plugin", "armin_plugin.*"]),
+    python_requires=">=3.9",
+    # The pinned environment is installed by scripts/install.sh (see README.md);
+    # fairseq itself must be installed without its torchaudio dependency.
+    install_requires=["torch"],
+)
