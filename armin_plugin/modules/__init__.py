@@ -2,5 +2,6 @@
 from .armin import ARMIN
 from .armin_cell import ARMINCell
 from .armin_state import ARMINState
+from .temperature import TemperatureSchedule
 
-__all__ = ["ARMIN", "ARMINCell", "ARMINState"]
+__all__ = ["ARMIN", "ARMINCell", "ARMINState", "TemperatureSchedule"]

@@ -1,0 +1,72 @@
+"""``armin_lm``: an ARMIN language model for fairseq, and its named architectures."""
+from dataclasses import dataclass, field
+from typing import Optional
+
+from fairseq.dataclass import FairseqDataclass
+from fairseq.models import FairseqLanguageModel, register_model, register_model_architecture
+from omegaconf import II
+
+from .armin_lm_decoder import ARMINLanguageModelDecoder
+
+DEFAULT_MAX_TARGET_POSITIONS = 100000
+
+
+@dataclass
+class ARMINLanguageModelConfig(FairseqDataclass):
+    decoder_embed_dim: int = field(default=256, metadata={"help": "token embedding size"})
+    armin_hidden_size: int = field(default=512, metadata={"help": "d_h: ARMIN state size"})
+    armin_slot_size: int = field(default=128, metadata={"help": "d_r: size of one memory slot"})
+    armin_slots: int = field(default=16, metadata={"help": "N: number of memory slots"})
+    armin_layers: int = field(default=1, metadata={"help": "number of stacked ARMIN layers"})
+    dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and outputs"})
+    armin_layer_dropout: float = field(
+        default=0.0, metadata={"help": "dropout between stacked ARMIN layers"}
+    )
+    armin_forget_bias: float = field(
+        default=1.0, metadata={"help": "constant added to the forget gate"}
+    )
+    armin_tau_start: float = field(
+        default=1.0, metadata={"help": "Gumbel-softmax temperature at update 0"}
+    )
+    armin_tau_end: float = field(
+        default=0.1, metadata={"help": "temperature reached after --armin-tau-updates"}
+    )
+    armin_tau_updates: int = field(
+        default=10000, metadata={"help": "updates over which the temperature anneals"}
+    )
+    armin_sample_eval: bool = field(
+        default=False, metadata={"help": "keep Gumbel sampling of addresses in eval mode"}
+    )
+    share_decoder_input_output_embed: bool = field(
+        default=False, metadata={"help": "tie input embeddings and output projection"}
+    )
+    adaptive_softmax_cutoff: Optional[str] = field(
+        default=None,
+        metadata={"help": "comma-separated cutoffs; use with --criterion adaptive_loss"},
+    )
+    adaptive_softmax_dropout: float = field(
+        default=0.0, metadata={"help": "dropout inside the adaptive softmax"}
+    )
+    max_target_positions: Optional[int] = II("task.max_target_positions")
+
+
+@register_model("armin_lm", dataclass=ARMINLanguageModelConfig)
+class ARMINLanguageModel(FairseqLanguageModel):
+    """A decoder-only language model over an ARMIN stack."""
+
+    @classmethod
+    def build_model(cls, cfg: ARMINLanguageModelConfig, task):
+        if cfg.max_target_positions is None:
+            cfg.max_target_positions = DEFAULT_MAX_TARGET_POSITIONS
+        return cls(ARMINLanguageModelDecoder(cfg, task.target_dictionary))
+
+
+@register_model_architecture("armin_lm", "armin_lm_ptb_char")
+def armin_lm_ptb_char(cfg):
+    """Character-level Penn Treebank: 50 symbols, long contexts, a wide state."""
+    cfg.decoder_embed_dim = getattr(cfg, "decoder_embed_dim", 128)
+    cfg.armin_hidden_size = getattr(cfg, "armin_hidden_size", 1000)
+    cfg.armin_slot_size = getattr(cfg, "armin_slot_size", 256)
+    cfg.armin_slots = getattr(cfg, "armin_slots", 16)
+    cfg.armin_layers = getattr(cfg, "armin_layers", 1)
+    cfg.dropout = getattr(cfg, "dropout", 0.25)

@@ -1,0 +1,135 @@
+"""The decoder of ``armin_lm``: embeddings, an ARMIN stack and an output projection."""
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from fairseq.models import FairseqIncrementalDecoder
+from fairseq.modules import AdaptiveSoftmax, FairseqDropout
+from torch import Tensor, nn
+
+from ..modules import ARMIN, ARMINState, TemperatureSchedule
+
+IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
+
+
+class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
+    """Token embeddings -> dropout -> ARMIN stack -> dropout -> vocabulary scores.
+
+    ``forward(prev_output_tokens (B, T))`` returns logits (B, T, V) (or the features when
+    an adaptive softmax is used) and ``{"attn": [None], "state": ARMINState}``. With a
+    non-empty ``incremental_state`` only the last token is read and the ARMIN state is taken
+    from, and stored back into, the cache; pad tokens change no state.
+    """
+
+    def __init__(self, cfg, dictionary):
+        super().__init__(dictionary)
+        self.padding_idx = dictionary.pad()
+        self.embed_tokens = nn.Embedding(len(dictionary), cfg.decoder_embed_dim, self.padding_idx)
+        nn.init.uniform_(self.embed_tokens.weight, -0.1, 0.1)
+        nn.init.zeros_(self.embed_tokens.weight[self.padding_idx])
+        self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
+        self.temperature_schedule = TemperatureSchedule(
+            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
+        )
+        self.armin = ARMIN(
+            cfg.decoder_embed_dim,
+            cfg.armin_hidden_size,
+            cfg.armin_slot_size,
+            cfg.armin_slots,
+            num_layers=cfg.armin_layers,
+            dropout=cfg.armin_layer_dropout,
+            forget_bias=cfg.armin_forget_bias,
+            temperature=self.temperature_schedule(0),
+            sample_in_eval=cfg.armin_sample_eval,
+        )
+        features = self.armin.output_size
+        self.max_target_positions = cfg.max_target_positions
+        self.adaptive_softmax = None
+        self.project_out = None
+        self.output_projection = None
+        if cfg.adaptive_softmax_cutoff is not None:
+            self.adaptive_softmax = AdaptiveSoftmax(
+                len(dictionary),
+                features,
+                [int(c) for c in cfg.adaptive_softmax_cutoff.split(",")],
+                dropout=cfg.adaptive_softmax_dropout,
+            )
+        elif cfg.share_decoder_input_output_embed:
+            if features != cfg.decoder_embed_dim:
+                self.project_out = nn.Linear(features, cfg.decoder_embed_dim)
+        else:
+            self.output_projection = nn.Linear(features, len(dictionary))
+
+    def set_num_updates(self, num_updates: int):
+        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        self.armin.temperature = self.temperature_schedule(num_updates)
+
+    def forward(
+        self,
+        prev_output_tokens: Tensor,
+        encoder_out=None,
+        incremental_state: Optional[IncrementalState] = None,
+        features_only: bool = False,
+        state: Optional[ARMINState] = None,
+        **unused,
+    ):
+        features, extra = self.extract_features(prev_output_tokens, incremental_state, state)
+        if not features_only:
+            features = self.output_layer(features)
+        return features, extra
+
+    def extract_features(
+        self,
+        prev_output_tokens: Tensor,
+        incremental_state: Optional[IncrementalState] = None,
+        state: Optional[ARMINState] = None,
+    ):
+        """Features (B, T, d_h + d_r, or embed dim when tied) and the final ARMIN state.
+
+        ``state`` continues from an explicit :class:`ARMINState` (e.g. truncated BPTT);
+        a cached incremental state takes precedence.
+        """
+        cached = self._get_cached_state(incremental_state)
+        if cached is not None:
+            prev_output_tokens = prev_output_tokens[:, -1:]
+            state = cached
+        x = self.dropout_module(self.embed_tokens(prev_output_tokens))
+        padding_mask = prev_output_tokens.eq(self.padding_idx)
+        x, state = self.armin(
+            x.transpose(0, 1),
+            state,
+            padding_mask.t() if padding_mask.any() else None,
+        )
+        if incremental_state is not None:
+            self._set_cached_state(incremental_state, state)
+        x = self.dropout_module(x.transpose(0, 1))
+        if self.project_out is not None:
+            x = self.project_out(x)
+        return x, {"attn": [None], "state": state}
+
+    def output_layer(self, features: Tensor) -> Tensor:
+        if self.adaptive_softmax is not None:
+            return features
+        if self.output_projection is None:
+            return F.linear(features, self.embed_tokens.weight)
+        return self.output_projection(features)
+
+    def _get_cached_state(self, incremental_state) -> Optional[ARMINState]:
+        if not incremental_state:
+            return None
+        cached = self.get_incremental_state(incremental_state, "armin_state")
+        if cached is None:
+            return None
+        return ARMINState(cached["hidden"], cached["memory"], cached["steps"])
+
+    def _set_cached_state(self, incremental_state: IncrementalState, state: ARMINState):
+        self.set_incremental_state(incremental_state, "armin_state", state._asdict())
+
+    def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
+        """Follow beam search: keep rows ``new_order`` (may be fewer than the batch)."""
+        cached = self._get_cached_state(incremental_state)
+        if cached is not None:
+            self._set_cached_state(incremental_state, cached.index_select(new_order))
+
+    def max_positions(self) -> int:
+        return self.max_target_positions
