@@ -1,0 +1,627 @@
+"""The ARMIN layer checked against ../shared/armin-spec.md.
+
+Expected values come from hand computations or from ``reference_layer`` below: a plain
+per-step loop written from the spec's dense formulation (w = onehot - y.detach() + y,
+r = sum_k w_k M_k, blend write), sharing only the layer's parameter tensors.
+"""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from armin_plugin.errors import ArminError
+from armin_plugin.modules import ARMIN, ARMINState, TemperatureSchedule
+from armin_plugin.modules.addressing import read_slot, sample_gumbel
+
+DT = torch.float64
+TIGHT = dict(rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None):
+    """One ARMIN layer over xs (T, B, d_x), straight from the spec, step by step.
+
+    noise (T, B, N) or None (argmax); real (T, B) bool, True at real steps, or None.
+    Returns outputs (T, B, d_h + d_r), final (hidden, memory, steps), chosen slots (T, B).
+    """
+    d_h, d_r, n_slots = cell.hidden_size, cell.slot_size, cell.num_slots
+    outputs, chosen = [], []
+    for t in range(xs.size(0)):
+        x = xs[t]
+        a = cell.address(torch.cat([x, hidden], -1))  # 1.
+        if noise is None:  # 2. (evaluation)
+            k = a.argmax(-1)
+            w = F.one_hot(k, n_slots).to(a.dtype)
+        else:
+            y = torch.softmax((a + noise[t]) / tau, -1)
+            k = y.argmax(-1)
+            w = F.one_hot(k, n_slots).to(y.dtype) - y.detach() + y
+        r = (w.unsqueeze(-1) * memory).sum(1)  # 3.
+        g = torch.sigmoid(cell.gate(torch.cat([x, hidden, r], -1)))  # 4.
+        g_h, g_r = g[:, :d_h], g[:, d_h:]
+        z = torch.cat([x, g_h * hidden, g_r * r], -1)
+        pre = cell.transform(z)  # 5.
+        i, j, f, o = (pre[:, n * d_h:(n + 1) * d_h] for n in range(4))
+        o_m = pre[:, 4 * d_h:]
+        assert o_m.size(-1) == d_r
+        h_new = torch.tanh(  # 6.
+            torch.sigmoid(f + cell.forget_bias) * hidden + torch.sigmoid(i) * torch.tanh(j)
+        )
+        outputs.append(torch.cat([torch.sigmoid(o) * h_new, torch.sigmoid(o_m) * r], -1))  # 7.
+        v = cell.write(h_new)  # 8.
+        target = torch.where(steps < n_slots, steps, k)
+        e = F.one_hot(target, n_slots).to(memory.dtype).unsqueeze(-1)
+        m_new = memory * (1 - e) + e * v.unsqueeze(1)
+        if real is None:
+            hidden, memory, steps = h_new, m_new, steps + 1
+        else:
+            keep = real[t]
+            hidden = torch.where(keep[:, None], h_new, hidden)
+            memory = torch.where(keep[:, None, None], m_new, memory)
+            steps = steps + keep.long()
+        chosen.append(k)
+    return torch.stack(outputs), (hidden, memory, steps), torch.stack(chosen)
+
+
+def fresh_state(cell, batch):
+    """Spec step 9: h_0 = tanh(p_h), M_0 = p_M, n = 0."""
+    hidden = torch.tanh(cell.initial_hidden).expand(batch, -1)
+    memory = cell.initial_memory.expand(batch, -1, -1)
+    return hidden, memory, torch.zeros(batch, dtype=torch.long)
+
+
+def reference_stack(model, xs, state=None, noise=None, real=None):
+    """The spec's stack: layer l > 0 reads layer l-1's out_t. Returns output, ARMINState."""
+    tau = model.temperature
+    out, finals = xs, []
+    for index, cell in enumerate(model.layers):
+        start = fresh_state(cell, xs.size(1)) if state is None else state.layer(index)
+        out, final, _ = reference_layer(
+            cell, out, *start, tau=tau, noise=None if noise is None else noise[index], real=real
+        )
+        finals.append(final)
+    return out, ARMINState.stack(finals)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def make_model(d_x=3, d_h=5, d_r=4, n_slots=3, layers=1, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    model = ARMIN(d_x, d_h, d_r, n_slots, num_layers=layers, **kwargs).to(DT)
+    with torch.no_grad():  # p_M is 0 at init: give memory distinct contents to read
+        for cell in model.layers:
+            cell.initial_memory.normal_()
+    return model
+
+
+def assert_states_equal(actual, expected, **tol):
+    tol = tol or TIGHT
+    torch.testing.assert_close(actual.hidden, expected.hidden, **tol)
+    torch.testing.assert_close(actual.memory, expected.memory, **tol)
+    assert actual.steps.dtype == torch.long
+    assert torch.equal(actual.steps, expected.steps)
+
+
+def random_state(model, batch, steps, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    layers = model.num_layers
+    return ARMINState(
+        torch.randn(layers, batch, model.hidden_size, generator=gen, dtype=DT).tanh(),
+        torch.randn(layers, batch, model.num_slots, model.slot_size, generator=gen, dtype=DT),
+        torch.as_tensor(steps, dtype=torch.long).expand(layers, batch).clone(),
+    )
+
+
+def read_passthrough(cell):
+    """Make sigmoid(o_m) exactly 1 in float64 so the read part of out_t is r itself."""
+    d_h = cell.hidden_size
+    with torch.no_grad():
+        cell.transform.weight[4 * d_h:] = 0
+        cell.transform.bias[4 * d_h:] = 100.0
+    assert torch.sigmoid(torch.tensor(100.0, dtype=DT)).item() == 1.0
+
+
+def force_address(cell, slots):
+    """Make the (eval) address argmax pick slot ``slots`` in every row by a huge bias."""
+    with torch.no_grad():
+        cell.address.bias.zero_()
+        cell.address.bias[slots] = 1e3
+
+
+# --------------------------------------------------------------------------- read
+
+
+def test_read_slot_returns_exactly_the_chosen_slot_and_its_gradients():
+    gen = torch.Generator().manual_seed(0)
+    memory = torch.randn(3, 4, 5, generator=gen, dtype=DT, requires_grad=True)
+    index = torch.tensor([2, 0, 3])
+    assert torch.equal(read_slot(memory, index, None), memory.detach()[torch.arange(3), index])
+
+    logits = torch.randn(3, 4, generator=gen, dtype=DT, requires_grad=True)
+    probs = torch.softmax(logits / 0.7, -1)
+    read = read_slot(memory, index, probs)
+    assert torch.equal(read.detach(), memory.detach()[torch.arange(3), index])
+    # gradient of the dense straight-through formulation
+    probs_ref = torch.softmax(logits / 0.7, -1)
+    w = F.one_hot(index, 4).to(DT) - probs_ref.detach() + probs_ref
+    dense = (w.unsqueeze(-1) * memory).sum(1)
+    upstream = torch.randn(3, 5, generator=gen, dtype=DT)
+    got = torch.autograd.grad(read, (memory, logits), upstream)
+    want = torch.autograd.grad(dense, (memory, logits), upstream)
+    for g, e in zip(got, want):
+        torch.testing.assert_close(g, e, **TIGHT)
+    # grad_w = <M, grad_r>: the straight-through gradient reaches every slot's probability
+    probs = torch.softmax(logits.detach(), -1).requires_grad_()
+    (grad_probs,) = torch.autograd.grad(read_slot(memory, index, probs), probs, upstream)
+    torch.testing.assert_close(grad_probs, torch.einsum("bnd,bd->bn", memory.detach(), upstream))
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_layer_output_reads_exactly_the_chosen_slot(training):
+    model = make_model(d_x=3, d_h=4, d_r=6, n_slots=5)
+    cell = model.layers[0]
+    read_passthrough(cell)
+    model.train(training)
+    batch = 4
+    state = random_state(model, batch, steps=5)  # memory full: no fill
+    x = torch.randn(1, batch, 3, dtype=DT)
+    h0, m0, _ = state.layer(0)
+    logits = x[0] @ cell.address.weight[:, :3].T + h0 @ cell.address.weight[:, 3:].T + cell.address.bias
+    noise = None
+    if training:
+        noise = sample_gumbel((1, 1, batch, 5), dtype=DT, generator=torch.Generator().manual_seed(3))
+        logits = logits + noise[0, 0]
+    k = logits.argmax(-1)
+    out, _ = model(x, state, gumbel_noise=noise)
+    assert torch.equal(out[0, :, 4:], m0[torch.arange(batch), k])
+
+
+# --------------------------------------------------------------------------- write
+
+
+def test_sequential_fill_then_write_replaces_exactly_the_read_slot():
+    n_slots, batch, d_h, d_x = 4, 3, 5, 2
+    model = make_model(d_x=d_x, d_h=d_h, d_r=3, n_slots=n_slots).eval()
+    cell = model.layers[0]
+    read_passthrough(cell)
+    # Rows start at step counts 0, 2 and N (already full).
+    state = random_state(model, batch, steps=[0, 2, n_slots])
+    gen = torch.Generator().manual_seed(5)
+    fill_elsewhere, replaced = 0, set()
+    for t in range(9):
+        x = torch.randn(1, batch, d_x, generator=gen, dtype=DT)
+        # force a chosen slot that differs from the fill slot n during the fill
+        wanted = (t * 3 + 1) % n_slots
+        force_address(cell, wanted)
+        h_prev, m_prev, n_prev = (s.clone() for s in state.layer(0))
+        logits = cell.address(torch.cat([x[0], h_prev], -1))  # independent argmax
+        k = logits.argmax(-1)
+        assert (k == wanted).all()
+        out, state = model(x, state)
+        h_new, m_new, n_new = state.layer(0)
+        assert torch.equal(out[0, :, d_h:], m_prev[torch.arange(batch), k])  # read slot k
+        assert torch.equal(n_new, n_prev + 1)
+        value = cell.write(h_new)
+        for b in range(batch):
+            slot = n_prev[b].item() if n_prev[b] < n_slots else k[b].item()
+            if n_prev[b] < n_slots:
+                fill_elsewhere += int(slot != k[b])
+            else:
+                replaced.add(slot)
+            torch.testing.assert_close(m_new[b, slot], value[b], **TIGHT)
+            others = [s for s in range(n_slots) if s != slot]
+            assert torch.equal(m_new[b, others], m_prev[b, others]), (t, b, slot)
+    # the fill slot differed from the chosen slot, and several slots were replaced after it
+    assert fill_elsewhere >= 3 and len(replaced) >= 3
+    assert state.steps.tolist() == [[9, 11, 13]]
+
+
+def test_fill_order_is_independent_of_the_address():
+    """Row 0 fills slots 0, 1, 2, 3 while the address always points at slot 3."""
+    n_slots = 4
+    model = make_model(d_x=2, d_h=3, d_r=2, n_slots=n_slots).eval()
+    cell = model.layers[0]
+    force_address(cell, n_slots - 1)
+    state = model.initial_state(1)
+    written = []
+    for t in range(n_slots + 2):
+        before = state.memory[0, 0].clone()
+        _, state = model(torch.randn(1, 1, 2, dtype=DT), state)
+        changed = (state.memory[0, 0] != before).any(-1).nonzero().flatten().tolist()
+        written.append(changed)
+    assert written[:n_slots] == [[0], [1], [2], [3]]
+    # after the fill, the chosen slot (3) is the one overwritten
+    assert written[n_slots:] == [[3], [3]]
+
+
+# --------------------------------------------------------------------------- padding
+
+
+def test_all_pad_step_changes_nothing():
+    model = make_model(layers=2, n_slots=3).train()
+    state = random_state(model, 3, steps=[1, 3, 7])
+    x = torch.randn(2, 3, 3, dtype=DT)
+    _, after = model(x, state, padding_mask=torch.ones(2, 3, dtype=torch.bool))
+    assert torch.equal(after.hidden, state.hidden)
+    assert torch.equal(after.memory, state.memory)
+    assert torch.equal(after.steps, state.steps)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_pads_anywhere_equal_the_unpadded_sequences(training):
+    model = make_model(d_x=3, d_h=4, d_r=3, n_slots=3, layers=2).train(training)
+    # real lengths per row, and where pads are (True = pad) in an 8-step batch
+    layout = [
+        "rrrrrrrr",  # no pad
+        "pprrrrrr",  # left padded (fairseq source)
+        "rrpprprr",  # interleaved
+        "rrrrrppp",  # right padded
+    ]
+    steps_total, batch = len(layout[0]), len(layout)
+    pad = torch.tensor([[c == "p" for c in row] for row in layout]).T  # (T, B)
+    gen = torch.Generator().manual_seed(11)
+    x = torch.randn(steps_total, batch, 3, generator=gen, dtype=DT)
+    noise = sample_gumbel((2, steps_total, batch, 3), dtype=DT, generator=gen)
+    out, state = model(x, padding_mask=pad, gumbel_noise=noise if training else None)
+    assert state.steps.tolist() == [[8, 6, 5, 5]] * 2
+    for b in range(batch):
+        real = ~pad[:, b]
+        out_b, state_b = model(
+            x[real, b:b + 1], gumbel_noise=noise[:, real, b:b + 1] if training else None
+        )
+        torch.testing.assert_close(out[real, b:b + 1], out_b, **TIGHT)
+        assert_states_equal(state.index_select(torch.tensor([b])), state_b)
+    # and against the reference with masks
+    ref_out, ref_state = reference_stack(
+        model, x, noise=noise if training else None, real=~pad
+    )
+    torch.testing.assert_close(out[~pad], ref_out[~pad], **TIGHT)
+    assert_states_equal(state, ref_state)
+
+
+def test_step_counter_counts_only_real_steps_across_calls():
+    model = make_model(n_slots=2).eval()
+    pad = torch.tensor([[False, True], [True, True], [False, False]])  # (T, B)
+    _, state = model(torch.randn(3, 2, 3, dtype=DT), padding_mask=pad)
+    assert state.steps.tolist() == [[2, 1]]
+    _, state = model(torch.randn(2, 2, 3, dtype=DT), state, padding_mask=pad[:2])
+    assert state.steps.tolist() == [[3, 1]]
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def test_eval_agrees_with_reference():
+    model = make_model(d_x=3, d_h=5, d_r=4, n_slots=3, forget_bias=0.5).eval()
+    x = torch.randn(9, 3, 3, dtype=DT)
+    out, state = model(x)
+    ref_out, ref_state = reference_stack(model, x)
+    assert out.shape == (9, 3, 9)
+    torch.testing.assert_close(out, ref_out, **TIGHT)
+    assert_states_equal(state, ref_state)
+    assert state.steps.tolist() == [[9, 9, 9]]
+
+
+def grads_of_random_projection(model, x, outputs, state, seed=7):
+    """Gradients of a random linear function of outputs and final state."""
+    gen = torch.Generator().manual_seed(seed)
+    loss = (outputs * torch.randn(outputs.shape, generator=gen, dtype=DT)).sum()
+    loss = loss + (state.hidden * torch.randn(state.hidden.shape, generator=gen, dtype=DT)).sum()
+    loss = loss + (state.memory * torch.randn(state.memory.shape, generator=gen, dtype=DT)).sum()
+    params = [p for _, p in model.named_parameters()]
+    return torch.autograd.grad(loss, params + [x], allow_unused=True)
+
+
+def check_training_agreement(model, x, pad=None, state=None, seed=0):
+    model.train()
+    steps, batch = x.shape[:2]
+    noise = sample_gumbel(
+        (model.num_layers, steps, batch, model.num_slots),
+        dtype=DT,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    x = x.detach().requires_grad_()
+    out, final = model(x, state, padding_mask=pad, gumbel_noise=noise)
+    ref_out, ref_final = reference_stack(
+        model, x, state=state, noise=noise, real=None if pad is None else ~pad
+    )
+    torch.testing.assert_close(out, ref_out, **TIGHT)
+    assert_states_equal(final, ref_final)
+    got = grads_of_random_projection(model, x, out, final)
+    want = grads_of_random_projection(model, x, ref_out, ref_final)
+    names = [n for n, _ in model.named_parameters()] + ["input"]
+    for name, g, e in zip(names, got, want):
+        if e is None:  # p_h, p_M unused when an explicit state is given
+            assert state is not None and "initial" in name, name
+            assert g is None or not g.abs().sum() > 0, name
+            continue
+        assert g is not None, name
+        torch.testing.assert_close(g, e, **TIGHT, msg=lambda m: f"{name}: {m}")
+    return got, names
+
+
+def test_training_agrees_with_reference_outputs_and_gradients():
+    model = make_model(d_x=3, d_h=5, d_r=4, n_slots=3, temperature=0.7, forget_bias=0.3)
+    x = torch.randn(8, 3, 3, dtype=DT)
+    got, names = check_training_agreement(model, x)
+    grads = dict(zip(names, got))
+    # gradients reach the address layer through the straight-through path
+    assert grads["layers.0.address.weight"].abs().sum() > 0
+    assert grads["layers.0.address.bias"].abs().sum() > 0
+    # p_M and p_h are learned
+    assert grads["layers.0.initial_memory"].abs().sum() > 0
+    assert grads["layers.0.initial_hidden"].abs().sum() > 0
+
+
+def test_training_with_pads_agrees_with_reference():
+    model = make_model(d_x=3, d_h=4, d_r=5, n_slots=2, layers=2, temperature=0.5)
+    pad = torch.tensor(
+        [[False, True, False], [True, False, False], [False, False, True], [False, True, True],
+         [False, False, False]]
+    )
+    state = random_state(model, 3, steps=[0, 1, 4])
+    check_training_agreement(model, torch.randn(5, 3, 3, dtype=DT), pad=pad, state=state, seed=2)
+
+
+def test_address_weight_grad_through_backward():
+    model = make_model(n_slots=4).train()
+    out, state = model(torch.randn(6, 2, 3, dtype=DT))
+    (out.sum() + state.memory.sum()).backward()
+    grad = model.layers[0].address.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    # in eval mode the choice is a plain argmax: nothing reaches the address logits
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    out, state = model(torch.randn(6, 2, 3, dtype=DT))
+    (out.sum() + state.memory.sum()).backward()
+    for p in model.layers[0].address.parameters():
+        assert p.grad is None or not p.grad.abs().sum() > 0
+
+
+def test_slot_wider_than_hidden():
+    model = make_model(d_x=3, d_h=4, d_r=12, n_slots=3, temperature=0.9)
+    x = torch.randn(7, 2, 3, dtype=DT)
+    check_training_agreement(model, x, seed=4)
+    model.eval()
+    out, state = model(x)
+    assert out.shape == (7, 2, 16)
+    assert state.hidden.shape == (1, 2, 4) and state.memory.shape == (1, 2, 3, 12)
+    ref_out, ref_state = reference_stack(model, x)
+    torch.testing.assert_close(out, ref_out, **TIGHT)
+    assert_states_equal(state, ref_state)
+
+
+def test_two_layers_stack():
+    model = make_model(d_x=3, d_h=4, d_r=6, n_slots=3, layers=2, temperature=0.6)
+    assert model.output_size == 10
+    assert model.layers[0].input_size == 3
+    assert model.layers[1].input_size == 10
+    assert model.layers[1].address.in_features == 10 + 4
+    assert model.layers[1].gate.in_features == 10 + 4 + 6
+    assert model.layers[1].transform.out_features == 4 * 4 + 6
+    x = torch.randn(6, 2, 3, dtype=DT)
+    model.eval()
+    out, state = model(x)
+    assert out.shape == (6, 2, 10)
+    # layer 1's input is layer 0's output
+    out0, _, _ = reference_layer(model.layers[0], x, *fresh_state(model.layers[0], 2))
+    out1, _, _ = reference_layer(model.layers[1], out0, *fresh_state(model.layers[1], 2))
+    torch.testing.assert_close(out, out1, **TIGHT)
+    ref_out, ref_state = reference_stack(model, x)
+    assert_states_equal(state, ref_state)
+    check_training_agreement(model, x, seed=9)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def test_state_detach_cuts_the_graph():
+    model = make_model().train()
+    x1 = torch.randn(4, 2, 3, dtype=DT, requires_grad=True)
+    _, state = model(x1)
+    assert state.hidden.requires_grad and state.memory.requires_grad
+    cut = state.detach()
+    assert isinstance(cut, ARMINState)
+    assert not cut.hidden.requires_grad and not cut.memory.requires_grad
+    assert torch.equal(cut.hidden, state.hidden) and torch.equal(cut.memory, state.memory)
+    assert torch.equal(cut.steps, state.steps)
+    out2, _ = model(torch.randn(3, 2, 3, dtype=DT), cut)
+    (g,) = torch.autograd.grad(out2.sum(), x1, allow_unused=True)
+    assert g is None
+    # without detach the gradient does reach the first segment
+    out2, _ = model(torch.randn(3, 2, 3, dtype=DT), state)
+    (g,) = torch.autograd.grad(out2.sum(), x1)
+    assert g.abs().sum() > 0
+
+
+def test_state_index_select_drops_and_repeats_rows():
+    model = make_model(layers=2, n_slots=3).eval()
+    x = torch.randn(7, 3, 3, dtype=DT)
+    _, state = model(x[:4])
+    order = torch.tensor([2, 0, 2])  # drops row 1, repeats row 2
+    picked = state.index_select(order)
+    assert picked.batch_size == 3
+    assert torch.equal(picked.hidden, state.hidden[:, order])
+    assert torch.equal(picked.memory, state.memory[:, order])
+    assert torch.equal(picked.steps, state.steps[:, order])
+    # continuing from the reordered state = running the reordered batch from the start
+    out, final = model(x[4:, order], picked)
+    whole_out, whole = model(x[:, order])
+    torch.testing.assert_close(out, whole_out[4:], **TIGHT)
+    assert_states_equal(final, whole)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_chunked_calls_equal_one_long_call(layers):
+    model = make_model(layers=layers, n_slots=3).eval()
+    x = torch.randn(10, 3, 3, dtype=DT)
+    pad = torch.zeros(10, 3, dtype=torch.bool)
+    pad[:2, 1] = True
+    pad[6, 2] = True
+    pad[8:, 0] = True
+    whole_out, whole = model(x, padding_mask=pad)
+    outs, state = [], None
+    for lo, hi in [(0, 3), (3, 4), (4, 10)]:
+        out, state = model(x[lo:hi], state, padding_mask=pad[lo:hi])
+        outs.append(out)
+    torch.testing.assert_close(torch.cat(outs), whole_out, **TIGHT)
+    assert_states_equal(state, whole)
+    # one token at a time (incremental decoding)
+    state, outs = None, []
+    for t in range(10):
+        out, state = model(x[t:t + 1], state, padding_mask=pad[t:t + 1])
+        outs.append(out)
+    torch.testing.assert_close(torch.cat(outs)[~pad], whole_out[~pad], **TIGHT)
+    assert_states_equal(state, whole)
+
+
+def test_chunked_training_with_noise_equals_one_long_call():
+    model = make_model(layers=2, n_slots=3).train()
+    x = torch.randn(6, 2, 3, dtype=DT)
+    noise = sample_gumbel((2, 6, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(1))
+    whole_out, whole = model(x, gumbel_noise=noise)
+    out_a, state = model(x[:2], gumbel_noise=noise[:, :2])
+    out_b, state = model(x[2:], state, gumbel_noise=noise[:, 2:])
+    torch.testing.assert_close(torch.cat([out_a, out_b]), whole_out, **TIGHT)
+    assert_states_equal(state, whole)
+
+
+def test_initial_state_is_the_learned_start():
+    model = make_model(layers=2)
+    state = model.initial_state(3)
+    for index, cell in enumerate(model.layers):
+        hidden, memory, steps = state.layer(index)
+        torch.testing.assert_close(hidden, torch.tanh(cell.initial_hidden).expand(3, -1))
+        assert torch.equal(memory, cell.initial_memory.detach().expand(3, -1, -1))
+        assert steps.tolist() == [0, 0, 0]
+    # p_M = 0 at init (spec step 9)
+    fresh = ARMIN(3, 4, 5, 6)
+    assert torch.equal(fresh.layers[0].initial_memory, torch.zeros(6, 5))
+
+
+# --------------------------------------------------------------------------- modes
+
+
+def test_batch_first_is_the_transpose():
+    kwargs = dict(d_x=3, d_h=4, d_r=3, n_slots=3, layers=2)
+    model_tb = make_model(**kwargs)
+    model_bt = make_model(**kwargs, batch_first=True)
+    model_bt.load_state_dict(model_tb.state_dict())
+    x = torch.randn(5, 3, 3, dtype=DT)
+    pad = torch.zeros(5, 3, dtype=torch.bool)
+    pad[:2, 0] = True
+    pad[4, 2] = True
+    noise = sample_gumbel((2, 5, 3, 3), dtype=DT, generator=torch.Generator().manual_seed(0))
+    for training in (False, True):
+        model_tb.train(training)
+        model_bt.train(training)
+        out_tb, state_tb = model_tb(x, padding_mask=pad, gumbel_noise=noise)
+        out_bt, state_bt = model_bt(x.transpose(0, 1), padding_mask=pad.T, gumbel_noise=noise)
+        assert out_bt.shape == (3, 5, 7)
+        torch.testing.assert_close(out_bt, out_tb.transpose(0, 1), **TIGHT)
+        assert_states_equal(state_bt, state_tb)
+
+
+def test_eval_is_deterministic_and_sample_in_eval_samples():
+    model = make_model(n_slots=6, layers=2).eval()
+    x = torch.randn(12, 4, 3, dtype=DT)
+    torch.manual_seed(1)
+    out_a, state_a = model(x)
+    torch.manual_seed(2)
+    out_b, state_b = model(x)
+    assert torch.equal(out_a, out_b)
+    assert_states_equal(state_a, state_b)
+    # noise passed in eval mode without sampling is not used
+    noise = sample_gumbel((2, 12, 4, 6), dtype=DT, generator=torch.Generator().manual_seed(0))
+    out_c, _ = model(x, gumbel_noise=noise)
+    assert torch.equal(out_a, out_c)
+
+    model.sample_in_eval = True
+    assert not model.training
+    torch.manual_seed(1)
+    out_s1, _ = model(x)
+    torch.manual_seed(2)
+    out_s2, _ = model(x)
+    assert not torch.allclose(out_s1, out_s2)
+    assert not torch.allclose(out_s1, out_a)
+    # with explicit noise, sampling in eval is the spec's Gumbel choice
+    out_n, state_n = model(x, gumbel_noise=noise)
+    ref_out, ref_state = reference_stack(model, x, noise=noise)
+    torch.testing.assert_close(out_n, ref_out, **TIGHT)
+    assert_states_equal(state_n, ref_state)
+
+
+def test_temperature_changes_only_the_gradient():
+    model = make_model(n_slots=4).train()
+    x = torch.randn(5, 2, 3, dtype=DT)
+    noise = sample_gumbel((1, 5, 2, 4), dtype=DT, generator=torch.Generator().manual_seed(0))
+    model.temperature = 1.0
+    out_1, _ = model(x, gumbel_noise=noise)
+    (g1,) = torch.autograd.grad(out_1.sum(), model.layers[0].address.weight)
+    model.temperature = 0.25
+    assert model.temperature == 0.25
+    out_2, _ = model(x, gumbel_noise=noise)
+    (g2,) = torch.autograd.grad(out_2.sum(), model.layers[0].address.weight)
+    assert torch.equal(out_1, out_2)
+    assert not torch.allclose(g1, g2)
+    ref_out, _ = reference_stack(model, x, noise=noise)
+    (g_ref,) = torch.autograd.grad(ref_out.sum(), model.layers[0].address.weight)
+    torch.testing.assert_close(g2, g_ref, **TIGHT)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(num_slots=0), "num_slots"),
+        (dict(hidden_size=0), "hidden_size"),
+        (dict(slot_size=0), "slot_size"),
+        (dict(input_size=0), "input_size"),
+        (dict(num_layers=0), "num_layers"),
+        (dict(temperature=0.0), "temperature"),
+        (dict(temperature=-1.0), "temperature"),
+    ],
+)
+def test_bad_sizes_raise_armin_error(kwargs, word):
+    args = dict(input_size=3, hidden_size=4, slot_size=5, num_slots=6)
+    args.update(kwargs)
+    with pytest.raises(ArminError, match=word):
+        ARMIN(**args)
+
+
+@pytest.mark.parametrize("value", [0.0, -0.5, float("nan")])
+def test_temperature_setter_rejects_non_positive(value):
+    model = ARMIN(3, 4, 5, 6, temperature=0.8)
+    with pytest.raises(ArminError, match="temperature"):
+        model.temperature = value
+    assert model.temperature == 0.8
+
+
+def test_temperature_schedule_rejects_bad_values():
+    with pytest.raises(ArminError, match="end") as info:
+        TemperatureSchedule(start=0.5, end=1.0)
+    assert "start" in str(info.value)
+    for start, end in [(0.0, 0.1), (1.0, 0.0), (-1.0, -2.0), (1.0, -0.1)]:
+        with pytest.raises(ArminError, match="positive"):
+            TemperatureSchedule(start=start, end=end)
+
+
+def test_temperature_schedule_values():
+    schedule = TemperatureSchedule(start=1.0, end=0.1, updates=100)
+    assert schedule(0) == pytest.approx(1.0)
+    # geometric anneal (the schedule's documented shape): halfway is sqrt(start * end)
+    assert schedule(50) == pytest.approx(math.sqrt(0.1))
+    assert schedule(100) == pytest.approx(0.1)
+    assert schedule(250) == pytest.approx(0.1)
+    assert schedule(10 ** 9) == pytest.approx(0.1)
+    values = [schedule(u) for u in range(0, 101, 10)]
+    assert all(a > b for a, b in zip(values, values[1:]))
+    default = TemperatureSchedule()
+    assert default(0) == pytest.approx(1.0) and default(10 ** 7) == pytest.approx(0.1)
+    assert TemperatureSchedule(2.0, 2.0, 10)(5) == pytest.approx(2.0)

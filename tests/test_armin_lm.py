@@ -1,0 +1,117 @@
+"""armin_lm as fairseq uses it: incremental decoding, beam reordering, temperature, pads."""
+import pytest
+import torch
+from fairseq.data import Dictionary
+
+from armin_plugin.errors import ArminError
+from armin_plugin.models.armin_lm import ARMINLanguageModel, ARMINLanguageModelConfig
+
+
+class _Task:
+    def __init__(self, dictionary):
+        self.source_dictionary = self.target_dictionary = dictionary
+
+
+def _dictionary(symbols="abcdefghij_"):
+    dictionary = Dictionary()
+    for symbol in symbols:
+        dictionary.add_symbol(symbol)
+    return dictionary
+
+
+def build(**overrides):
+    cfg = ARMINLanguageModelConfig(
+        decoder_embed_dim=12, armin_hidden_size=16, armin_slot_size=20, armin_slots=4,
+        armin_layers=2, max_target_positions=1000,
+    )
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    dictionary = _dictionary()
+    torch.manual_seed(0)
+    return ARMINLanguageModel.build_model(cfg, _Task(dictionary)).eval(), dictionary
+
+
+def random_tokens(dictionary, batch, length, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(dictionary.nspecial, len(dictionary), (batch, length), generator=generator)
+
+
+def incremental_log_probs(model, tokens, incremental_state, start=0):
+    steps = []
+    for t in range(start, tokens.size(1)):
+        logits, _ = model.decoder(tokens[:, : t + 1], incremental_state=incremental_state)
+        steps.append(model.get_normalized_probs((logits, None), log_probs=True))
+    return torch.cat(steps, dim=1)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"share_decoder_input_output_embed": True}, {"armin_layers": 1, "armin_slots": 1}],
+)
+def test_incremental_decoding_equals_full_forward(options):
+    model, dictionary = build(**options)
+    tokens = random_tokens(dictionary, batch=3, length=11)  # > N: write-back to read slots
+    with torch.no_grad():
+        full = model.get_normalized_probs(model(tokens), log_probs=True)
+        stepped = incremental_log_probs(model, tokens, {})
+    torch.testing.assert_close(stepped, full, rtol=0, atol=1e-5)
+
+
+def test_reordering_with_fewer_rows_follows_the_kept_rows():
+    model, dictionary = build()
+    tokens = random_tokens(dictionary, batch=4, length=9)
+    new_order = torch.tensor([2, 0, 2])  # a row dropped, a row duplicated, as in beam search
+    with torch.no_grad():
+        expected = model.get_normalized_probs(model(tokens[new_order]), log_probs=True)
+        state = {}
+        before = incremental_log_probs(model, tokens[:, :5], state)
+        model.decoder.reorder_incremental_state_scripting(state, new_order)
+        after = incremental_log_probs(model, tokens[new_order], state, start=5)
+    torch.testing.assert_close(before[new_order], expected[:, :5], rtol=0, atol=1e-5)
+    torch.testing.assert_close(after, expected[:, 5:], rtol=0, atol=1e-5)
+
+
+def test_right_padding_changes_no_state():
+    model, dictionary = build()
+    tokens = random_tokens(dictionary, batch=2, length=6)
+    padded = torch.cat([tokens, torch.full((2, 3), dictionary.pad())], dim=1)
+    padded[1, 4:] = dictionary.pad()
+    with torch.no_grad():
+        _, short = model.decoder(tokens[1:, :4])
+        _, full = model.decoder(padded)
+    assert full["state"].steps[:, 1].tolist() == [4, 4]
+    torch.testing.assert_close(full["state"].hidden[:, 1], short["state"].hidden[:, 0])
+    torch.testing.assert_close(full["state"].memory[:, 1], short["state"].memory[:, 0])
+
+
+def test_temperature_follows_num_updates():
+    model, _ = build(armin_tau_start=1.0, armin_tau_end=0.25, armin_tau_updates=100)
+    assert model.decoder.armin.temperature == pytest.approx(1.0)
+    model.set_num_updates(50)
+    assert model.decoder.armin.temperature == pytest.approx(0.5)
+    model.set_num_updates(1000)
+    assert model.decoder.armin.temperature == pytest.approx(0.25)
+
+
+def test_training_samples_addresses_and_trains():
+    model, dictionary = build()
+    model.train()
+    tokens = random_tokens(dictionary, batch=2, length=8)
+    logits, _ = model(tokens)
+    logits.log_softmax(-1).mean().backward()
+    address = model.decoder.armin.layers[0].address.weight.grad
+    assert address is not None and address.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"armin_slots": 0}, "--armin-slots must be a positive integer, got 0"),
+        ({"armin_hidden_size": 0}, "--armin-hidden-size must be a positive integer, got 0"),
+        ({"armin_tau_end": 0.0}, "--armin-tau-end must be positive, got 0.0"),
+        ({"armin_tau_start": 0.5, "armin_tau_end": 0.9}, "--armin-tau-end 0.9 is above --armin-tau-start 0.5"),
+    ],
+)
+def test_impossible_sizes_name_the_flag(overrides, message):
+    with pytest.raises(ArminError, match=message.replace(".", r"\.")):
+        build(**overrides)
