@@ -13,12 +13,12 @@ import argparse
 import hashlib
 import logging
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from armin_plugin.errors import ArminError
+from armin_plugin.tools import fairseq_command, run_streamed
 
 logger = logging.getLogger("armin_plugin.data.ptb")
 
@@ -136,15 +136,10 @@ def write_text(level, raw_dir, max_lines=None):
     return raw_dir
 
 
-def _preprocess_command():
-    script = Path(sys.executable).with_name("fairseq-preprocess")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "fairseq_cli.preprocess"]
-
-
 def binarize(raw_dir, dest_dir, workers=1):
     """Binarize ``raw_dir``/{train,valid,test}.txt into ``dest_dir`` with fairseq-preprocess."""
     raw_dir = Path(raw_dir)
-    command = _preprocess_command() + [
+    command = fairseq_command("preprocess") + [
         "--only-source",
         "--trainpref", str(raw_dir / "train.txt"),
         "--validpref", str(raw_dir / "valid.txt"),
@@ -153,15 +148,10 @@ def binarize(raw_dir, dest_dir, workers=1):
         "--workers", str(workers),
     ]
     logger.info("running %s", " ".join(command))
-    last = ""
-    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
-        for line in process.stderr:  # stdout goes straight through; stderr is echoed
-            sys.stderr.write(line)
-            last = line.strip() or last
-    if process.returncode != 0:
-        raise ArminError(
-            f"fairseq-preprocess failed (exit {process.returncode}): {last or 'no message'}"
-        )
+    finished = run_streamed(command)
+    if finished.returncode != 0:
+        last = next((line for line in reversed(finished.lines) if line.strip()), "no message")
+        raise ArminError(f"fairseq-preprocess failed (exit {finished.returncode}): {last}")
 
 
 def check_data_bin(dest_dir, splits=SPLITS):

@@ -6,6 +6,7 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.models import FairseqLanguageModel, register_model, register_model_architecture
 from omegaconf import II
 
+from ..errors import ArminError
 from .armin_lm_decoder import ARMINLanguageModelDecoder
 
 DEFAULT_MAX_TARGET_POSITIONS = 100000
@@ -56,9 +57,28 @@ class ARMINLanguageModel(FairseqLanguageModel):
 
     @classmethod
     def build_model(cls, cfg: ARMINLanguageModelConfig, task):
+        check_sizes(cfg)
         if cfg.max_target_positions is None:
             cfg.max_target_positions = DEFAULT_MAX_TARGET_POSITIONS
         return cls(ARMINLanguageModelDecoder(cfg, task.target_dictionary))
+
+
+def check_sizes(cfg):
+    """Refuse flag values that cannot build a model, naming the flag."""
+    for name in ("decoder_embed_dim", "armin_hidden_size", "armin_slot_size", "armin_slots",
+                 "armin_layers"):
+        value = getattr(cfg, name)
+        if value < 1:
+            raise ArminError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    for name in ("armin_tau_start", "armin_tau_end"):
+        value = getattr(cfg, name)
+        if not value > 0:
+            raise ArminError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if cfg.armin_tau_end > cfg.armin_tau_start:
+        raise ArminError(
+            f"--armin-tau-end {cfg.armin_tau_end} is above --armin-tau-start "
+            f"{cfg.armin_tau_start}: the temperature anneals downwards"
+        )
 
 
 @register_model_architecture("armin_lm", "armin_lm_ptb_char")

@@ -1,7 +1,6 @@
 """The decoder of ``armin_lm``: embeddings, an ARMIN stack and an output projection."""
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
-import torch
 import torch.nn.functional as F
 from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import AdaptiveSoftmax, FairseqDropout

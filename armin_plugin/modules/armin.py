@@ -1,7 +1,6 @@
 """A multi-layer ARMIN stack with an ``nn.LSTM``-like interface."""
 from typing import Optional, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

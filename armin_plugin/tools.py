@@ -1,0 +1,50 @@
+"""Running fairseq's command-line tools of this environment, with their output streamed."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, NamedTuple, Optional
+
+# What is echoed live: fairseq's log records (not its dump of the whole config). Python
+# warnings and other start-up chatter go only to the log file.
+_LOG_RECORD = re.compile(r"^(\d{4}-\d\d-\d\d [\d:,]+ \| [A-Z]+ \||(INFO|WARNING|ERROR|CRITICAL):)")
+_CONFIG_DUMP = "{'_name': None, 'common':"
+_TAIL_ON_FAILURE = 20
+
+
+class Finished(NamedTuple):
+    returncode: int
+    lines: List[str]
+
+
+def fairseq_command(tool: str) -> List[str]:
+    """argv prefix that runs ``fairseq-<tool>`` (e.g. "train") of the running interpreter."""
+    script = Path(sys.executable).with_name(f"fairseq-{tool}")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", f"fairseq_cli.{tool.replace('-', '_')}"]
+
+
+def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: str = "") -> Finished:
+    """Run ``command``; echo its log records live, append all its output (stdout and
+    stderr) to ``log_path``, and return the exit code and the lines. On failure the last
+    lines of output are echoed too."""
+    lines = []
+    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    try:
+        with subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        ) as process:
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if log:
+                    log.write(line)
+                if _LOG_RECORD.match(line) and _CONFIG_DUMP not in line:
+                    sys.stdout.write(prefix + line)
+                    sys.stdout.flush()
+    finally:
+        if log:
+            log.close()
+    if process.returncode != 0:
+        sys.stdout.write("".join(f"{prefix}{line}\n" for line in lines[-_TAIL_ON_FAILURE:]))
+    return Finished(process.returncode, lines)
