@@ -120,3 +120,17 @@ def test_main_job_refuses_incomplete_data_dir(ptb_char_slice, tmp_path):
         (incomplete / name).write_bytes((ptb_char_slice / name).read_bytes())
     result = python_module("armin_plugin.compare_lm", "--data", incomplete, "--out", tmp_path / "runs")
     assert_one_line_error(result, "lacks test.bin, test.idx")
+
+
+def test_hub_interface_samples_and_scores(trained, ptb_char_slice):
+    from armin_plugin.models.armin_lm import ARMINLanguageModel
+
+    save_dir, _ = trained
+    hub = ARMINLanguageModel.from_pretrained(
+        str(save_dir), "checkpoint_last.pt", str(ptb_char_slice), user_dir=PLUGIN
+    ).eval()
+    prefix = "t h e _"
+    sample = hub.sample(prefix, beam=1, sampling=True, sampling_topk=5, max_len_b=10, seed=1)
+    assert sample.startswith(prefix) and len(sample.split()) > len(prefix.split())
+    scores = hub.score(prefix)["positional_scores"]
+    assert scores.shape == (len(prefix.split()),) and (scores < 0).all()  # one per predicted token
