@@ -115,3 +115,13 @@ def test_training_samples_addresses_and_trains():
 def test_impossible_sizes_name_the_flag(overrides, message):
     with pytest.raises(ArminError, match=message.replace(".", r"\.")):
         build(**overrides)
+
+
+def test_explicit_state_carries_across_calls():
+    model, dictionary = build()
+    tokens = random_tokens(dictionary, batch=2, length=10)
+    with torch.no_grad():
+        whole, _ = model(tokens)
+        first, extra = model.decoder(tokens[:, :6])
+        second, _ = model.decoder(tokens[:, 6:], state=extra["state"].detach())
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole, rtol=0, atol=1e-5)
