@@ -8,6 +8,7 @@ from omegaconf import II
 
 from ..errors import ArminError
 from .armin_lm_decoder import ARMINLanguageModelDecoder
+from .flag_checks import require_positive_integers
 
 DEFAULT_MAX_TARGET_POSITIONS = 100000
 
@@ -65,11 +66,9 @@ class ARMINLanguageModel(FairseqLanguageModel):
 
 def check_sizes(cfg):
     """Refuse flag values that cannot build a model, naming the flag."""
-    for name in ("decoder_embed_dim", "armin_hidden_size", "armin_slot_size", "armin_slots",
-                 "armin_layers"):
-        value = getattr(cfg, name)
-        if value < 1:
-            raise ArminError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    require_positive_integers(
+        cfg, "decoder_embed_dim", "armin_hidden_size", "armin_slot_size", "armin_slots", "armin_layers"
+    )
     for name in ("armin_tau_start", "armin_tau_end"):
         value = getattr(cfg, name)
         if not value > 0:

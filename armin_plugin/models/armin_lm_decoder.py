@@ -7,6 +7,7 @@ from fairseq.modules import AdaptiveSoftmax, FairseqDropout
 from torch import Tensor, nn
 
 from ..modules import ARMIN, ARMINState, TemperatureSchedule
+from .carried_state import CarriedStates
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 
@@ -43,6 +44,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         )
         features = self.armin.output_size
         self.max_target_positions = cfg.max_target_positions
+        self.carried = CarriedStates()
         self.adaptive_softmax = None
         self.project_out = None
         self.output_projection = None
@@ -70,9 +72,17 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         incremental_state: Optional[IncrementalState] = None,
         features_only: bool = False,
         state: Optional[ARMINState] = None,
+        stream_key: Optional[str] = None,
+        stream_position: int = 0,
         **unused,
     ):
+        """``stream_key``/``stream_position`` (from ``--task armin_tbptt_lm``): continue the
+        state carried for these streams from the previous segment, and keep the new one."""
+        if stream_key is not None:
+            state = self.carried.take(stream_key, stream_position, prev_output_tokens.size(0))
         features, extra = self.extract_features(prev_output_tokens, incremental_state, state)
+        if stream_key is not None:
+            self.carried.keep(stream_key, stream_position, extra["state"])
         if not features_only:
             features = self.output_layer(features)
         return features, extra
