@@ -1,57 +1,74 @@
-"""Train ``armin_lm`` and fairseq's ``lstm_lm`` side by side, evaluate both, print a table.
+"""Train ARMIN and LSTM language models side by side, evaluate them, report and plot.
 
     python -m armin_plugin.compare_lm --data data-bin/ptb_char --out runs/ptb_char
+    python -m armin_plugin.compare_lm --plan stream --data data-bin/ptb_char --out runs/stream
 
-Both models get the same data, batches, optimizer and training budget, and similar
-parameter counts (the LSTM's hidden size is solved for ARMIN's count). Each is trained with
-``fairseq-train`` (checkpoints and TensorBoard logs under ``--out``) and scored on the test
-split with ``fairseq-eval-lm``. A finished run is not trained again: a second call resumes
-from its checkpoint, finds the budget spent, and only evaluates. Losses are in base 2: on
-character data, bits per character.
+All runs of a plan get the same data, batch layout, optimizer and training budget, and
+similar parameter counts (the LSTM's hidden size is solved for ARMIN's count). Each is
+trained with ``fairseq-train`` (checkpoints and TensorBoard logs under ``--out``), scored on
+the test split with ``fairseq-eval-lm`` under the task it was trained with, and the report
+(``armin_plugin.report``: a table and ``report/curves.png``) is written from the event
+files. A finished run is not trained again: a second call resumes from its checkpoint,
+finds the budget spent, and only evaluates. Losses are in base 2.
+
+Plans:
+  main:   armin_lm and fairseq's lstm_lm, independent blocks (fairseq's language_modeling)
+  stream: armin_lm and lstm_stream_lm over contiguous streams with carried state
+          (armin_tbptt_lm), and armin_lm over independent blocks: what the memory gains
+          from carrying state, at the same budget
 """
 import argparse
-import json
 import logging
 import math
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List
 
 import torch
 
-from armin_plugin.data.ptb import check_data_bin
+from armin_plugin.data.data_bin import check_data_bin
 from armin_plugin.errors import ArminError
-from armin_plugin.tools import fairseq_command, run_streamed
+from armin_plugin.report import write_report
+from armin_plugin.tools import fairseq_command, run_streamed, setup_cli_logging
 
 logger = logging.getLogger("armin_plugin.compare_lm")
 
-# Model sizes per preset. "quick" fits a few CPU minutes; "full" is the armin_lm_ptb_char
-# architecture (GPU scale).
+PLUGIN = str(Path(__file__).parent)
+# Sizes and training settings. "quick*" fit a few CPU minutes per run. The others are the
+# GPU-scale settings of the recipes, after the AWD-LSTM setups of Merity et al. (2018, "An
+# analysis of neural language modeling at multiple scales"): segments of 150 / 70 / 200
+# tokens, batches of 128 / 20 / 128, Adam; ARMIN's state sized like the paper's one-layer
+# models (ptb_char is the armin_lm_ptb_char architecture).
 PRESETS = {
-    "quick": dict(embed=64, hidden=256, slot=64, slots=16, dropout=0.1, max_epoch=1),
-    "full": dict(embed=128, hidden=1000, slot=256, slots=16, dropout=0.25, max_epoch=50),
+    "quick": dict(embed=64, hidden=256, slot=64, slots=16, dropout=0.1, max_epoch=1,
+                  tokens_per_sample=150, batch_size=32, lr=0.002),
+    "quick_word": dict(embed=128, hidden=256, slot=64, slots=16, dropout=0.2, max_epoch=1,
+                       tokens_per_sample=35, batch_size=32, lr=0.002),
+    "ptb_char": dict(embed=128, hidden=1000, slot=256, slots=16, dropout=0.25, max_epoch=50,
+                     tokens_per_sample=150, batch_size=128, lr=0.002),
+    "ptb_word": dict(embed=400, hidden=1000, slot=256, slots=16, dropout=0.5, max_epoch=40,
+                     tokens_per_sample=70, batch_size=20, lr=0.001),
+    "enwik8": dict(embed=400, hidden=1500, slot=512, slots=32, dropout=0.2, max_epoch=12,
+                   tokens_per_sample=200, batch_size=128, lr=0.001),
 }
+BLOCKS = ["--task", "language_modeling", "--sample-break-mode", "none"]
+STREAMS = ["--task", "armin_tbptt_lm"]
 
 
 @dataclass
-class Result:
-    model: str
-    arch: str
-    params: int
-    updates: int
-    train_minutes: float
-    test_loss: float
+class Run:
+    name: str
+    task: List
+    model: List
 
 
 def lstm_lm_params(vocab: int, embed: int, hidden: int) -> int:
-    """Parameters of fairseq's one-layer ``lstm_lm`` with out-embed-dim = hidden."""
-    embedding = vocab * embed
-    lstm_cell = 4 * hidden * (embed + hidden) + 8 * hidden
-    output = hidden * vocab + vocab
-    return embedding + lstm_cell + output
+    """Parameters of a one-layer LSTM LM (fairseq's ``lstm_lm`` with out-embed-dim =
+    hidden, or ``lstm_stream_lm``): embedding, LSTM with two biases, output projection."""
+    return vocab * embed + 4 * hidden * (embed + hidden) + 8 * hidden + hidden * vocab + vocab
 
 
 def lstm_hidden_for(params: int, vocab: int, embed: int) -> int:
@@ -81,127 +98,127 @@ def dictionary_size(data: Path) -> int:
     return 4 + sum(1 for line in (data / "dict.txt").read_text().splitlines() if line.strip())
 
 
-def model_flags(preset: dict, vocab: int):
-    """(name, arch, flags) of the two models, with similar parameter counts."""
+def plan_runs(plan: str, preset: dict, vocab: int) -> List[Run]:
+    """The runs of ``plan``, the LSTMs sized to ARMIN's parameter count."""
     armin = [
-        "--arch", "armin_lm",
-        "--decoder-embed-dim", preset["embed"],
-        "--armin-hidden-size", preset["hidden"],
-        "--armin-slot-size", preset["slot"],
-        "--armin-slots", preset["slots"],
-        "--dropout", preset["dropout"],
+        "--arch", "armin_lm", "--decoder-embed-dim", preset["embed"],
+        "--armin-hidden-size", preset["hidden"], "--armin-slot-size", preset["slot"],
+        "--armin-slots", preset["slots"], "--dropout", preset["dropout"],
     ]
     params = armin_lm_params(vocab, preset["embed"], preset["hidden"], preset["slot"], preset["slots"])
     hidden = lstm_hidden_for(params, vocab, preset["embed"])
-    lstm = [
-        "--arch", "lstm_lm",
-        "--decoder-embed-dim", preset["embed"],
-        "--decoder-hidden-size", hidden,
-        "--decoder-out-embed-dim", hidden,
-        "--dropout", preset["dropout"],
+    lstm = ["--decoder-embed-dim", preset["embed"], "--decoder-hidden-size", hidden, "--dropout", preset["dropout"]]
+    if plan == "main":
+        return [
+            Run("ARMIN", BLOCKS, armin),
+            Run("LSTM", BLOCKS, ["--arch", "lstm_lm", "--decoder-out-embed-dim", hidden, *lstm]),
+        ]
+    return [
+        Run("ARMIN-stream", STREAMS, armin),
+        Run("ARMIN-blocks", BLOCKS, armin),
+        Run("LSTM-stream", STREAMS, ["--arch", "lstm_stream_lm", *lstm]),
     ]
-    return [("ARMIN", "armin_lm", armin), ("LSTM", "lstm_lm", lstm)]
 
 
-def train(args, name: str, flags: List, run_dir: Path, max_epoch: int):
-    command = fairseq_command("train") + [
-        str(args.data), "--user-dir", str(Path(__file__).parent),
-        "--task", "language_modeling", "--sample-break-mode", "none",
+def _strings(parts) -> List[str]:
+    return [str(part) for part in parts]
+
+
+def train(args, run: Run, run_dir: Path, logdir: Path):
+    command = fairseq_command("train") + _strings([
+        args.data, "--user-dir", PLUGIN, *run.task, *run.model,
         "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0, "--seed", args.seed,
-        "--max-epoch", max_epoch, "--stop-time-hours", args.minutes / 60,
+        "--max-epoch", args.max_epoch, "--stop-time-hours", args.minutes / 60,
         "--validate-interval-updates", args.validate_every, "--no-epoch-checkpoints",
-        "--save-dir", run_dir / "checkpoints", "--tensorboard-logdir", args.out / "tensorboard" / name,
-        "--log-format", "simple", "--log-interval", args.log_interval, "--cpu",
-        *flags,
-    ]
-    command = [str(part) for part in command]
-    logger.info("training %s: %s", name, " ".join(command))
-    finished = run_streamed(command, run_dir / "train.log", prefix=f"[{name}] ")
+        "--save-dir", run_dir / "checkpoints", "--tensorboard-logdir", logdir,
+        "--log-format", "simple", "--log-interval", args.log_interval, *args.device,
+    ])
+    logger.info("training %s: %s", run.name, " ".join(command))
+    finished = run_streamed(command, run_dir / "train.log", prefix=f"[{run.name}] ")
     if finished.returncode != 0:
-        raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {run_dir / 'train.log'}")
+        raise ArminError(f"fairseq-train of {run.name} failed (exit {finished.returncode}); see {run_dir / 'train.log'}")
 
 
-def evaluate(args, name: str, checkpoint: Path, run_dir: Path) -> float:
-    command = fairseq_command("eval-lm") + [
-        str(args.data), "--user-dir", str(Path(__file__).parent), "--path", str(checkpoint),
-        "--gen-subset", "test", "--tokens-per-sample", str(args.tokens_per_sample),
-        "--batch-size", str(args.batch_size), "--cpu",
-    ]
-    logger.info("evaluating %s on test: %s", name, " ".join(command))
-    finished = run_streamed(command, run_dir / "eval_test.log", prefix=f"[{name}] ")
+def evaluate(args, run: Run, checkpoint: Path, run_dir: Path) -> float:
+    command = fairseq_command("eval-lm") + _strings([
+        args.data, "--user-dir", PLUGIN, *run.task, "--path", checkpoint, "--gen-subset", "test",
+        "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size, *args.device,
+    ])
+    logger.info("evaluating %s on test: %s", run.name, " ".join(command))
+    finished = run_streamed(command, run_dir / "eval_test.log", prefix=f"[{run.name}] ")
     found = [re.search(r"Loss \(base 2\): ([0-9.]+)", line) for line in finished.lines]
     found = [match for match in found if match]
     if finished.returncode != 0 or not found:
-        raise ArminError(f"fairseq-eval-lm of {name} failed; see {run_dir / 'eval_test.log'}")
+        raise ArminError(f"fairseq-eval-lm of {run.name} failed; see {run_dir / 'eval_test.log'}")
     return float(found[-1].group(1))
 
 
-def checkpoint_facts(checkpoint: Path):
-    """(parameters, updates, training minutes) stored in a fairseq checkpoint."""
+def log_test_result(logdir: Path, checkpoint: Path, test_loss: float):
+    """Add the test loss and parameter count to the run's TensorBoard logs (``test/``)."""
+    from torch.utils.tensorboard import SummaryWriter
+
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     params = sum(tensor.numel() for tensor in state["model"].values())
     updates = state["optimizer_history"][-1]["num_updates"]
-    return params, updates, state["extra_state"]["previous_training_time"] / 60
-
-
-def table(results: List[Result], metric: str) -> str:
-    rows = [f"| model | arch | params | updates | train min | test {metric} |", "|---|---|---:|---:|---:|---:|"]
-    for r in results:
-        rows.append(
-            f"| {r.model} | {r.arch} | {r.params:,} | {r.updates:,} | {r.train_minutes:.1f} | {r.test_loss:.3f} |"
-        )
-    return "\n".join(rows)
+    with SummaryWriter(str(logdir / "test")) as writer:
+        writer.add_scalar("loss", test_loss, updates)
+        writer.add_scalar("params", params, updates)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m armin_plugin.compare_lm", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("Plans:")[1],
+    )
     parser.add_argument("--data", type=Path, default=Path("data-bin/ptb_char"), help="fairseq data-bin directory")
-    parser.add_argument("--out", type=Path, default=Path("runs/ptb_char"), help="checkpoints, logs, TensorBoard, results")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="model sizes and epochs")
-    parser.add_argument("--minutes", type=float, default=3.5, help="training budget per model in minutes (0: none)")
-    parser.add_argument("--max-epoch", type=int, help="epochs per model (default: from the preset)")
-    parser.add_argument("--tokens-per-sample", type=int, default=150)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.002)
+    parser.add_argument("--out", type=Path, default=Path("runs/ptb_char"), help="checkpoints, logs, TensorBoard, report")
+    parser.add_argument("--plan", choices=["main", "stream"], default="main", help="which runs (below)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="sizes and settings")
+    parser.add_argument("--minutes", type=float, default=3.5, help="training budget per run in minutes (0: none)")
+    parser.add_argument("--gpu", action="store_true", help="train on the GPU(s) fairseq finds (default: CPU)")
+    parser.add_argument("--max-epoch", type=int, help="epochs per run (default: the preset's)")
+    parser.add_argument("--tokens-per-sample", type=int, help="block / segment length (default: the preset's)")
+    parser.add_argument("--batch-size", type=int, help="rows per batch (default: the preset's)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--validate-every", type=int, default=500, help="validation interval in updates")
     parser.add_argument("--log-interval", type=int, default=25)
-    parser.add_argument("--metric", default="BPC", help="name of the base-2 loss in the table")
+    parser.add_argument("--metric", choices=["bpc", "ppl"], default="bpc", help="report bits per token or perplexity")
     args = parser.parse_args(argv)
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
+    args.sizes = PRESETS[args.preset]
+    for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr"):
+        if getattr(args, name) is None:
+            setattr(args, name, args.sizes[name])
+    args.device = [] if args.gpu else ["--cpu"]
     return args
 
 
 def main(argv=None):
-    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO, stream=sys.stdout)
+    setup_cli_logging()
     args = parse_args(argv)
     try:
         check_data_bin(args.data)
-        preset = PRESETS[args.preset]
-        max_epoch = args.max_epoch or preset["max_epoch"]
-        results = []
-        for name, arch, flags in model_flags(preset, dictionary_size(args.data)):
-            run_dir = args.out / name.lower()
+        logdirs = []
+        for run in plan_runs(args.plan, args.sizes, dictionary_size(args.data)):
+            run_dir, logdir = args.out / run.name.lower(), args.out / "tensorboard" / run.name
             run_dir.mkdir(parents=True, exist_ok=True)
             started = time.time()
-            train(args, name, flags, run_dir, max_epoch)
+            train(args, run, run_dir, logdir)
             checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
             if not checkpoint.exists():
-                raise ArminError(f"{name} wrote no checkpoint to {checkpoint.parent}; see {run_dir / 'train.log'}")
-            test_loss = evaluate(args, name, checkpoint, run_dir)
-            params, updates, minutes = checkpoint_facts(checkpoint)
-            results.append(Result(name, arch, params, updates, minutes, test_loss))
-            logger.info("%s done in %.1f min: test %s %.3f", name, (time.time() - started) / 60, args.metric, test_loss)
+                raise ArminError(f"{run.name} wrote no checkpoint to {checkpoint.parent}; see {run_dir / 'train.log'}")
+            test_loss = evaluate(args, run, checkpoint, run_dir)
+            log_test_result(logdir, checkpoint, test_loss)
+            logdirs.append(logdir)
+            logger.info("%s done in %.1f min: test loss %.3f (base 2)", run.name, (time.time() - started) / 60, test_loss)
+        png, markdown = write_report(logdirs, args.out / "report", args.metric)
     except ArminError as error:
         sys.exit(f"error: {error}")
-    text = table(results, args.metric)
-    (args.out / "results.md").write_text(text + "\n")
-    (args.out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
-    print(f"\nTest split of {args.data} (fairseq-eval-lm, base-2 loss per token):\n{text}")
-    print(f"\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
-    return results
+    print(f"\nTest split of {args.data} (fairseq-eval-lm, base-2 loss per token):\n{markdown.read_text()}")
+    print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Running fairseq's command-line tools of this environment, with their output streamed."""
+import logging
 import re
 import subprocess
 import sys
@@ -15,6 +16,16 @@ _TAIL_ON_FAILURE = 20
 class Finished(NamedTuple):
     returncode: int
     lines: List[str]
+
+
+def setup_cli_logging():
+    """Log lines like fairseq's, on stdout (errors alone go to stderr)."""
+    logging.basicConfig(
+        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        level=logging.INFO,
+        stream=sys.stdout,
+    )
 
 
 def fairseq_command(tool: str) -> List[str]:

@@ -12,17 +12,16 @@ The text belongs to the LDC: it is built on the user's machine and never committ
 import argparse
 import hashlib
 import logging
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from armin_plugin.errors import ArminError
-from armin_plugin.tools import fairseq_command, run_streamed
+from armin_plugin.tools import setup_cli_logging
+
+from .data_bin import SPLITS, binarize, building, check_data_bin, dict_entries
 
 logger = logging.getLogger("armin_plugin.data.ptb")
 
-SPLITS = ("train", "valid", "test")
 LEVELS = ("word", "char")
 SOURCE_LINES = {"train": 42068, "valid": 3370, "test": 3761}
 SOURCE_MD5 = {
@@ -36,8 +35,6 @@ CHAR_SYMBOLS = 50  # 49 characters + end of sentence
 # Entries of fairseq's dict.txt, which lists none of its special symbols: neither eos nor
 # <unk>, which PTB's word-level text uses (9,998 words + <unk> + eos = the usual 10k vocabulary).
 DICT_ENTRIES = {"word": 9998, "char": 49}
-# fairseq pads its dictionary to a multiple of 8 with never-seen "madeupwordNNNN" entries.
-PADDING_SYMBOL = "madeupword"
 SPACE = "_"
 
 
@@ -136,42 +133,6 @@ def write_text(level, raw_dir, max_lines=None):
     return raw_dir
 
 
-def binarize(raw_dir, dest_dir, workers=1):
-    """Binarize ``raw_dir``/{train,valid,test}.txt into ``dest_dir`` with fairseq-preprocess."""
-    raw_dir = Path(raw_dir)
-    command = fairseq_command("preprocess") + [
-        "--only-source",
-        "--trainpref", str(raw_dir / "train.txt"),
-        "--validpref", str(raw_dir / "valid.txt"),
-        "--testpref", str(raw_dir / "test.txt"),
-        "--destdir", str(dest_dir),
-        "--workers", str(workers),
-    ]
-    logger.info("running %s", " ".join(command))
-    finished = run_streamed(command)
-    if finished.returncode != 0:
-        last = next((line for line in reversed(finished.lines) if line.strip()), "no message")
-        raise ArminError(f"fairseq-preprocess failed (exit {finished.returncode}): {last}")
-
-
-def check_data_bin(dest_dir, splits=SPLITS):
-    """Raise unless ``dest_dir`` holds dict.txt and the .bin/.idx files of ``splits``."""
-    dest_dir = Path(dest_dir)
-    if not dest_dir.is_dir():
-        raise ArminError(f"data directory {dest_dir} does not exist")
-    needed = ["dict.txt"] + [f"{split}.{ext}" for split in splits for ext in ("bin", "idx")]
-    missing = [name for name in needed if not (dest_dir / name).is_file()]
-    if missing:
-        raise ArminError(f"data directory {dest_dir} lacks {', '.join(missing)}")
-
-
-def dict_entries(dest_dir):
-    """Symbols of ``dest_dir``/dict.txt, without fairseq's padding entries."""
-    with open(Path(dest_dir) / "dict.txt", encoding="utf-8") as f:
-        symbols = [line.split(" ", 1)[0] for line in f]
-    return [s for s in symbols if not s.startswith(PADDING_SYMBOL)]
-
-
 def check_dict_size(dest_dir, level):
     """Raise unless the full ``level`` dictionary in ``dest_dir`` has the usual size."""
     entries = len(dict_entries(dest_dir))
@@ -192,17 +153,6 @@ def _is_ready(dest, level, max_lines):
     return True
 
 
-def _replace_dir(new, dest):
-    """Move ``new`` to ``dest``; an old ``dest`` is deleted only once ``new`` is in place."""
-    if not dest.exists():
-        new.rename(dest)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-    dest.rename(old / dest.name)
-    new.rename(dest)
-    shutil.rmtree(old)
-
-
 def prepare(level, dest_dir, raw_dir=None, max_lines=None, force=False, workers=1):
     """Build the ``level`` data-bin in ``dest_dir`` (kept if already complete, unless ``force``).
 
@@ -217,17 +167,12 @@ def prepare(level, dest_dir, raw_dir=None, max_lines=None, force=False, workers=
     if not force and _is_ready(dest, level, max_lines):
         logger.info("%s is already there (use --force to rebuild)", dest)
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
+    with building(dest) as work:
         raw = write_text(level, raw_dir or work / "raw", max_lines)
         binarize(raw, work / "bin", workers)
         check_data_bin(work / "bin")
         if max_lines is None:
             check_dict_size(work / "bin", level)
-        _replace_dir(work / "bin", dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     logger.info("%s-level Penn Treebank is ready in %s", level, dest)
     return dest
 
@@ -243,12 +188,7 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true", help="rebuild even if DEST is complete")
     parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-        level=logging.INFO,
-        stream=sys.stdout,
-    )
+    setup_cli_logging()
     try:
         prepare(
             args.level,
