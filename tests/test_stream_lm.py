@@ -1,10 +1,11 @@
 """--task armin_tbptt_lm: stream batches, carried (detached) state, resets, real CLIs."""
 import argparse
+import math
 import re
 
 import pytest
 import torch
-from conftest import PLUGIN, assert_one_line_error, fairseq
+from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 from fairseq import tasks
 
 from armin_plugin.data.streams import StreamSegments
@@ -105,26 +106,68 @@ def test_every_pass_over_a_split_starts_at_position_zero(stream_task):
         assert first["target"][:, :-1].equal(first["net_input"]["src_tokens"][:, 1:])
 
 
-@pytest.mark.parametrize("arch", [
-    ["--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-     "--armin-slot-size", 12, "--armin-slots", 4],
-    ["--arch", "lstm_stream_lm", "--decoder-embed-dim", 16, "--decoder-hidden-size", 32],
-])
-def test_train_and_evaluate_in_stream_mode(ptb_char_slice, tmp_path, arch):
-    common = ["--user-dir", PLUGIN, "--task", "armin_tbptt_lm", "--tokens-per-sample", 40,
-              "--batch-size", 4, "--cpu"]
-    result = fairseq(
-        "train", ptb_char_slice, *common, *arch, "--optimizer", "adam", "--lr", 0.003,
-        "--max-update", 8, "--save-dir", tmp_path, "--log-format", "simple", "--log-interval", 2,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "num_updates 8" in result.stdout
-    evaluated = fairseq("eval-lm", ptb_char_slice, *common, "--path", tmp_path / "checkpoint_last.pt",
+STREAM = ["--user-dir", PLUGIN, "--task", "armin_tbptt_lm", "--tokens-per-sample", 40,
+          "--batch-size", 4, "--cpu"]
+ARCHS = {
+    "armin": ["--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
+              "--armin-slot-size", 12, "--armin-slots", 4],
+    "lstm": ["--arch", "lstm_stream_lm", "--decoder-embed-dim", 16, "--decoder-hidden-size", 32],
+}
+
+
+@pytest.fixture(scope="module")
+def stream_runs(ptb_char_slice, tmp_path_factory):
+    """Two tiny real runs in stream mode: {name: (save_dir, tensorboard dir, stdout)}."""
+    runs = {}
+    for name, arch in ARCHS.items():
+        root = tmp_path_factory.mktemp(name)
+        result = fairseq(
+            "train", ptb_char_slice, *STREAM, *arch, "--optimizer", "adam", "--lr", 0.003,
+            "--max-update", 8, "--validate-interval-updates", 4, "--save-dir", root / "ck",
+            "--tensorboard-logdir", root / name, "--log-format", "simple", "--log-interval", 2,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[name] = (root / "ck", root / name, result.stdout)
+    return runs
+
+
+@pytest.mark.parametrize("name", sorted(ARCHS))
+def test_train_and_evaluate_in_stream_mode(stream_runs, ptb_char_slice, name):
+    save_dir, _, stdout = stream_runs[name]
+    assert "num_updates 8" in stdout
+    evaluated = fairseq("eval-lm", ptb_char_slice, *STREAM, "--path", save_dir / "checkpoint_last.pt",
                         "--gen-subset", "test")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     output = evaluated.stdout + evaluated.stderr
     loss = float(re.search(r"Loss \(base 2\): ([0-9.]+)", output).group(1))
     assert 0 < loss < 5.8
+
+
+def test_memory_diagnostics_reach_logs_and_tensorboard(stream_runs):
+    from armin_plugin.report import _scalars
+
+    _, logdir, stdout = stream_runs["armin"]
+    line = [row for row in stdout.splitlines() if "train_inner" in row][-1]
+    for name in ("armin_tau", "armin_entropy", "armin_slots_read", "armin_read_age"):
+        assert f"{name}=" in line
+    entropy = float(re.search(r"armin_entropy=([0-9.]+)", line).group(1))
+    assert 0 <= entropy <= math.log(4) + 1e-3  # 4 slots
+    assert 1 <= float(re.search(r"armin_slots_read=([0-9.]+)", line).group(1)) <= 4
+    assert {"armin_entropy", "armin_read_age"} <= set(_scalars(logdir / "train_inner"))
+
+
+def test_report_reads_the_event_files(stream_runs, tmp_path):
+    logdirs = [stream_runs[name][1] for name in sorted(stream_runs)]
+    result = python_module("armin_plugin.report", *logdirs, "--out", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = {line.split("|")[1].strip(): line.split("|") for line in (tmp_path / "table.md").read_text().splitlines()[2:]}
+    assert set(rows) == set(ARCHS)
+    for name in ARCHS:
+        stdout = stream_runs[name][2]
+        last_valid = re.findall(r"valid on 'valid' subset \| loss ([0-9.]+)", stdout)[-1]
+        assert rows[name][3].strip() == "8"  # updates at the last validation
+        assert rows[name][5].strip() == f"{float(last_valid):.3f}"  # valid BPC = base-2 loss
 
 
 def test_missing_batch_size_is_one_line(ptb_char_slice, tmp_path):

@@ -1,15 +1,24 @@
 """The decoder of ``armin_lm``: embeddings, an ARMIN stack and an output projection."""
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
+import torch
 import torch.nn.functional as F
+from fairseq.logging import metrics
 from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import AdaptiveSoftmax, FairseqDropout
 from torch import Tensor, nn
 
 from ..modules import ARMIN, ARMINState, TemperatureSchedule
+from ..modules.memory_diagnostics import MemoryUse, memory_use
 from .carried_state import CarriedStates
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
+
+
+class SlotClock(NamedTuple):
+    """written_at: (L, B, N) step at which each slot of each row was last written."""
+
+    written_at: Tensor
 
 
 class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
@@ -45,6 +54,9 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         features = self.armin.output_size
         self.max_target_positions = cfg.max_target_positions
         self.carried = CarriedStates()
+        self.slot_clocks = CarriedStates()
+        for layer in self.armin.layers:
+            layer.record_addressing = True
         self.adaptive_softmax = None
         self.project_out = None
         self.output_projection = None
@@ -83,6 +95,8 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         features, extra = self.extract_features(prev_output_tokens, incremental_state, state)
         if stream_key is not None:
             self.carried.keep(stream_key, stream_position, extra["state"])
+        if incremental_state is None:
+            self._log_memory_use(stream_key, stream_position, prev_output_tokens.size(0))
         if not features_only:
             features = self.output_layer(features)
         return features, extra
@@ -115,6 +129,25 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         if self.project_out is not None:
             x = self.project_out(x)
         return x, {"attn": [None], "state": state}
+
+    def _log_memory_use(self, stream_key: Optional[str], stream_position: int, batch_size: int):
+        """Log the temperature and how the memory was read (means over layers) to fairseq's
+        metrics: training logs, validation logs and TensorBoard. Slot ages continue across
+        the segments of a stream."""
+        clock = None
+        if stream_key is not None:
+            clock = self.slot_clocks.take(stream_key, stream_position, batch_size)
+        uses, written_at = [], []
+        for index, layer in enumerate(self.armin.layers):
+            use, written = memory_use(layer.last_trace, None if clock is None else clock.written_at[index])
+            uses.append(use)
+            written_at.append(written)
+        if stream_key is not None:
+            self.slot_clocks.keep(stream_key, stream_position, SlotClock(torch.stack(written_at)))
+        metrics.log_scalar("armin_tau", self.armin.temperature, priority=900, round=3)
+        for name in MemoryUse._fields:
+            value = sum(getattr(use, name) for use in uses) / len(uses)
+            metrics.log_scalar(f"armin_{name}", value, priority=900, round=3)
 
     def output_layer(self, features: Tensor) -> Tensor:
         if self.adaptive_softmax is not None:

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .addressing import choose_slot, read_slot, write_slot
+from .memory_diagnostics import AddressingTrace
 
 LayerState = Tuple[Tensor, Tensor, Tensor]  # hidden (B, d_h), memory (B, N, d_r), steps (B,)
 
@@ -35,6 +36,9 @@ class ARMINCell(nn.Module):
         self.write = nn.Linear(d_h, d_r)
         self.initial_hidden = nn.Parameter(torch.randn(d_h))
         self.initial_memory = nn.Parameter(torch.zeros(num_slots, d_r))
+        # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
+        self.record_addressing = False
+        self.last_trace: Optional[AddressingTrace] = None
 
     @property
     def output_size(self) -> int:
@@ -87,8 +91,11 @@ class ARMINCell(nn.Module):
         per_step.append(step_mask.unbind(0) if step_mask is not None else [None] * len(inputs))
 
         outputs = []
+        trace = [] if self.record_addressing else None
+        steps_before = steps
         for a_in, g_in, t_in, noise, real in zip(*per_step):
-            slot, probs = choose_slot(a_in + addr_rec, temperature, noise)
+            logits = a_in + addr_rec
+            slot, probs = choose_slot(logits, temperature, noise)
             read = read_slot(memory, slot, probs)
             hidden_read = torch.cat([hidden, read], dim=-1)
             gates = torch.sigmoid(g_in + F.linear(hidden_read, w_gate_rec))
@@ -102,6 +109,8 @@ class ARMINCell(nn.Module):
 
             new_addr_rec, value = F.linear(new_hidden, w_from_h, b_from_h).split([n_slots, d_r], -1)
             target = torch.where(steps < n_slots, steps, slot)
+            if trace is not None:
+                trace.append((logits.detach(), slot, target))
             if real is None:
                 hidden, addr_rec, steps = new_hidden, new_addr_rec, steps + 1
             else:
@@ -111,6 +120,10 @@ class ARMINCell(nn.Module):
                 addr_rec = torch.where(keep, new_addr_rec, addr_rec)
                 steps = steps + real.long()
             memory = write_slot(memory, target, value)
+        if trace is not None:
+            logits, read, written = (torch.stack(column) for column in zip(*trace))
+            real = torch.ones_like(read, dtype=torch.bool) if step_mask is None else step_mask
+            self.last_trace = AddressingTrace(logits, read, written, real, steps_before)
         return torch.stack(outputs), (hidden, memory, steps)
 
     def extra_repr(self) -> str:
