@@ -93,7 +93,8 @@ def split_bytes(data: bytes):
 
 
 def byte_lines(data: bytes) -> str:
-    """One token per byte (its decimal value), one line per newline-terminated line."""
+    """One token per byte (its decimal value), one line per newline-terminated line. A
+    split that ends inside a line still ends that line (one end-of-line token more)."""
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
