@@ -129,7 +129,8 @@ def train(args, run: Run, run_dir: Path, logdir: Path):
         args.data, "--user-dir", PLUGIN, *run.task, *run.model,
         "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0, "--seed", args.seed,
-        "--max-epoch", args.max_epoch, "--stop-time-hours", args.minutes / 60,
+        "--max-epoch", args.max_epoch, "--max-update", args.max_update,
+        "--stop-time-hours", args.minutes / 60,
         "--validate-interval-updates", args.validate_every, "--no-epoch-checkpoints",
         "--save-dir", run_dir / "checkpoints", "--tensorboard-logdir", logdir,
         "--log-format", "simple", "--log-interval", args.log_interval, *args.device,
@@ -178,6 +179,9 @@ def parse_args(argv=None):
     parser.add_argument("--minutes", type=float, default=3.5, help="training budget per run in minutes (0: none)")
     parser.add_argument("--gpu", action="store_true", help="train on the GPU(s) fairseq finds (default: CPU)")
     parser.add_argument("--max-epoch", type=int, help="epochs per run (default: the preset's)")
+    parser.add_argument("--max-update", type=int, default=0,
+                        help="updates per run (0: no limit); unlike --minutes, the same for every "
+                        "run on a loaded machine")
     parser.add_argument("--tokens-per-sample", type=int, help="block / segment length (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="rows per batch (default: the preset's)")
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
