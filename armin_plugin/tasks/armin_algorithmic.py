@@ -78,8 +78,6 @@ def resolve(cfg: AlgorithmicConfig):
     long_length = pick("long_min_length", "long_length", 0), pick("long_max_length", "long_length", 1)
     repeats = pick("min_repeats", "repeats", 0), pick("max_repeats", "repeats", 1)
     long_repeats = pick("long_min_repeats", "long_repeats", 0), pick("long_max_repeats", "long_repeats", 1)
-    if cfg.width < 1:
-        raise ArminError(f"--width must be a positive integer, got {cfg.width}")
     least = 2 if algorithm == "associative_recall" else 1
     check_range("length", *length, least)
     check_range("length", *long_length, least, prefix="long-")
