@@ -155,13 +155,19 @@ def evaluate(args, run: Run, checkpoint: Path, run_dir: Path) -> float:
     return float(found[-1].group(1))
 
 
+def checkpoint_facts(checkpoint: Path):
+    """(parameters, updates, training minutes) stored in a fairseq checkpoint."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    params = sum(tensor.numel() for tensor in state["model"].values())
+    updates = state["optimizer_history"][-1]["num_updates"]
+    return params, updates, state["extra_state"]["previous_training_time"] / 60
+
+
 def log_test_result(logdir: Path, checkpoint: Path, test_loss: float):
     """Add the test loss and parameter count to the run's TensorBoard logs (``test/``)."""
     from torch.utils.tensorboard import SummaryWriter
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    params = sum(tensor.numel() for tensor in state["model"].values())
-    updates = state["optimizer_history"][-1]["num_updates"]
+    params, updates, _ = checkpoint_facts(checkpoint)
     with SummaryWriter(str(logdir / "test")) as writer:
         writer.add_scalar("loss", test_loss, updates)
         writer.add_scalar("params", params, updates)

@@ -1,0 +1,153 @@
+"""Models of the ``armin_algorithmic`` task: per-step bit logits from binary input vectors.
+
+``armin_algorithmic``: an ARMIN stack (the layer of the language model) and a linear map of
+its output [sigmoid(o) * h ; sigmoid(o_m) * r] to the task's output bits.
+``lstm_algorithmic``: the baseline, an ``nn.LSTM`` and a linear map; ``--lstm-params N``
+picks the hidden size whose parameter count comes closest to N (e.g. an ARMIN model's).
+
+Both read ``src_inputs`` (B, T, input_size) and return logits (B, T, output_size); input
+and output sizes come from the task. Named sizes: ``*_tiny`` for tests.
+"""
+from dataclasses import dataclass, field
+
+from fairseq.dataclass import FairseqDataclass
+from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
+from torch import Tensor, nn
+
+from ..errors import ArminError
+from ..modules import ARMIN, TemperatureSchedule
+
+
+def _task_sizes(task):
+    sizes = getattr(task, "input_size", None), getattr(task, "output_size", None)
+    if None in sizes:
+        raise ArminError("this model is built for --task armin_algorithmic")
+    return sizes
+
+
+def _check_positive(cfg, names, integer=True):
+    for name in names:
+        value = getattr(cfg, name)
+        if not value > 0:
+            kind = "a positive integer" if integer else "positive"
+            raise ArminError(f"--{name.replace('_', '-')} must be {kind}, got {value}")
+
+
+@dataclass
+class ARMINAlgorithmicConfig(FairseqDataclass):
+    armin_hidden_size: int = field(default=64, metadata={"help": "d_h: ARMIN state size"})
+    armin_slot_size: int = field(default=32, metadata={"help": "d_r: size of one memory slot"})
+    armin_slots: int = field(default=32, metadata={"help": "N: number of memory slots"})
+    armin_layers: int = field(default=1, metadata={"help": "number of stacked ARMIN layers"})
+    armin_forget_bias: float = field(default=1.0, metadata={"help": "constant added to the forget gate"})
+    armin_tau_start: float = field(default=1.0, metadata={"help": "Gumbel-softmax temperature at update 0"})
+    armin_tau_end: float = field(default=0.1, metadata={"help": "temperature after --armin-tau-updates"})
+    armin_tau_updates: int = field(default=1000, metadata={"help": "updates over which the temperature anneals"})
+    armin_sample_eval: bool = field(default=False, metadata={"help": "keep Gumbel sampling in eval mode"})
+
+
+@register_model("armin_algorithmic", dataclass=ARMINAlgorithmicConfig)
+class ARMINAlgorithmicModel(BaseFairseqModel):
+    def __init__(self, cfg: ARMINAlgorithmicConfig, input_size: int, output_size: int):
+        super().__init__()
+        self.temperature_schedule = TemperatureSchedule(
+            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
+        )
+        self.armin = ARMIN(
+            input_size,
+            cfg.armin_hidden_size,
+            cfg.armin_slot_size,
+            cfg.armin_slots,
+            num_layers=cfg.armin_layers,
+            forget_bias=cfg.armin_forget_bias,
+            temperature=self.temperature_schedule(0),
+            sample_in_eval=cfg.armin_sample_eval,
+        )
+        self.output_projection = nn.Linear(self.armin.output_size, output_size)
+
+    @classmethod
+    def build_model(cls, cfg: ARMINAlgorithmicConfig, task):
+        _check_positive(cfg, ["armin_hidden_size", "armin_slot_size", "armin_slots", "armin_layers"])
+        _check_positive(cfg, ["armin_tau_start", "armin_tau_end"], integer=False)
+        if cfg.armin_tau_end > cfg.armin_tau_start:
+            raise ArminError(
+                f"--armin-tau-end {cfg.armin_tau_end} is above --armin-tau-start "
+                f"{cfg.armin_tau_start}: the temperature anneals downwards"
+            )
+        return cls(cfg, *_task_sizes(task))
+
+    def set_num_updates(self, num_updates: int):
+        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        super().set_num_updates(num_updates)
+        self.armin.temperature = self.temperature_schedule(num_updates)
+
+    def forward(self, src_inputs: Tensor, src_lengths=None, **unused) -> Tensor:
+        output, _ = self.armin(src_inputs.transpose(0, 1))
+        return self.output_projection(output).transpose(0, 1)
+
+
+@register_model_architecture("armin_algorithmic", "armin_algorithmic_tiny")
+def armin_algorithmic_tiny(cfg):
+    cfg.armin_hidden_size = getattr(cfg, "armin_hidden_size", 12)
+    cfg.armin_slot_size = getattr(cfg, "armin_slot_size", 6)
+    cfg.armin_slots = getattr(cfg, "armin_slots", 4)
+    cfg.armin_tau_updates = getattr(cfg, "armin_tau_updates", 4)
+
+
+@dataclass
+class LSTMAlgorithmicConfig(FairseqDataclass):
+    lstm_hidden_size: int = field(default=100, metadata={"help": "LSTM hidden size"})
+    lstm_layers: int = field(default=1, metadata={"help": "number of stacked LSTM layers"})
+    lstm_params: int = field(
+        default=0,
+        metadata={"help": "if > 0: choose the hidden size whose parameter count comes closest "
+                          "to this (overrides --lstm-hidden-size)"},
+    )
+
+
+def lstm_params(input_size: int, output_size: int, hidden: int, layers: int = 1) -> int:
+    """Parameters of ``lstm_algorithmic``: nn.LSTM (two bias vectors) and the output map."""
+    first = 4 * hidden * (input_size + hidden) + 8 * hidden
+    rest = (layers - 1) * (4 * hidden * 2 * hidden + 8 * hidden)
+    return first + rest + (hidden + 1) * output_size
+
+
+def lstm_hidden_for(budget: int, input_size: int, output_size: int, layers: int = 1) -> int:
+    """The hidden size whose :func:`lstm_params` comes closest to ``budget``."""
+    hidden = 1
+    while lstm_params(input_size, output_size, hidden + 1, layers) <= budget:
+        hidden += 1
+    above = hidden + 1
+    if abs(lstm_params(input_size, output_size, above, layers) - budget) < abs(
+        lstm_params(input_size, output_size, hidden, layers) - budget
+    ):
+        return above
+    return hidden
+
+
+@register_model("lstm_algorithmic", dataclass=LSTMAlgorithmicConfig)
+class LSTMAlgorithmicModel(BaseFairseqModel):
+    def __init__(self, input_size: int, output_size: int, hidden_size: int, layers: int):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, layers)
+        self.output_projection = nn.Linear(hidden_size, output_size)
+
+    @classmethod
+    def build_model(cls, cfg: LSTMAlgorithmicConfig, task):
+        _check_positive(cfg, ["lstm_hidden_size", "lstm_layers"])
+        if cfg.lstm_params < 0:
+            raise ArminError(f"--lstm-params must be >= 0, got {cfg.lstm_params}")
+        input_size, output_size = _task_sizes(task)
+        hidden = cfg.lstm_hidden_size
+        if cfg.lstm_params > 0:
+            hidden = lstm_hidden_for(cfg.lstm_params, input_size, output_size, cfg.lstm_layers)
+        return cls(input_size, output_size, hidden, cfg.lstm_layers)
+
+    def forward(self, src_inputs: Tensor, src_lengths=None, **unused) -> Tensor:
+        output, _ = self.lstm(src_inputs.transpose(0, 1))
+        return self.output_projection(output).transpose(0, 1)
+
+
+@register_model_architecture("lstm_algorithmic", "lstm_algorithmic_tiny")
+def lstm_algorithmic_tiny(cfg):
+    cfg.lstm_hidden_size = getattr(cfg, "lstm_hidden_size", 16)

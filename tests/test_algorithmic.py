@@ -1,0 +1,273 @@
+"""The armin_algorithmic task: generated sequences, the bit-error metric, and fairseq's CLIs."""
+import re
+
+import numpy as np
+import pytest
+import torch
+from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
+
+from armin_plugin.data.algorithmic import (
+    AlgorithmSpec,
+    ExampleSource,
+    associative_recall_example,
+    copy_example,
+    repeat_copy_example,
+)
+from armin_plugin.errors import ArminError
+
+
+def as_lists(example):
+    return [a.tolist() for a in example]
+
+
+# --- examples from given contents, checked against layouts written out by hand ------------
+
+
+def test_copy_layout():
+    inputs, targets, mask = as_lists(copy_example([[1, 0, 1], [0, 1, 1]]))
+    assert inputs == [
+        [1, 0, 1, 0],
+        [0, 1, 1, 0],
+        [0, 0, 0, 1],  # delimiter
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+    ]
+    assert targets == [[0, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 1], [0, 1, 1]]
+    assert mask == [False, False, False, True, True]
+
+
+def test_repeat_copy_layout():
+    inputs, targets, mask = as_lists(repeat_copy_example([[1, 0], [0, 1]], repeats=2, repeat_scale=4))
+    assert inputs == [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],  # delimiter
+        [0, 0, 0, 0.5],  # repeat count 2 / scale 4
+    ] + [[0, 0, 0, 0]] * 5
+    assert targets == [[0, 0, 0]] * 4 + [
+        [1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0],
+        [0, 0, 1],  # end marker
+    ]
+    assert mask == [False] * 4 + [True] * 5
+
+
+def test_associative_recall_layout():
+    items = [[[1, 0]], [[0, 1]], [[1, 1]]]  # three items of one 2-bit vector
+    inputs, targets, mask = as_lists(associative_recall_example(items, query=1))
+    assert inputs == [
+        [0, 0, 1, 0], [1, 0, 0, 0],  # item 0
+        [0, 0, 1, 0], [0, 1, 0, 0],  # item 1
+        [0, 0, 1, 0], [1, 1, 0, 0],  # item 2
+        [0, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 1],  # query: item 1
+        [0, 0, 0, 0],
+    ]
+    assert targets == [[0, 0]] * 9 + [[1, 1]]  # the item after item 1
+    assert mask == [False] * 9 + [True]
+    with pytest.raises(ArminError, match="query must be one of the first 2 items"):
+        associative_recall_example(items, query=2)
+
+
+# --- the seeded generator ------------------------------------------------------------------
+
+
+def test_first_copy_sequence_of_seed_1_is_pinned():
+    """Validation sets must not change silently between versions."""
+    source = ExampleSource(AlgorithmSpec("copy", width=4, min_length=2, max_length=3), 3, 1, "valid", True)
+    inputs, targets, mask = source[0]
+    assert inputs[:, :4].astype(int).tolist()[:3] == [[1, 1, 0, 1], [0, 0, 1, 0], [1, 0, 0, 1]]
+    assert as_lists(source[0]) == as_lists(copy_example(inputs[:3, :4]))
+
+
+@pytest.mark.parametrize("algorithm", ["copy", "repeat_copy", "associative_recall"])
+def test_generated_sequences_follow_the_layout(algorithm):
+    spec = AlgorithmSpec(algorithm, width=5, min_length=2, max_length=4, min_repeats=1,
+                         max_repeats=3, repeat_scale=3.0, item_size=2)
+    source = ExampleSource(spec, 60, 5, "valid", fixed=True)
+    lengths = set()
+    for index in range(len(source)):
+        example = source[index]
+        inputs = example.inputs
+        length, repeats = source.shapes[index]
+        lengths.add(length)
+        assert 2 <= length <= 4 and 1 <= repeats <= 3
+        assert len(inputs) == source.sizes[index] == spec.steps(length, repeats)
+        assert inputs.shape[1] == spec.input_size and example.targets.shape[1] == spec.output_size
+        assert set(np.unique(example.targets)) <= {0.0, 1.0}
+        assert not inputs[example.mask].any()  # nothing to read while answering
+        if algorithm == "copy":
+            rebuilt = copy_example(inputs[:length, :5])
+        elif algorithm == "repeat_copy":
+            assert inputs[length + 1, 6] * 3.0 == pytest.approx(repeats)
+            rebuilt = repeat_copy_example(inputs[:length, :5], repeats, 3.0)
+        else:
+            items = inputs[: length * 3].reshape(length, 3, 7)[:, 1:, :5]
+            assert len({item.tobytes() for item in items}) == length  # distinct items
+            query_item = inputs[length * 3 + 1: length * 3 + 3, :5]
+            query = [i for i in range(length) if (items[i] == query_item).all()]
+            assert len(query) == 1 and query[0] < length - 1
+            rebuilt = associative_recall_example(items, query[0])
+        assert as_lists(example) == as_lists(rebuilt)
+    assert lengths == {2, 3, 4}
+
+
+def test_fixed_splits_repeat_and_training_splits_change_by_epoch():
+    spec = AlgorithmSpec("copy", width=8, min_length=3, max_length=6)
+    valid = ExampleSource(spec, 8, 1, "valid", fixed=True)
+    again = ExampleSource(spec, 8, 1, "valid", fixed=True)
+    train = ExampleSource(spec, 8, 1, "train", fixed=False)
+    first = [as_lists(train[i]) for i in range(8)]
+    valid.epoch = train.epoch = 2
+    assert all(as_lists(valid[i]) == as_lists(again[i]) for i in range(8))
+    second = [as_lists(train[i]) for i in range(8)]
+    assert first != second and [len(e[0]) for e in first] == [len(e[0]) for e in second]
+    other_seed = ExampleSource(spec, 8, 2, "valid", fixed=True)
+    assert [as_lists(other_seed[i]) for i in range(8)] != [as_lists(again[i]) for i in range(8)]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(width=0), "--width must be a positive integer, got 0"),
+        (dict(min_length=5, max_length=3), "--min-length 5 is above --max-length 3: the range is empty"),
+        (dict(min_length=0), "--min-length must be at least 1, got 0"),
+        (dict(algorithm="associative_recall", min_length=1), "--min-length must be at least 2, got 1"),
+        (dict(algorithm="repeat_copy", min_repeats=4, max_repeats=2), "--min-repeats 4 is above --max-repeats 2"),
+        (dict(algorithm="sort"), "--algorithm must be one of copy, repeat_copy, associative_recall"),
+    ],
+)
+def test_impossible_specs_are_refused(kwargs, message):
+    with pytest.raises(ArminError, match=re.escape(message)):
+        AlgorithmSpec(**kwargs)
+
+
+# --- the metric ------------------------------------------------------------------------------
+
+
+def test_bit_errors_on_hand_made_predictions():
+    from armin_plugin.criterions.algorithmic_bits import AlgorithmicBitsCriterion, bit_errors_per_sequence
+
+    target = torch.tensor([[[1, 0], [1, 1], [0, 0]], [[0, 1], [1, 0], [1, 1]]], dtype=torch.float)
+    mask = torch.tensor([[False, True, True], [False, True, True]])
+    logits = torch.tensor(
+        [
+            [[-5.0, 5.0], [3.0, 2.0], [-1.0, -2.0]],  # step 0 wrong twice but not an answer: 0
+            [[9.0, 9.0], [-1.0, 0.0], [2.0, -3.0]],  # 1 wrong (logit 0 means bit 0) + 1 wrong: 2
+        ]
+    )
+    assert bit_errors_per_sequence(logits, target, mask).tolist() == [0, 2]
+
+    class Fixed(torch.nn.Module):
+        def forward(self, src_inputs, src_lengths):
+            return logits
+
+    sample = {"net_input": {"src_inputs": None, "src_lengths": None}, "target": target, "target_mask": mask}
+    loss, sample_size, log = AlgorithmicBitsCriterion(task=None)(Fixed(), sample)
+    answer = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 1:], target[:, 1:], reduction="sum")
+    assert loss.item() == pytest.approx(answer.item())
+    assert (sample_size, log["bit_errors"], log["correct"], log["ntokens"]) == (2, 2, 1, 4)
+
+    from fairseq import metrics
+
+    with metrics.aggregate() as aggregated:
+        AlgorithmicBitsCriterion.reduce_metrics([log, dict(log, bit_errors=6, correct=0)])
+    values = aggregated.get_smoothed_values()
+    assert values["bit_errors"] == pytest.approx(2.0)  # (2 + 6) errors / 4 sequences
+    assert values["seq_acc"] == pytest.approx(0.25)
+    assert values["loss"] == pytest.approx(answer.item() / 2 / np.log(2), rel=1e-3)  # bits/seq
+
+
+# --- through fairseq's CLIs --------------------------------------------------------------------
+
+
+def train(save_dir, *extra):
+    return fairseq(
+        "train", "--user-dir", PLUGIN, "--task", "armin_algorithmic", "--criterion", "algorithmic_bits",
+        "--optimizer", "adam", "--lr", 0.01, "--batch-size", 8, "--train-size", 32, "--valid-size", 16,
+        "--valid-subset", "valid,valid_long", "--max-update", 6, "--log-format", "simple",
+        "--log-interval", 1, "--cpu", "--num-workers", 0, "--seed", 2, "--no-epoch-checkpoints",
+        "--best-checkpoint-metric", "bit_errors", "--save-dir", save_dir, *extra,
+    )
+
+
+def logged(output, subset, key):
+    return [float(v) for v in re.findall(rf"valid on '{subset}' subset \|.* {key} ([0-9.]+)", output)]
+
+
+def test_tiny_armin_trains_and_validates_through_fairseq(tmp_path):
+    result = train(tmp_path, "--algorithm", "repeat_copy", "--arch", "armin_algorithmic_tiny")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout
+    assert max(int(n) for n in re.findall(r"num_updates=(\d+)", output)) == 6
+    errors, long_errors = logged(output, "valid", "bit_errors"), logged(output, "valid_long", "bit_errors")
+    assert errors and long_errors and logged(output, "valid", "seq_acc")
+    assert long_errors[-1] > errors[-1]  # longer sequences, more bits to get wrong
+    result = fairseq(
+        "validate", "--user-dir", PLUGIN, "--task", "armin_algorithmic",
+        "--path", tmp_path / "checkpoint_last.pt", "--valid-subset", "valid,valid_long",
+        "--batch-size", 8, "--cpu",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the same fixed sequences as the last validation during training
+    assert logged(result.stdout, "valid_long", "bit_errors") == long_errors[-1:]
+
+
+def algorithmic_task(**overrides):
+    from armin_plugin.tasks.armin_algorithmic import AlgorithmicConfig, AlgorithmicTask
+
+    cfg = AlgorithmicConfig(seed=1, train_size=16, valid_size=8)
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return AlgorithmicTask.setup_task(cfg)
+
+
+def test_lstm_baseline_matches_a_parameter_budget():
+    from armin_plugin.models.algorithmic import LSTMAlgorithmicConfig, LSTMAlgorithmicModel, lstm_params
+
+    task = algorithmic_task(algorithm="associative_recall")
+    model = LSTMAlgorithmicModel.build_model(LSTMAlgorithmicConfig(lstm_params=50000), task)
+    count = sum(p.numel() for p in model.parameters())
+    hidden = model.lstm.hidden_size
+    assert count == lstm_params(10, 8, hidden)  # 8 bits + 2 delimiter channels in, 8 bits out
+    assert abs(count - 50000) <= abs(lstm_params(10, 8, hidden + 1) - 50000)
+    assert abs(count - 50000) <= abs(lstm_params(10, 8, hidden - 1) - 50000)
+    task.load_dataset("valid_long")
+    dataset = task.dataset("valid_long")
+    batch = dataset.collater([dataset[i] for i in range(4)])
+    logits = model(**batch["net_input"])
+    assert logits.shape == batch["target"].shape
+    assert batch["net_input"]["src_inputs"].shape[1] == int(max(dataset.sizes[:4]))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(width=0), "--width must be a positive integer, got 0"),
+        (dict(min_length=4, max_length=2), "--min-length 4 is above --max-length 2: the range is empty"),
+        (dict(algorithm="associative_recall", long_min_length=1), "--long-min-length must be at least 2, got 1"),
+        (dict(algorithm="repeat_copy", long_max_repeats=0), "--long-min-repeats 6 is above --long-max-repeats 0"),
+        (dict(train_size=0), "--train-size must be a positive integer, got 0"),
+    ],
+)
+def test_task_refuses_impossible_flags(overrides, message):
+    with pytest.raises(ArminError, match=re.escape(message)):
+        algorithmic_task(**overrides)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--long-min-length", 9, "--long-max-length", 4],
+         "error: --long-min-length 9 is above --long-max-length 4: the range is empty"),
+        (["--criterion", "cross_entropy"], "error: --task armin_algorithmic is trained with --criterion algorithmic_bits"),
+    ],
+)
+def test_bad_flags_stop_fairseq_train_with_one_line(tmp_path, flags, message):
+    result = train(tmp_path, "--arch", "lstm_algorithmic_tiny", *flags)
+    assert_one_line_error(result, message, only_line=False)
+    assert not (tmp_path / "checkpoint_last.pt").exists()
+
+
+def test_report_refuses_unknown_task(tmp_path):
+    result = python_module("armin_plugin.algorithmic_report", "--tasks", "sort", "--out", tmp_path / "r")
+    assert result.returncode == 2 and "error: --tasks: unknown sort" in result.stderr
+    assert not (tmp_path / "r").exists()
