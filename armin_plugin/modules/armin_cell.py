@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .addressing import choose_slot, read_slot, write_slot
+from .recurrence import RecurrentWeights, run_recurrence
 
 LayerState = Tuple[Tensor, Tensor, Tensor]  # hidden (B, d_h), memory (B, N, d_r), steps (B,)
 
@@ -18,7 +18,7 @@ class ARMINCell(nn.Module):
     ``transform``: [x ; g_h*h ; g_r*r] -> [i ; j ; f ; o ; o_m], ``write``: h -> d_r,
     ``initial_hidden`` p_h (h_0 = tanh(p_h)) and ``initial_memory`` p_M (M_0 = p_M).
     The input parts of ``address``, ``gate`` and ``transform`` are applied to all steps in
-    one matrix multiply; the loop does only the recurrent parts.
+    one matrix multiply; :func:`.recurrence.run_recurrence` does the recurrent parts.
     """
 
     def __init__(self, input_size, hidden_size, slot_size, num_slots, forget_bias=1.0):
@@ -64,54 +64,22 @@ class ARMINCell(nn.Module):
         """
         d_x, d_h, d_r, n_slots = self.input_size, self.hidden_size, self.slot_size, self.num_slots
         w_addr, w_gate, w_trans = self.address.weight, self.gate.weight, self.transform.weight
-
+        # The forget bias is a constant: fold it into the f part of the transform bias.
+        forget_shift = torch.zeros(4 * d_h + d_r, dtype=inputs.dtype, device=inputs.device)
+        forget_shift[2 * d_h:3 * d_h] = self.forget_bias
         # Input-side parts of the three projections, for all steps at once.
         projected = F.linear(
             inputs,
             torch.cat([w_addr[:, :d_x], w_gate[:, :d_x], w_trans[:, :d_x]]),
-            torch.cat([self.address.bias, self.gate.bias, self.transform.bias]),
+            torch.cat([self.address.bias, self.gate.bias, self.transform.bias + forget_shift]),
         )
-        addr_in, gate_in, trans_in = projected.split(
-            [n_slots, d_h + d_r, 4 * d_h + d_r], dim=-1
+        addr_in, gate_in, trans_in = projected.split([n_slots, d_h + d_r, 4 * d_h + d_r], -1)
+        weights = RecurrentWeights(
+            w_addr[:, d_x:], w_gate[:, d_x:], w_trans[:, d_x:], self.write.weight, self.write.bias
         )
-        # h_t feeds both the next step's address logits and this step's write value.
-        w_from_h = torch.cat([w_addr[:, d_x:], self.write.weight])
-        b_from_h = torch.cat([self.write.bias.new_zeros(n_slots), self.write.bias])
-        w_gate_rec, w_trans_rec = w_gate[:, d_x:], w_trans[:, d_x:]
-
-        hidden, memory, steps = state
-        addr_rec = F.linear(hidden, w_addr[:, d_x:])
-        # unbind once: per-step indexing of a (T, ...) tensor costs O(T^2) in backward.
-        per_step = [addr_in.unbind(0), gate_in.unbind(0), trans_in.unbind(0)]
-        per_step.append(gumbel_noise.unbind(0) if gumbel_noise is not None else [None] * len(inputs))
-        per_step.append(step_mask.unbind(0) if step_mask is not None else [None] * len(inputs))
-
-        outputs = []
-        for a_in, g_in, t_in, noise, real in zip(*per_step):
-            slot, probs = choose_slot(a_in + addr_rec, temperature, noise)
-            read = read_slot(memory, slot, probs)
-            hidden_read = torch.cat([hidden, read], dim=-1)
-            gates = torch.sigmoid(g_in + F.linear(hidden_read, w_gate_rec))
-            i, j, f, o, o_m = (t_in + F.linear(gates * hidden_read, w_trans_rec)).split(
-                [d_h, d_h, d_h, d_h, d_r], dim=-1
-            )
-            new_hidden = torch.tanh(
-                torch.sigmoid(f + self.forget_bias) * hidden + torch.sigmoid(i) * torch.tanh(j)
-            )
-            outputs.append(torch.cat([torch.sigmoid(o) * new_hidden, torch.sigmoid(o_m) * read], -1))
-
-            new_addr_rec, value = F.linear(new_hidden, w_from_h, b_from_h).split([n_slots, d_r], -1)
-            target = torch.where(steps < n_slots, steps, slot)
-            if real is None:
-                hidden, addr_rec, steps = new_hidden, new_addr_rec, steps + 1
-            else:
-                keep = real.unsqueeze(-1)
-                value = torch.where(keep, value, read_slot(memory, target, None))
-                hidden = torch.where(keep, new_hidden, hidden)
-                addr_rec = torch.where(keep, new_addr_rec, addr_rec)
-                steps = steps + real.long()
-            memory = write_slot(memory, target, value)
-        return torch.stack(outputs), (hidden, memory, steps)
+        return run_recurrence(
+            addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature
+        )
 
     def extra_repr(self) -> str:
         return (
