@@ -117,7 +117,8 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
 
 
 def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature):
-    """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory).
+    """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
+    (B, N, d_r)).
 
     Returns gradients of (addr_in, gate_in, trans_in, hidden, memory) and of the
     :class:`RecurrentWeights`.
@@ -126,7 +127,8 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     d_r, d_h = weights.write.shape
     n_slots = weights.address.size(0)
     rows = torch.arange(batch, device=grad_out.device)
-    memory = memory.clone()
+    # slots last: the straight-through product <M_{t-1}[k], dL/dr> is then a fast row x matrix
+    memory = memory.transpose(1, 2).contiguous()
     grad_memory = grad_memory.clone()
     grad_state = grad_hidden.clone()  # dL/dh_t, except through the address of step t + 1
     sampled = acts.probs is not None
@@ -148,7 +150,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
             grad_memory[rows, target] = value_grad * (1.0 - real_rows[t])
             value_grad = value_grad * real_rows[t]
         grad_value[t] = value_grad
-        memory[rows, target] = acts.overwritten[t]  # memory is now M_{t-1}
+        memory[rows, :, target] = acts.overwritten[t]  # memory is now M_{t-1}
         # [a_{t+1} ; v_t] = h_t W^T: pad rows have value_grad 0, so one matmul serves both
         grad_state = torch.addmm(grad_state, torch.cat([grad_next_addr, value_grad], -1), w_back)
         if real_rows is None:
@@ -180,7 +182,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         # read: r = M_{t-1}[k]; straight through: dL/dy_k = <M_{t-1}[k], dL/dr>
         if sampled:
             probs = acts.probs[t]
-            grad_probs = torch.bmm(memory, grad_read.unsqueeze(-1)).squeeze(-1)
+            grad_probs = torch.bmm(grad_read.unsqueeze(1), memory).squeeze(1)
             grad_probs -= (probs * grad_probs).sum(-1, keepdim=True)
             grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
         grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
