@@ -35,6 +35,7 @@ class ARMINCell(nn.Module):
         self.write = nn.Linear(d_h, d_r)
         self.initial_hidden = nn.Parameter(torch.randn(d_h))
         self.initial_memory = nn.Parameter(torch.zeros(num_slots, d_r))
+        self._arranged_key, self._arranged = None, None  # see arranged_weights()
 
     @property
     def output_size(self) -> int:
@@ -62,24 +63,43 @@ class ARMINCell(nn.Module):
         gumbel_noise: (T, B, N) noise for the hard Gumbel-softmax, or None for argmax.
         Returns outputs (T, B, d_h + d_r) and the state after the last step.
         """
-        d_x, d_h, d_r, n_slots = self.input_size, self.hidden_size, self.slot_size, self.num_slots
-        w_addr, w_gate, w_trans = self.address.weight, self.gate.weight, self.transform.weight
-        # The forget bias is a constant: fold it into the f part of the transform bias.
-        forget_shift = torch.zeros(4 * d_h + d_r, dtype=inputs.dtype, device=inputs.device)
-        forget_shift[2 * d_h:3 * d_h] = self.forget_bias
-        # Input-side parts of the three projections, for all steps at once.
-        projected = F.linear(
-            inputs,
-            torch.cat([w_addr[:, :d_x], w_gate[:, :d_x], w_trans[:, :d_x]]),
-            torch.cat([self.address.bias, self.gate.bias, self.transform.bias + forget_shift]),
-        )
-        addr_in, gate_in, trans_in = projected.split([n_slots, d_h + d_r, 4 * d_h + d_r], -1)
-        weights = RecurrentWeights(
-            w_addr[:, d_x:], w_gate[:, d_x:], w_trans[:, d_x:], self.write.weight, self.write.bias
+        input_weight, input_bias, weights = self.arranged_weights()
+        addr_in, gate_in, trans_in = F.linear(inputs, input_weight, input_bias).split(
+            [self.num_slots, self.output_size, 4 * self.hidden_size + self.slot_size], -1
         )
         return run_recurrence(
             addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature
         )
+
+    def arranged_weights(self) -> Tuple[Tensor, Tensor, RecurrentWeights]:
+        """The parameters as the loop uses them: the input-side parts of ``address``,
+        ``gate`` and ``transform`` stacked ((N + G + P, d_x) and (N + G + P,), with the
+        forget bias folded into the f part of the bias) and the :class:`RecurrentWeights`.
+
+        Without autograd (inference, decoding one token at a time) they are built once and
+        kept until a parameter changes (its storage or its version counter).
+        """
+        if torch.is_grad_enabled():
+            return self._arrange_weights()
+        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        if self._arranged_key != key:
+            input_weight, input_bias, weights = self._arrange_weights()
+            weights = RecurrentWeights(*(weight.contiguous() for weight in weights))
+            self._arranged = input_weight, input_bias, weights
+            self._arranged_key = key
+        return self._arranged
+
+    def _arrange_weights(self) -> Tuple[Tensor, Tensor, RecurrentWeights]:
+        d_x, d_h, d_r = self.input_size, self.hidden_size, self.slot_size
+        w_addr, w_gate, w_trans = self.address.weight, self.gate.weight, self.transform.weight
+        forget_shift = torch.zeros_like(self.transform.bias)
+        forget_shift[2 * d_h:3 * d_h] = self.forget_bias
+        input_weight = torch.cat([w_addr[:, :d_x], w_gate[:, :d_x], w_trans[:, :d_x]])
+        input_bias = torch.cat([self.address.bias, self.gate.bias, self.transform.bias + forget_shift])
+        weights = RecurrentWeights(
+            w_addr[:, d_x:], w_gate[:, d_x:], w_trans[:, d_x:], self.write.weight, self.write.bias
+        )
+        return input_weight, input_bias, weights
 
     def extra_repr(self) -> str:
         return (

@@ -71,7 +71,7 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
         None if noise is None else torch.empty(kept, batch, n_slots, **like),
     )
     outputs = torch.empty(steps_total, batch, d_h + d_r, **like)
-    memory = memory.contiguous().clone()
+    memory = memory.clone(memory_format=torch.contiguous_format)
     rows = torch.arange(batch, device=addr_in.device)
     # h_t feeds both the next step's address logits and this step's write value.
     w_from_h = torch.cat([weights.address, weights.write]).t()
