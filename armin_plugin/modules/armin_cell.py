@@ -97,7 +97,10 @@ class ARMINCell(nn.Module):
         input_weight = torch.cat([w_addr[:, :d_x], w_gate[:, :d_x], w_trans[:, :d_x]])
         input_bias = torch.cat([self.address.bias, self.gate.bias, self.transform.bias + forget_shift])
         weights = RecurrentWeights(
-            w_addr[:, d_x:], w_gate[:, d_x:], w_trans[:, d_x:], self.write.weight, self.write.bias
+            torch.cat([w_addr[:, d_x:], self.write.weight]),
+            torch.cat([self.write.bias.new_zeros(self.num_slots), self.write.bias]),
+            w_gate[:, d_x:],
+            w_trans[:, d_x:],
         )
         return input_weight, input_bias, weights
 

@@ -18,15 +18,15 @@ from torch import Tensor
 class RecurrentWeights(NamedTuple):
     """The recurrent parts of one layer's parameters.
 
-    address: (N, d_h) from h; gate: (G, G) from [h ; r]; transform: (P, G) from
-    [g_h * h ; g_r * r]; write: (d_r, d_h) and write_bias: (d_r,) from the new h.
+    from_hidden: (N + d_r, d_h) and from_hidden_bias: (N + d_r,): h -> [address logits ;
+    write value] (the address part of the bias is zero: it lies in the input projection);
+    gate: (G, G) from [h ; r]; transform: (P, G) from [g_h * h ; g_r * r].
     """
 
-    address: Tensor
+    from_hidden: Tensor
+    from_hidden_bias: Tensor
     gate: Tensor
     transform: Tensor
-    write: Tensor
-    write_bias: Tensor
 
 
 class Activations(NamedTuple):
@@ -74,10 +74,9 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     memory = memory.clone(memory_format=torch.contiguous_format)
     rows = torch.arange(batch, device=addr_in.device)
     # h_t feeds both the next step's address logits and this step's write value.
-    w_from_h = torch.cat([weights.address, weights.write]).t()
-    b_from_h = torch.cat([weights.write_bias.new_zeros(n_slots), weights.write_bias])
+    w_from_h, b_from_h = weights.from_hidden.t(), weights.from_hidden_bias
     w_gate, w_trans = weights.gate.t(), weights.transform.t()
-    addr_rec = hidden @ weights.address.t()
+    addr_rec = hidden @ w_from_h[:, :n_slots]
     for t in range(steps_total):
         s = t if keep else 0
         logits = addr_in[t] + addr_rec
@@ -124,8 +123,9 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     :class:`RecurrentWeights`.
     """
     steps_total, batch, _ = grad_out.shape
-    d_r, d_h = weights.write.shape
-    n_slots = weights.address.size(0)
+    d_h = weights.from_hidden.size(1)
+    d_r = weights.transform.size(1) - d_h
+    n_slots = weights.from_hidden.size(0) - d_r
     rows = torch.arange(batch, device=grad_out.device)
     # slots last: the straight-through product <M_{t-1}[k], dL/dr> is then a fast row x matrix
     memory = memory.transpose(1, 2).contiguous()
@@ -138,7 +138,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     grad_trans_in = torch.empty_like(acts.transform)
     grad_value = torch.empty_like(acts.overwritten)
     grad_next_addr = grad_out.new_zeros(batch, n_slots)
-    w_back = torch.cat([weights.address, weights.write])
+    w_back = weights.from_hidden
     real_rows = None if real is None else real.unsqueeze(-1).to(grad_out.dtype)
     for t in range(steps_total - 1, -1, -1):
         target, slot = acts.targets[t], acts.slots[t]
@@ -187,18 +187,22 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
             grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
         grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
     if sampled:
-        grad_state = torch.addmm(grad_state, grad_next_addr, weights.address)
+        grad_state = torch.addmm(grad_state, grad_next_addr, w_back[:n_slots])
 
     def flat(x):
         return x.reshape(steps_total * batch, -1)
 
-    hidden_prev = acts.hidden_read[..., :d_h]
+    grad_write = flat(grad_value).t() @ flat(acts.new_hidden)
+    if sampled:
+        grad_address = flat(grad_addr).t() @ flat(acts.hidden_read[..., :d_h])
+    else:  # argmax addressing: no gradient reaches the address logits
+        grad_address = grad_write.new_zeros(n_slots, d_h)
+    grad_value_sum = flat(grad_value).sum(0)
     weight_grads = RecurrentWeights(
-        flat(grad_addr).t() @ flat(hidden_prev) if sampled else None,
+        torch.cat([grad_address, grad_write]),
+        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
         flat(grad_gate_in).t() @ flat(acts.hidden_read),
         flat(grad_trans_in).t() @ flat(acts.gates * acts.hidden_read),
-        flat(grad_value).t() @ flat(acts.new_hidden),
-        flat(grad_value).sum(0),
     )
     return (grad_addr, grad_gate_in, grad_trans_in, grad_state, grad_memory), weight_grads
 
@@ -226,8 +230,8 @@ class _Recurrence(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps):
         memory, *rest = ctx.saved_tensors
-        weights = RecurrentWeights(*rest[:5])
-        rest = rest[5:]
+        weights = RecurrentWeights(*rest[:4])
+        rest = rest[4:]
         real = rest.pop() if ctx.masked else None
         probs = rest.pop() if ctx.sampled else None
         acts = Activations(*rest, probs)
