@@ -1,7 +1,7 @@
 """Timing and memory measurement shared by the benchmarks."""
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Hashable, List
 
 import torch
 
@@ -11,8 +11,8 @@ def synchronize(device: torch.device):
         torch.cuda.synchronize(device)
 
 
-def interleaved_medians(runs: Dict[str, Callable[[], None]], reps: int, device: torch.device,
-                        warmup: int = 1) -> Dict[str, float]:
+def interleaved_medians(runs: Dict[Hashable, Callable[[], None]], reps: int,
+                        device: torch.device, warmup: int = 1) -> Dict[Hashable, float]:
     """Median seconds of each callable over ``reps`` rounds.
 
     Every round runs each callable once in turn, so that the load of a shared machine
@@ -21,7 +21,7 @@ def interleaved_medians(runs: Dict[str, Callable[[], None]], reps: int, device: 
     for run in runs.values():
         for _ in range(warmup):
             run()
-    times: Dict[str, List[float]] = {name: [] for name in runs}
+    times: Dict[Hashable, List[float]] = {name: [] for name in runs}
     for _ in range(reps):
         for name, run in runs.items():
             synchronize(device)

@@ -20,7 +20,7 @@ from typing import Dict, List
 
 import torch
 
-from benchmarks.layer_speed import LayerRow, Shape, measure_shape
+from benchmarks.layer_speed import NAIVE, OURS, LayerRow, Shape, measure_group
 from benchmarks.model_speed import ModelPreset, ModelRow, measure_models
 
 FULL_SHAPES = [
@@ -30,7 +30,6 @@ FULL_SHAPES = [
 QUICK_SHAPES = [Shape(256, 128, 16, 150, 32), Shape(256, 128, 256, 150, 32),
                 Shape(256, 128, 16, 150, 64)]
 MODEL_PRESET = ModelPreset(embed=128, hidden=256, slot=128, slots=16)
-OURS, NAIVE = "ARMIN (ours)", "naive ARMIN"
 
 
 def parse_shape(text: str) -> Shape:
@@ -145,8 +144,11 @@ def targets_table(found: List[dict]) -> str:
 
 def run_on(device: torch.device, args) -> dict:
     layer_rows: List[LayerRow] = []
-    for shape in args.shapes:
-        rows = measure_shape(shape, args.reps, device, args.naive_limit_mb)
+    groups: Dict[tuple, List[Shape]] = {}
+    for shape in args.shapes:  # shapes that differ only in N are measured together
+        groups.setdefault((shape.hidden, shape.slot, shape.steps, shape.batch), []).append(shape)
+    for shapes in groups.values():
+        rows = measure_group(shapes, args.reps, device, args.naive_limit_mb)
         layer_rows += rows
         print("\n".join(layer_table(rows).splitlines()[2:]), flush=True)
     model_rows: List[ModelRow] = []
