@@ -88,3 +88,18 @@ def test_inference_path_equals_training_path():
         out_ng, state_ng = model(x)
     assert torch.equal(out.detach(), out_ng)
     assert torch.equal(state.memory.detach(), state_ng.memory)
+
+
+def test_inference_cache_follows_parameter_changes():
+    """Under no_grad the arranged weights are reused; changing a parameter rebuilds them."""
+    model = build(3, 5, 4, 3).eval()
+    x = torch.randn(6, 2, 3, dtype=DT)
+    with torch.no_grad():
+        before, _ = model(x)
+        model.layers[0].transform.weight.mul_(0.5)
+        after, _ = model(x)
+        model.layers[0].forget_bias = -2.0
+        shifted, _ = model(x)
+    expected, _ = naive_armin(model, x)
+    torch.testing.assert_close(shifted, expected.detach(), **TOL)
+    assert not torch.allclose(before, after) and not torch.allclose(after, shifted)

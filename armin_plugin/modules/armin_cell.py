@@ -77,11 +77,11 @@ class ARMINCell(nn.Module):
         forget bias folded into the f part of the bias) and the :class:`RecurrentWeights`.
 
         Without autograd (inference, decoding one token at a time) they are built once and
-        kept until a parameter changes (its storage or its version counter).
+        kept until a parameter (its storage or its version counter) or the forget bias changes.
         """
         if torch.is_grad_enabled():
             return self._arrange_weights()
-        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        key = (self.forget_bias, tuple((p.data_ptr(), p._version) for p in self.parameters()))
         if self._arranged_key != key:
             input_weight, input_bias, weights = self._arrange_weights()
             weights = RecurrentWeights(*(weight.contiguous() for weight in weights))
