@@ -182,7 +182,8 @@ def main(argv=None):
         print("\n" + result["markdown"] + "\n", flush=True)
         results.append(result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(dict(command=" ".join(sys.argv), results=results), indent=1))
+    command = " ".join(["python -m benchmarks.run"] + list(sys.argv[1:] if argv is None else argv))
+    args.json.write_text(json.dumps(dict(command=command, results=results), indent=1))
     print(f"wrote {args.json}")
 
 
