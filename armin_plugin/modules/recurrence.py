@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 
 class RecurrentWeights(NamedTuple):
@@ -228,6 +229,7 @@ class _Recurrence(torch.autograd.Function):
         return outputs, hidden, memory, steps
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps):
         memory, *rest = ctx.saved_tensors
         weights = RecurrentWeights(*rest[:4])
