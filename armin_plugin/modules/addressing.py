@@ -1,5 +1,5 @@
-"""Hard one-slot addressing: a straight-through Gumbel-softmax choice and the read it drives."""
-from typing import Optional, Tuple
+"""Hard one-slot addressing: Gumbel noise and a one-step straight-through read."""
+from typing import Optional
 
 import torch
 from torch import Tensor
@@ -10,22 +10,6 @@ def sample_gumbel(shape, device=None, dtype=None, generator=None) -> Tensor:
     uniform = torch.rand(shape, device=device, dtype=dtype, generator=generator)
     tiny = torch.finfo(uniform.dtype).tiny
     return -torch.log(-torch.log(uniform.clamp_(tiny, 1.0 - 1e-7)))
-
-
-def choose_slot(
-    logits: Tensor, temperature: float, noise: Optional[Tensor]
-) -> Tuple[Tensor, Optional[Tensor]]:
-    """Pick one slot per row from address ``logits`` (B, N).
-
-    With ``noise`` (B, N) this is the hard Gumbel-softmax of the spec: returns the chosen
-    index k (B,) and the soft probabilities y = softmax((logits + noise) / temperature) (B, N)
-    that carry the straight-through gradient. Without noise (evaluation) k = argmax(logits)
-    and y is None.
-    """
-    if noise is None:
-        return logits.argmax(-1), None
-    perturbed = logits + noise
-    return perturbed.argmax(-1), torch.softmax(perturbed / temperature, dim=-1)
 
 
 class _StraightThroughRead(torch.autograd.Function):
@@ -60,9 +44,3 @@ def read_slot(memory: Tensor, index: Tensor, probs: Optional[Tensor]) -> Tensor:
         gather_index = index.view(-1, 1, 1).expand(-1, 1, memory.size(-1))
         return memory.gather(1, gather_index).squeeze(1)
     return _StraightThroughRead.apply(memory, index, probs)
-
-
-def write_slot(memory: Tensor, index: Tensor, value: Tensor) -> Tensor:
-    """A copy of ``memory`` (B, N, d_r) with slot ``index`` (B,) of each row set to ``value``."""
-    scatter_index = index.view(-1, 1, 1).expand(-1, 1, memory.size(-1))
-    return memory.scatter(1, scatter_index, value.unsqueeze(1))

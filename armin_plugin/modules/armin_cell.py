@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .addressing import choose_slot, read_slot, write_slot
 from .memory_diagnostics import AddressingTrace
+from .recurrence import RecurrentWeights, run_recurrence
 
 LayerState = Tuple[Tensor, Tensor, Tensor]  # hidden (B, d_h), memory (B, N, d_r), steps (B,)
 
@@ -19,7 +19,7 @@ class ARMINCell(nn.Module):
     ``transform``: [x ; g_h*h ; g_r*r] -> [i ; j ; f ; o ; o_m], ``write``: h -> d_r,
     ``initial_hidden`` p_h (h_0 = tanh(p_h)) and ``initial_memory`` p_M (M_0 = p_M).
     The input parts of ``address``, ``gate`` and ``transform`` are applied to all steps in
-    one matrix multiply; the loop does only the recurrent parts.
+    one matrix multiply; :func:`.recurrence.run_recurrence` does the recurrent parts.
     """
 
     def __init__(self, input_size, hidden_size, slot_size, num_slots, forget_bias=1.0):
@@ -36,6 +36,7 @@ class ARMINCell(nn.Module):
         self.write = nn.Linear(d_h, d_r)
         self.initial_hidden = nn.Parameter(torch.randn(d_h))
         self.initial_memory = nn.Parameter(torch.zeros(num_slots, d_r))
+        self._arranged_key, self._arranged = None, None  # see arranged_weights()
         # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
         self.record_addressing = False
         self.last_trace: Optional[AddressingTrace] = None
@@ -66,65 +67,59 @@ class ARMINCell(nn.Module):
         gumbel_noise: (T, B, N) noise for the hard Gumbel-softmax, or None for argmax.
         Returns outputs (T, B, d_h + d_r) and the state after the last step.
         """
-        d_x, d_h, d_r, n_slots = self.input_size, self.hidden_size, self.slot_size, self.num_slots
-        w_addr, w_gate, w_trans = self.address.weight, self.gate.weight, self.transform.weight
-
-        # Input-side parts of the three projections, for all steps at once.
-        projected = F.linear(
-            inputs,
-            torch.cat([w_addr[:, :d_x], w_gate[:, :d_x], w_trans[:, :d_x]]),
-            torch.cat([self.address.bias, self.gate.bias, self.transform.bias]),
+        input_weight, input_bias, weights = self.arranged_weights()
+        addr_in, gate_in, trans_in = F.linear(inputs, input_weight, input_bias).split(
+            [self.num_slots, self.output_size, 4 * self.hidden_size + self.slot_size], -1
         )
-        addr_in, gate_in, trans_in = projected.split(
-            [n_slots, d_h + d_r, 4 * d_h + d_r], dim=-1
+        record = [] if self.record_addressing else None
+        outputs, final = run_recurrence(
+            addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature, record
         )
-        # h_t feeds both the next step's address logits and this step's write value.
-        w_from_h = torch.cat([w_addr[:, d_x:], self.write.weight])
-        b_from_h = torch.cat([self.write.bias.new_zeros(n_slots), self.write.bias])
-        w_gate_rec, w_trans_rec = w_gate[:, d_x:], w_trans[:, d_x:]
-
-        hidden, memory, steps = state
-        addr_rec = F.linear(hidden, w_addr[:, d_x:])
-        # unbind once: per-step indexing of a (T, ...) tensor costs O(T^2) in backward.
-        per_step = [addr_in.unbind(0), gate_in.unbind(0), trans_in.unbind(0)]
-        per_step.append(gumbel_noise.unbind(0) if gumbel_noise is not None else [None] * len(inputs))
-        per_step.append(step_mask.unbind(0) if step_mask is not None else [None] * len(inputs))
-
-        outputs = []
-        trace = [] if self.record_addressing else None
-        steps_before = steps
-        for a_in, g_in, t_in, noise, real in zip(*per_step):
-            logits = a_in + addr_rec
-            slot, probs = choose_slot(logits, temperature, noise)
-            read = read_slot(memory, slot, probs)
-            hidden_read = torch.cat([hidden, read], dim=-1)
-            gates = torch.sigmoid(g_in + F.linear(hidden_read, w_gate_rec))
-            i, j, f, o, o_m = (t_in + F.linear(gates * hidden_read, w_trans_rec)).split(
-                [d_h, d_h, d_h, d_h, d_r], dim=-1
-            )
-            new_hidden = torch.tanh(
-                torch.sigmoid(f + self.forget_bias) * hidden + torch.sigmoid(i) * torch.tanh(j)
-            )
-            outputs.append(torch.cat([torch.sigmoid(o) * new_hidden, torch.sigmoid(o_m) * read], -1))
-
-            new_addr_rec, value = F.linear(new_hidden, w_from_h, b_from_h).split([n_slots, d_r], -1)
-            target = torch.where(steps < n_slots, steps, slot)
-            if trace is not None:
-                trace.append((logits.detach(), slot, target))
-            if real is None:
-                hidden, addr_rec, steps = new_hidden, new_addr_rec, steps + 1
-            else:
-                keep = real.unsqueeze(-1)
-                value = torch.where(keep, value, read_slot(memory, target, None))
-                hidden = torch.where(keep, new_hidden, hidden)
-                addr_rec = torch.where(keep, new_addr_rec, addr_rec)
-                steps = steps + real.long()
-            memory = write_slot(memory, target, value)
-        if trace is not None:
-            logits, read, written = (torch.stack(column) for column in zip(*trace))
+        if record is not None:
+            logits, read, written = record
             real = torch.ones_like(read, dtype=torch.bool) if step_mask is None else step_mask
-            self.last_trace = AddressingTrace(logits, read, written, real, steps_before)
-        return torch.stack(outputs), (hidden, memory, steps)
+            self.last_trace = AddressingTrace(logits, read, written, real, state[2])
+        return outputs, final
+
+    def arranged_weights(self) -> Tuple[Tensor, Tensor, RecurrentWeights]:
+        """The parameters as the loop uses them: the input-side parts of ``address``,
+        ``gate`` and ``transform`` stacked ((N + G + P, d_x) and (N + G + P,), with the
+        forget bias folded into the f part of the bias) and the :class:`RecurrentWeights`.
+
+        Without autograd (inference, decoding one token at a time) they are built once and
+        kept until a parameter (its storage or its version counter) or the forget bias changes,
+        or the module is switched to training. Optimizers that update ``param.data`` in place
+        (fairseq's do) leave the version counter alone; they run in training mode, and
+        ``train()`` drops the cache.
+        """
+        if torch.is_grad_enabled():
+            return self._arrange_weights()
+        key = (self.forget_bias, tuple((p.data_ptr(), p._version) for p in self.parameters()))
+        if self._arranged_key != key:
+            input_weight, input_bias, weights = self._arrange_weights()
+            weights = RecurrentWeights(*(weight.contiguous() for weight in weights))
+            self._arranged = input_weight, input_bias, weights
+            self._arranged_key = key
+        return self._arranged
+
+    def train(self, mode: bool = True):
+        self._arranged_key, self._arranged = None, None
+        return super().train(mode)
+
+    def _arrange_weights(self) -> Tuple[Tensor, Tensor, RecurrentWeights]:
+        d_x, d_h = self.input_size, self.hidden_size
+        w_addr, w_gate, w_trans = self.address.weight, self.gate.weight, self.transform.weight
+        forget_shift = torch.zeros_like(self.transform.bias)
+        forget_shift[2 * d_h:3 * d_h] = self.forget_bias
+        input_weight = torch.cat([w_addr[:, :d_x], w_gate[:, :d_x], w_trans[:, :d_x]])
+        input_bias = torch.cat([self.address.bias, self.gate.bias, self.transform.bias + forget_shift])
+        weights = RecurrentWeights(
+            torch.cat([w_addr[:, d_x:], self.write.weight]),
+            torch.cat([self.write.bias.new_zeros(self.num_slots), self.write.bias]),
+            w_gate[:, d_x:],
+            w_trans[:, d_x:],
+        )
+        return input_weight, input_bias, weights
 
     def extra_repr(self) -> str:
         return (

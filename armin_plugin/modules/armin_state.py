@@ -40,6 +40,9 @@ class ARMINState(NamedTuple):
 
     @staticmethod
     def stack(layers) -> "ARMINState":
-        """Build from a sequence of per-layer (hidden, memory, steps) triples."""
+        """Build from a sequence of per-layer (hidden, memory, steps) triples (one layer's
+        tensors are not copied)."""
         hidden, memory, steps = zip(*layers)
+        if len(hidden) == 1:
+            return ARMINState(hidden[0].unsqueeze(0), memory[0].unsqueeze(0), steps[0].unsqueeze(0))
         return ARMINState(torch.stack(hidden), torch.stack(memory), torch.stack(steps))

@@ -1,0 +1,288 @@
+"""The recurrent loop of one ARMIN layer over a whole sequence, with a hand-written BPTT.
+
+The input-side projections of all steps come in precomputed; this module runs only what
+depends on the recurrence. Forward runs without autograd. When gradients are needed it keeps
+per-step activations of size O(d_h + d_r + N) per row, never the memory itself: backward
+starts from the final memory and unwinds it step by step from a log of the values that each
+write overwrote, so the memory costs O(T B d_r) instead of O(T B N d_r). Weight gradients are
+accumulated after the loop in one matrix multiply over all T * B rows each.
+
+Shapes: T steps, B rows, N slots, d_h hidden, d_r slot, G = d_h + d_r, P = 4 d_h + d_r.
+"""
+from typing import NamedTuple, Optional, Tuple
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+
+class RecurrentWeights(NamedTuple):
+    """The recurrent parts of one layer's parameters.
+
+    from_hidden: (N + d_r, d_h) and from_hidden_bias: (N + d_r,): h -> [address logits ;
+    write value] (the address part of the bias is zero: it lies in the input projection);
+    gate: (G, G) from [h ; r]; transform: (P, G) from [g_h * h ; g_r * r].
+    """
+
+    from_hidden: Tensor
+    from_hidden_bias: Tensor
+    gate: Tensor
+    transform: Tensor
+
+
+class Activations(NamedTuple):
+    """What backward needs of every step, each (T, B, ...).
+
+    hidden_read: [h_{t-1} ; r_t] (G); gates: sigmoid gates (G); transform:
+    [sigmoid(i) ; tanh(j) ; sigmoid(f + forget_bias) ; sigmoid(o) ; sigmoid(o_m)] (P);
+    new_hidden: tanh(c_t) (d_h), before the pad mask; slots: the read slot k (long);
+    targets: the written slot (long); overwritten: the slot's value before the write (d_r);
+    probs: the Gumbel-softmax probabilities (N), or None without sampling.
+    """
+
+    hidden_read: Tensor
+    gates: Tensor
+    transform: Tensor
+    new_hidden: Tensor
+    slots: Tensor
+    targets: Tensor
+    overwritten: Tensor
+    probs: Optional[Tensor]
+
+
+def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
+                 temperature, keep, record=None):
+    """The forward loop. ``trans_in`` already holds the forget bias in its f part.
+
+    Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,) and, with
+    ``keep``, the :class:`Activations` of all steps (otherwise one step's scratch space).
+    With a list ``record``, appends to it the noise-free address logits (T, B, N), the slots
+    read (T, B) and the slots written (T, B).
+    """
+    steps_total, batch, n_slots = addr_in.shape
+    d_h, d_r = hidden.size(-1), memory.size(-1)
+    kept = steps_total if keep else 1
+    like = dict(dtype=addr_in.dtype, device=addr_in.device)
+    acts = Activations(
+        torch.empty(kept, batch, d_h + d_r, **like),
+        torch.empty(kept, batch, d_h + d_r, **like),
+        torch.empty(kept, batch, 4 * d_h + d_r, **like),
+        torch.empty(kept, batch, d_h, **like),
+        torch.empty(kept, batch, dtype=torch.long, device=addr_in.device),
+        torch.empty(kept, batch, dtype=torch.long, device=addr_in.device),
+        torch.empty(kept, batch, d_r, **like),
+        None if noise is None else torch.empty(kept, batch, n_slots, **like),
+    )
+    outputs = torch.empty(steps_total, batch, d_h + d_r, **like)
+    memory = memory.clone(memory_format=torch.contiguous_format)
+    rows = torch.arange(batch, device=addr_in.device)
+    # h_t feeds both the next step's address logits and this step's write value.
+    w_from_h, b_from_h = weights.from_hidden.t(), weights.from_hidden_bias
+    w_gate, w_trans = weights.gate.t(), weights.transform.t()
+    addr_rec = hidden @ w_from_h[:, :n_slots]
+    if record is not None:
+        slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
+        recorded = (torch.empty_like(addr_in), slot_log, torch.empty_like(slot_log))
+    for t in range(steps_total):
+        s = t if keep else 0
+        logits = addr_in[t] + addr_rec
+        if record is not None:
+            recorded[0][t] = logits
+        if noise is None:
+            slot = torch.argmax(logits, -1, out=acts.slots[s])
+        else:
+            logits += noise[t]
+            slot = torch.argmax(logits, -1, out=acts.slots[s])
+            acts.probs[s] = torch.softmax(logits / temperature, -1)
+        read = memory[rows, slot]
+        hidden_read = torch.cat([hidden, read], -1, out=acts.hidden_read[s])
+        gates = torch.addmm(gate_in[t], hidden_read, w_gate, out=acts.gates[s]).sigmoid_()
+        trans = torch.addmm(trans_in[t], gates * hidden_read, w_trans, out=acts.transform[s])
+        trans[:, d_h:2 * d_h].tanh_()
+        trans[:, :d_h].sigmoid_()
+        trans[:, 2 * d_h:].sigmoid_()
+        s_i, t_j, s_f, s_o, s_om = trans.split([d_h, d_h, d_h, d_h, d_r], -1)
+        new_hidden = torch.tanh(
+            torch.addcmul(s_f * hidden, s_i, t_j), out=acts.new_hidden[s]
+        )
+        torch.mul(s_o, new_hidden, out=outputs[t, :, :d_h])
+        torch.mul(s_om, read, out=outputs[t, :, d_h:])
+        new_addr_rec, value = torch.addmm(b_from_h, new_hidden, w_from_h).split([n_slots, d_r], -1)
+        target = torch.where(steps < n_slots, steps, slot, out=acts.targets[s])
+        if record is not None:
+            recorded[1][t], recorded[2][t] = slot, target
+        overwritten = memory[rows, target]
+        acts.overwritten[s] = overwritten
+        if real is None:
+            hidden, addr_rec, steps = new_hidden, new_addr_rec, steps + 1
+        else:
+            keep_row = real[t].unsqueeze(-1)
+            value = torch.where(keep_row, value, overwritten)
+            hidden = torch.where(keep_row, new_hidden, hidden)
+            addr_rec = torch.where(keep_row, new_addr_rec, addr_rec)
+            steps = steps + real[t]
+        memory[rows, target] = value
+    if record is not None:
+        record.extend(recorded)
+    return outputs, hidden.clone(), memory, steps, acts
+
+
+def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature):
+    """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
+    (B, N, d_r)).
+
+    Returns gradients of (addr_in, gate_in, trans_in, hidden, memory) and of the
+    :class:`RecurrentWeights`.
+    """
+    steps_total, batch, _ = grad_out.shape
+    d_h = weights.from_hidden.size(1)
+    d_r = weights.transform.size(1) - d_h
+    n_slots = weights.from_hidden.size(0) - d_r
+    rows = torch.arange(batch, device=grad_out.device)
+    # slots last: the straight-through product <M_{t-1}[k], dL/dr> is then a fast row x matrix
+    memory = memory.transpose(1, 2).contiguous()
+    grad_memory = grad_memory.clone()
+    grad_state = grad_hidden.clone()  # dL/dh_t, except through the address of step t + 1
+    sampled = acts.probs is not None
+    grad_addr = torch.zeros(steps_total, batch, n_slots, dtype=grad_out.dtype,
+                            device=grad_out.device) if sampled else None
+    grad_gate_in = torch.empty_like(acts.gates)
+    grad_trans_in = torch.empty_like(acts.transform)
+    grad_value = torch.empty_like(acts.overwritten)
+    grad_next_addr = grad_out.new_zeros(batch, n_slots)
+    w_back = weights.from_hidden
+    real_rows = None if real is None else real.unsqueeze(-1).to(grad_out.dtype)
+    for t in range(steps_total - 1, -1, -1):
+        target, slot = acts.targets[t], acts.slots[t]
+        # write: M_t = M_{t-1} with slot `target` replaced by v_t (pad rows: unchanged)
+        value_grad = grad_memory[rows, target]
+        if real_rows is None:
+            grad_memory[rows, target] = 0.0
+        else:
+            grad_memory[rows, target] = value_grad * (1.0 - real_rows[t])
+            value_grad = value_grad * real_rows[t]
+        grad_value[t] = value_grad
+        memory[rows, :, target] = acts.overwritten[t]  # memory is now M_{t-1}
+        # [a_{t+1} ; v_t] = h_t W^T: pad rows have value_grad 0, so one matmul serves both
+        grad_state = torch.addmm(grad_state, torch.cat([grad_next_addr, value_grad], -1), w_back)
+        if real_rows is None:
+            grad_new_hidden, grad_state = grad_state, None
+        else:
+            grad_new_hidden = grad_state * real_rows[t]
+            grad_state = grad_state - grad_new_hidden
+        s_i, t_j, s_f, s_o, s_om = acts.transform[t].split([d_h, d_h, d_h, d_h, d_r], -1)
+        grad_h_out, grad_r_out = grad_out[t, :, :d_h], grad_out[t, :, d_h:]
+        new_hidden = acts.new_hidden[t]
+        hidden_read = acts.hidden_read[t]
+        hidden, read = hidden_read[:, :d_h], hidden_read[:, d_h:]
+        grad_new_hidden = torch.addcmul(grad_new_hidden, grad_h_out, s_o)
+        grad_c = grad_new_hidden * (1.0 - new_hidden * new_hidden)
+        grad_pre = grad_trans_in[t]
+        gi, gj, gf, go, gom = grad_pre.split([d_h, d_h, d_h, d_h, d_r], -1)
+        torch.mul(grad_c * t_j, s_i * (1.0 - s_i), out=gi)
+        torch.mul(grad_c * s_i, 1.0 - t_j * t_j, out=gj)
+        torch.mul(grad_c * hidden, s_f * (1.0 - s_f), out=gf)
+        torch.mul(grad_h_out * new_hidden, s_o * (1.0 - s_o), out=go)
+        torch.mul(grad_r_out * read, s_om * (1.0 - s_om), out=gom)
+        grad_z = grad_pre @ weights.transform
+        gates = acts.gates[t]
+        grad_gate_pre = torch.mul(grad_z * hidden_read, gates * (1.0 - gates), out=grad_gate_in[t])
+        grad_hidden_read = torch.addmm(grad_z * gates, grad_gate_pre, weights.gate)
+        grad_h = grad_hidden_read[:, :d_h] + grad_c * s_f
+        grad_state = grad_h if grad_state is None else grad_state + grad_h
+        grad_read = torch.addcmul(grad_hidden_read[:, d_h:], grad_r_out, s_om)
+        # read: r = M_{t-1}[k]; straight through: dL/dy_k = <M_{t-1}[k], dL/dr>
+        if sampled:
+            probs = acts.probs[t]
+            grad_probs = torch.bmm(grad_read.unsqueeze(1), memory).squeeze(1)
+            grad_probs -= (probs * grad_probs).sum(-1, keepdim=True)
+            grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
+        grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
+    if sampled:
+        grad_state = torch.addmm(grad_state, grad_next_addr, w_back[:n_slots])
+
+    def flat(x):
+        return x.reshape(steps_total * batch, -1)
+
+    grad_write = flat(grad_value).t() @ flat(acts.new_hidden)
+    if sampled:
+        grad_address = flat(grad_addr).t() @ flat(acts.hidden_read[..., :d_h])
+    else:  # argmax addressing: no gradient reaches the address logits
+        grad_address = grad_write.new_zeros(n_slots, d_h)
+    grad_value_sum = flat(grad_value).sum(0)
+    weight_grads = RecurrentWeights(
+        torch.cat([grad_address, grad_write]),
+        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
+        flat(grad_gate_in).t() @ flat(acts.hidden_read),
+        flat(grad_trans_in).t() @ flat(acts.gates * acts.hidden_read),
+    )
+    return (grad_addr, grad_gate_in, grad_trans_in, grad_state, grad_memory), weight_grads
+
+
+class _Recurrence(torch.autograd.Function):
+    """Autograd node for the whole loop; see :func:`run_recurrence` for the arguments."""
+
+    @staticmethod
+    def forward(ctx, steps, noise, real, temperature, record, addr_in, gate_in, trans_in,
+                hidden, memory, *weights):
+        weights = RecurrentWeights(*weights)
+        outputs, hidden, memory, steps, acts = _run_forward(
+            addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
+            temperature, keep=True, record=record,
+        )
+        ctx.temperature = temperature
+        ctx.sampled = acts.probs is not None
+        ctx.masked = real is not None
+        saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
+        saved += [real] if ctx.masked else []
+        ctx.save_for_backward(memory, *weights, *saved)
+        ctx.mark_non_differentiable(steps)
+        return outputs, hidden, memory, steps
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps):
+        memory, *rest = ctx.saved_tensors
+        weights = RecurrentWeights(*rest[:4])
+        rest = rest[4:]
+        real = rest.pop() if ctx.masked else None
+        probs = rest.pop() if ctx.sampled else None
+        acts = Activations(*rest, probs)
+        inputs, weight_grads = _run_backward(
+            grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature
+        )
+        return (None, None, None, None, None, *inputs, *weight_grads)
+
+
+def run_recurrence(
+    addr_in: Tensor,
+    gate_in: Tensor,
+    trans_in: Tensor,
+    state: Tuple[Tensor, Tensor, Tensor],
+    weights: RecurrentWeights,
+    noise: Optional[Tensor],
+    real: Optional[Tensor],
+    temperature: float,
+    record: Optional[list] = None,
+) -> Tuple[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+    """Run one layer's recurrence over T steps.
+
+    addr_in (T, B, N), gate_in (T, B, G), trans_in (T, B, P): the input-side projections
+    with biases (trans_in with the forget bias added to its f part); state: hidden (B, d_h),
+    memory (B, N, d_r), steps (B,) long; noise: (T, B, N) Gumbel noise or None (argmax);
+    real: (T, B) bool, True at real steps, or None; record: a list that receives the
+    address logits, slots read and slots written of every step (see :func:`_run_forward`).
+    Returns outputs (T, B, G) and the final (hidden, memory, steps).
+    """
+    hidden, memory, steps = state
+    tensors = (addr_in, gate_in, trans_in, hidden, memory, *weights)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        outputs, hidden, memory, steps = _Recurrence.apply(
+            steps, noise, real, temperature, record, *tensors
+        )
+    else:
+        outputs, hidden, memory, steps, _ = _run_forward(
+            addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
+            temperature, keep=False, record=record,
+        )
+    return outputs, (hidden, memory, steps)

@@ -1,0 +1,191 @@
+"""Run the ARMIN speed benchmarks (issue 6), print Markdown tables and write JSON.
+
+    python -m benchmarks.run                 # full run: all layer shapes and the models
+    python -m benchmarks.run --quick         # a few shapes, fewer repetitions
+    python -m benchmarks.run --shapes 256x128x16x150x32,512x128x64x150x128 --no-models
+
+Shapes are d_h x d_r x N x T x B; every layer reads d_x = 128 inputs. All ratios are taken
+between rows of the same run, whose timings are medians of rounds that run every candidate
+once in turn. On CUDA (when present) everything is measured on the GPU as well.
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+
+from benchmarks.layer_speed import NAIVE, OURS, LayerRow, Shape, measure_group
+from benchmarks.model_speed import ModelPreset, ModelRow, measure_models
+
+FULL_SHAPES = [
+    Shape(hidden, 128, slots, 150, batch)
+    for hidden in (256, 512) for batch in (32, 128) for slots in (16, 64, 256)
+] + [Shape(256, 128, slots, 150, 64) for slots in (16, 256)]
+QUICK_SHAPES = [Shape(256, 128, 16, 150, 32), Shape(256, 128, 256, 150, 32),
+                Shape(256, 128, 16, 150, 64)]
+MODEL_PRESET = ModelPreset(embed=128, hidden=256, slot=128, slots=16)
+
+
+def parse_shape(text: str) -> Shape:
+    try:
+        hidden, slot, slots, steps, batch = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shape {text!r} is not d_hxd_rxNxTxB, e.g. 256x128x16x150x32")
+    return Shape(hidden, slot, slots, steps, batch)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few shapes, 3 repetitions")
+    parser.add_argument("--shapes", type=lambda s: [parse_shape(p) for p in s.split(",")],
+                        help="comma-separated d_hxd_rxNxTxB layer shapes (default: full set)")
+    parser.add_argument("--reps", type=int, help="timed repetitions (median); default 5, quick 3")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: the machine is shared)")
+    parser.add_argument("--naive-limit-mb", type=float, default=4000,
+                        help="skip the naive reference where its memory would pass this")
+    parser.add_argument("--no-models", action="store_true", help="only the layer benchmarks")
+    parser.add_argument("--data", type=Path, default=Path("data-bin/ptb_char"),
+                        help="fairseq data-bin of character-level PTB for the models")
+    parser.add_argument("--json", type=Path, default=Path("runs/benchmark.json"))
+    args = parser.parse_args(argv)
+    args.shapes = args.shapes or (QUICK_SHAPES if args.quick else FULL_SHAPES)
+    args.reps = args.reps or (3 if args.quick else 5)
+    return args
+
+
+def by_shape(rows: List[LayerRow]) -> Dict[Shape, Dict[str, LayerRow]]:
+    table: Dict[Shape, Dict[str, LayerRow]] = {}
+    for row in rows:
+        table.setdefault(row.shape, {})[row.model] = row
+    return table
+
+
+def equal_params_row(rows: Dict[str, LayerRow]) -> LayerRow:
+    return next(row for name, row in rows.items() if "equal params" in name)
+
+
+def layer_table(rows: List[LayerRow]) -> str:
+    lines = ["| shape | layer | params | train tokens/s | peak MB | ours / this (speed) |",
+             "|---|---|---:|---:|---:|---:|"]
+    for shape, models in by_shape(rows).items():
+        ours = models[OURS].tokens_per_s
+        for name, row in models.items():
+            speed = "n/a (skipped)" if math.isnan(row.tokens_per_s) else f"{row.tokens_per_s:,.0f}"
+            ratio = "" if name == OURS or math.isnan(row.tokens_per_s) else f"{ours / row.tokens_per_s:.2f}x"
+            memory = "n/a" if math.isnan(row.peak_mb) else f"{row.peak_mb:,.1f}"
+            lines.append(f"| {shape.name} | {name} | {row.params:,} | {speed} | {memory} | {ratio} |")
+    return "\n".join(lines)
+
+
+def model_table(rows: List[ModelRow]) -> str:
+    lines = ["| model | params | train step tokens/s | decode ms/step (beam 5 x batch 32) |",
+             "|---|---:|---:|---:|"]
+    for row in rows:
+        lines.append(f"| {row.model} | {row.params:,} | "
+                     f"{row.train_tokens_per_s:,.0f} | {row.decode_ms_per_step:.2f} |")
+    return "\n".join(lines)
+
+
+def targets(layer_rows: List[LayerRow], model_rows: List[ModelRow]) -> List[dict]:
+    """The issue's targets, each with the measured ratios (worst case decides) and a verdict."""
+    table = by_shape(layer_rows)
+    found = []
+
+    def add(name, goal, values, met):
+        if values:
+            found.append(dict(target=name, goal=goal, measured=values, met=met(values.values())))
+
+    add("layer training speed vs nn.LSTM at equal params", ">= 1.0x",
+        {s.name: m[OURS].tokens_per_s / equal_params_row(m).tokens_per_s for s, m in table.items()},
+        lambda v: min(v) >= 1.0)
+    add("layer training speed vs naive reference", ">= 3x",
+        {s.name: m[OURS].tokens_per_s / m[NAIVE].tokens_per_s for s, m in table.items()
+         if not math.isnan(m[NAIVE].tokens_per_s)},
+        lambda v: min(v) >= 3.0)
+    for what, key, invert in [("time", "tokens_per_s", True), ("memory", "peak_mb", False)]:
+        values = {}
+        for shape, models in table.items():
+            big = Shape(shape.hidden, shape.slot, 256, shape.steps, shape.batch)
+            if shape.slots == 16 and big in table:
+                small_value, big_value = getattr(models[OURS], key), getattr(table[big][OURS], key)
+                values[shape.name + " -> N 256"] = (small_value / big_value if invert
+                                                    else big_value / small_value)
+        add(f"N 16 -> 256: training {what}", "<= 1.3x", values, lambda v: max(v) <= 1.3)
+    add("peak training memory vs nn.LSTM at equal params (T 150, B 64)", "<= 1.5x",
+        {s.name: m[OURS].peak_mb / equal_params_row(m).peak_mb for s, m in table.items()
+         if s.steps == 150 and s.batch == 64},
+        lambda v: max(v) <= 1.5)
+    if model_rows:
+        armin, lstm = model_rows[0], model_rows[1]
+        add("armin_lm training step vs lstm_lm at equal params", ">= 1.0x",
+            {armin.preset.name: armin.train_tokens_per_s / lstm.train_tokens_per_s},
+            lambda v: min(v) >= 1.0)
+        add("armin_lm decode step time vs lstm_lm", "<= 1.0x",
+            {armin.preset.name: armin.decode_ms_per_step / lstm.decode_ms_per_step},
+            lambda v: max(v) <= 1.0)
+    return found
+
+
+def targets_table(found: List[dict]) -> str:
+    lines = ["| target | goal | measured (worst .. best) | met |", "|---|---|---|---|"]
+    for item in found:
+        values = sorted(item["measured"].values())
+        span = f"{values[0]:.2f}x" if len(values) == 1 else f"{values[0]:.2f}x .. {values[-1]:.2f}x"
+        lines.append(f"| {item['target']} | {item['goal']} | {span} | {'yes' if item['met'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def run_on(device: torch.device, args) -> dict:
+    layer_rows: List[LayerRow] = []
+    groups: Dict[tuple, List[Shape]] = {}
+    for shape in args.shapes:  # shapes that differ only in N are measured together
+        groups.setdefault((shape.hidden, shape.slot, shape.steps, shape.batch), []).append(shape)
+    for shapes in groups.values():
+        rows = measure_group(shapes, args.reps, device, args.naive_limit_mb)
+        layer_rows += rows
+        print("\n".join(layer_table(rows).splitlines()[2:]), flush=True)
+    model_rows: List[ModelRow] = []
+    if not args.no_models:
+        model_rows = measure_models(MODEL_PRESET, args.data, 150, 32, 5, 20, args.reps, device)
+    found = targets(layer_rows, model_rows)
+    text = [f"## {device.type.upper()}: {environment(device)}", "", layer_table(layer_rows)]
+    if model_rows:
+        text += ["", model_table(model_rows)]
+    text += ["", targets_table(found)]
+    return dict(device=device.type, environment=environment(device), markdown="\n".join(text),
+                layers=[dict(asdict(r), shape=asdict(r.shape)) for r in layer_rows],
+                models=[dict(asdict(r), preset=asdict(r.preset)) for r in model_rows],
+                targets=found)
+
+
+def environment(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    results = []
+    for device in devices:
+        result = run_on(device, args)
+        print("\n" + result["markdown"] + "\n", flush=True)
+        results.append(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python -m benchmarks.run"] + list(sys.argv[1:] if argv is None else argv))
+    args.json.write_text(json.dumps(dict(command=command, results=results), indent=1))
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

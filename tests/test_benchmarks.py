@@ -1,0 +1,36 @@
+"""The speed benchmark runs end to end on tiny shapes (no timing is asserted)."""
+import json
+
+import torch
+
+from benchmarks import run
+from benchmarks.model_speed import ModelPreset, measure_models
+
+
+def test_layer_benchmark_writes_rows_ratios_and_targets(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch, "set_num_threads", lambda threads: None)  # leave pytest's alone
+    out = tmp_path / "bench.json"
+    run.main(["--shapes", "8x4x2x5x2,8x4x256x5x2", "--reps", "1", "--no-models",
+              "--naive-limit-mb", "0.01", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["command"].startswith("python -m benchmarks.run --shapes")
+    cpu = result["results"][0]
+    assert cpu["device"] == "cpu"
+    rows = {(r["shape"]["slots"], r["model"]) for r in cpu["layers"]}
+    assert len(cpu["layers"]) == 8 and (2, run.OURS) in rows and (256, run.NAIVE) in rows
+    naive_256 = next(r for r in cpu["layers"] if r["shape"]["slots"] == 256 and r["model"] == run.NAIVE)
+    assert naive_256["tokens_per_s"] != naive_256["tokens_per_s"]  # NaN: over the memory limit
+    assert all(r["peak_mb"] > 0 for r in cpu["layers"] if r["model"] == run.OURS)
+    targets = {t["target"] for t in cpu["targets"]}
+    assert "N 16 -> 256: training time" not in targets  # needs an N 16 shape
+    assert "layer training speed vs nn.LSTM at equal params" in targets
+    assert "| shape | layer |" in cpu["markdown"]
+
+
+def test_model_benchmark_runs_both_models_through_fairseq(ptb_char_slice):
+    rows = measure_models(ModelPreset(embed=8, hidden=8, slot=4, slots=2), ptb_char_slice,
+                          steps=10, batch=2, beam=2, decode_len=2, reps=1,
+                          device=torch.device("cpu"))
+    assert [row.model.split()[0] for row in rows] == ["armin_lm", "lstm_lm"]
+    assert abs(rows[0].params - rows[1].params) / rows[0].params < 0.05
+    assert all(row.train_tokens_per_s > 0 and row.decode_ms_per_step > 0 for row in rows)
