@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ..errors import ArminError
 from ..modules import ARMIN, TemperatureSchedule
+from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 
 def _task_sizes(task):
@@ -23,14 +24,6 @@ def _task_sizes(task):
     if None in sizes:
         raise ArminError("this model is built for --task armin_algorithmic")
     return sizes
-
-
-def _check_positive(cfg, names, integer=True):
-    for name in names:
-        value = getattr(cfg, name)
-        if not value > 0:
-            kind = "a positive integer" if integer else "positive"
-            raise ArminError(f"--{name.replace('_', '-')} must be {kind}, got {value}")
 
 
 @dataclass
@@ -67,13 +60,8 @@ class ARMINAlgorithmicModel(BaseFairseqModel):
 
     @classmethod
     def build_model(cls, cfg: ARMINAlgorithmicConfig, task):
-        _check_positive(cfg, ["armin_hidden_size", "armin_slot_size", "armin_slots", "armin_layers"])
-        _check_positive(cfg, ["armin_tau_start", "armin_tau_end"], integer=False)
-        if cfg.armin_tau_end > cfg.armin_tau_start:
-            raise ArminError(
-                f"--armin-tau-end {cfg.armin_tau_end} is above --armin-tau-start "
-                f"{cfg.armin_tau_start}: the temperature anneals downwards"
-            )
+        require_positive_integers(cfg, "armin_hidden_size", "armin_slot_size", "armin_slots", "armin_layers")
+        require_annealing_temperatures(cfg)
         return cls(cfg, *_task_sizes(task))
 
     def set_num_updates(self, num_updates: int):
@@ -134,7 +122,7 @@ class LSTMAlgorithmicModel(BaseFairseqModel):
 
     @classmethod
     def build_model(cls, cfg: LSTMAlgorithmicConfig, task):
-        _check_positive(cfg, ["lstm_hidden_size", "lstm_layers"])
+        require_positive_integers(cfg, "lstm_hidden_size", "lstm_layers")
         if cfg.lstm_params < 0:
             raise ArminError(f"--lstm-params must be >= 0, got {cfg.lstm_params}")
         input_size, output_size = _task_sizes(task)

@@ -6,9 +6,8 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.models import FairseqLanguageModel, register_model, register_model_architecture
 from omegaconf import II
 
-from ..errors import ArminError
 from .armin_lm_decoder import ARMINLanguageModelDecoder
-from .flag_checks import require_positive_integers
+from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 DEFAULT_MAX_TARGET_POSITIONS = 100000
 
@@ -69,15 +68,7 @@ def check_sizes(cfg):
     require_positive_integers(
         cfg, "decoder_embed_dim", "armin_hidden_size", "armin_slot_size", "armin_slots", "armin_layers"
     )
-    for name in ("armin_tau_start", "armin_tau_end"):
-        value = getattr(cfg, name)
-        if not value > 0:
-            raise ArminError(f"--{name.replace('_', '-')} must be positive, got {value}")
-    if cfg.armin_tau_end > cfg.armin_tau_start:
-        raise ArminError(
-            f"--armin-tau-end {cfg.armin_tau_end} is above --armin-tau-start "
-            f"{cfg.armin_tau_start}: the temperature anneals downwards"
-        )
+    require_annealing_temperatures(cfg)
 
 
 @register_model_architecture("armin_lm", "armin_lm_ptb_char")
