@@ -19,7 +19,6 @@ Plans:
 """
 import argparse
 import logging
-import math
 import re
 import sys
 import time
@@ -32,6 +31,7 @@ import torch
 from armin_plugin.data.data_bin import check_data_bin
 from armin_plugin.errors import ArminError
 from armin_plugin.report import write_report
+from armin_plugin.sizing import closest_hidden_size
 from armin_plugin.tools import fairseq_command, run_streamed, setup_cli_logging
 
 logger = logging.getLogger("armin_plugin.compare_lm")
@@ -73,11 +73,7 @@ def lstm_lm_params(vocab: int, embed: int, hidden: int) -> int:
 
 def lstm_hidden_for(params: int, vocab: int, embed: int) -> int:
     """The hidden size at which ``lstm_lm_params`` comes closest to ``params``."""
-    # 4 H^2 + (4 E + 8 + V) H + V (E + 1) - params = 0
-    b, c = 4 * embed + 8 + vocab, vocab * (embed + 1) - params
-    root = (-b + math.sqrt(b * b - 16 * c)) / 8
-    candidates = [max(1, math.floor(root)), max(1, math.ceil(root))]
-    return min(candidates, key=lambda h: abs(lstm_lm_params(vocab, embed, h) - params))
+    return closest_hidden_size(params, lambda hidden: lstm_lm_params(vocab, embed, hidden))
 
 
 def armin_lm_params(vocab: int, embed: int, hidden: int, slot: int, slots: int) -> int:

@@ -1,5 +1,4 @@
 """Training speed and memory of one ARMIN layer against the naive reference and nn.LSTM."""
-import math
 from dataclasses import dataclass
 from typing import Callable, Dict, List
 
@@ -7,6 +6,7 @@ import torch
 from torch import nn
 
 from armin_plugin.modules import ARMIN
+from armin_plugin.sizing import closest_hidden_size
 from benchmarks.measure import interleaved_medians, peak_training_bytes
 from benchmarks.naive_armin import naive_armin
 
@@ -41,10 +41,9 @@ def count(module: nn.Module) -> int:
 
 
 def lstm_hidden_for(params: int, input_size: int) -> int:
-    """Hidden size H of a one-layer nn.LSTM with about ``params`` parameters:
-    4 H (input_size + H + 2) = params."""
-    b = input_size + 2
-    return max(1, round((-b + math.sqrt(b * b + params)) / 2))
+    """Hidden size H of a one-layer nn.LSTM (4 H (input_size + H + 2) parameters) nearest
+    to ``params``."""
+    return closest_hidden_size(params, lambda hidden: 4 * hidden * (input_size + hidden + 2))
 
 
 def training_pass(forward: Callable[[], torch.Tensor]) -> Callable[[], Callable[[], None]]:

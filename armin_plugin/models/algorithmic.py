@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ..errors import ArminError
 from ..modules import ARMIN, TemperatureSchedule
+from ..sizing import closest_hidden_size
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 
@@ -102,15 +103,7 @@ def lstm_params(input_size: int, output_size: int, hidden: int, layers: int = 1)
 
 def lstm_hidden_for(budget: int, input_size: int, output_size: int, layers: int = 1) -> int:
     """The hidden size whose :func:`lstm_params` comes closest to ``budget``."""
-    hidden = 1
-    while lstm_params(input_size, output_size, hidden + 1, layers) <= budget:
-        hidden += 1
-    above = hidden + 1
-    if abs(lstm_params(input_size, output_size, above, layers) - budget) < abs(
-        lstm_params(input_size, output_size, hidden, layers) - budget
-    ):
-        return above
-    return hidden
+    return closest_hidden_size(budget, lambda hidden: lstm_params(input_size, output_size, hidden, layers))
 
 
 @register_model("lstm_algorithmic", dataclass=LSTMAlgorithmicConfig)
