@@ -3,7 +3,8 @@
 Without the flag a NaN or inf loss stops the run with one line naming the update, before
 fairseq saves anything for it: ``checkpoint_last.pt`` stays the last good state (fairseq
 itself writes ``crash.pt``, the parameters before the failed update, for debugging). With
-the flag the batch contributes no gradient; an update in which every batch was skipped (on
+the flag the batch contributes no gradient and the rows of carried stream states start
+fresh at the next segment; an update in which every batch was skipped (on
 every rank) leaves the parameters and the optimizer state untouched.
 """
 import logging
@@ -14,6 +15,7 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
 from ..errors import ArminError
+from ..models.carried_state import CarriedStates
 from .interrupt import stop_cleanly_on_signals
 
 logger = logging.getLogger(__name__)
@@ -56,10 +58,18 @@ class _CheckedCriterion:
             failure = NonFiniteLoss(self.update, f"the loss ({loss.item()})")
         except NonFiniteLoss as raised:
             failure = raised
-            sample_size, logging_output = sample["ntokens"], {"ntokens": sample["ntokens"]}
+            sample_size = sample["ntokens"]  # what fairseq's LM criteria divide by
+            logging_output = {"ntokens": sample_size, "nsentences": sample["nsentences"],
+                              "sample_size": sample_size}
         if not self.skip:
             raise failure
-        logger.warning("update %d: non-finite loss, batch skipped (--armin-skip-nonfinite)", self.update)
+        logger.warning(
+            "update %d: non-finite loss, batch skipped (--armin-skip-nonfinite); carried "
+            "stream states are dropped", self.update,
+        )
+        for module in model.modules():
+            if isinstance(module, CarriedStates):
+                module.clear()  # a non-finite state would spoil the following segments
         self.skipped = True
         logging_output = dict(logging_output, loss=0.0, nll_loss=0.0, armin_skipped=1)
         return torch.zeros((), requires_grad=True), sample_size, logging_output

@@ -1,0 +1,110 @@
+"""One-line messages for the user errors that fairseq itself reports with a traceback.
+
+The plugin's excepthook (:mod:`armin_plugin.errors`) asks :func:`describe` about every
+uncaught exception that is not an ``ArminError``; it recognises, from the exception and the
+frames it passed through (nothing in fairseq is patched):
+
+- a checkpoint file that cannot be read (truncated, corrupt, not a checkpoint), raised inside
+  fairseq's ``load_checkpoint_to_cpu`` by fairseq-train, eval-lm, generate or the hub; the
+  message names the file and the newest readable checkpoint beside it, to resume from on
+  request (``--restore-file``) or evaluate instead (``--path``);
+- a checkpoint whose parameters do not fit the model being trained (another ``--arch``, or
+  other sizes), which fairseq's trainer reports as "Cannot load model parameters".
+
+Light: imports neither torch nor fairseq at module level.
+"""
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+_CANNOT_LOAD = re.compile(r"Cannot load model parameters from checkpoint (.+?); please ensure")
+
+
+def _frames(tb):
+    while tb is not None:
+        yield tb.tb_frame
+        tb = tb.tb_next
+
+
+def readable(path: Path) -> bool:
+    """Whether ``path`` is a complete torch zip checkpoint (every member's CRC checked)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+_NUMBERED = re.compile(r"checkpoint(_\d+_\d+|\d+)\.pt$")
+
+
+def newest_readable_checkpoint(directory: Path, other_than: Path) -> Optional[Path]:
+    """The readable ``checkpoint*.pt`` of ``directory`` to fall back to, if any: the most
+    recently written of fairseq's numbered ones (``checkpoint_E_U.pt``, ``checkpointE.pt``),
+    else ``checkpoint_last``/``checkpoint_best``."""
+    candidates = sorted(
+        (p for p in directory.glob("checkpoint*.pt") if p.resolve() != other_than.resolve()),
+        key=lambda p: (_NUMBERED.search(p.name) is not None, p.stat().st_mtime), reverse=True,
+    )
+    return next((p for p in candidates if readable(p)), None)
+
+
+def _unreadable_checkpoint(exc, frames) -> Optional[str]:
+    loader = next((f for f in frames if f.f_code.co_name == "load_checkpoint_to_cpu"
+                   and "fairseq" in f.f_code.co_filename), None)
+    if loader is None or "path" not in loader.f_locals:
+        return None
+    path = Path(str(loader.f_locals["path"]))
+    training = any(f.f_code.co_filename.endswith(os.path.join("fairseq_cli", "train.py")) for f in frames)
+    message = (f"checkpoint {path} cannot be read: it is truncated or corrupt "
+               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})")
+    fallback = newest_readable_checkpoint(path.parent, path) if path.parent.is_dir() else None
+    if fallback is None:
+        return message + "; no other readable checkpoint is next to it"
+    option = "--restore-file" if training else "--path"
+    return message + f"; to use the newest readable one instead, pass {option} {fallback}"
+
+
+def _model_settings(cfg) -> dict:
+    """{name: value} of a model config (DictConfig or legacy Namespace); "arch" names it."""
+    settings = dict(cfg.items() if hasattr(cfg, "items") else vars(cfg).items())
+    settings["arch"] = settings.get("_name") or settings.get("arch")
+    return {key: value for key, value in settings.items() if not key.startswith("_")}
+
+
+def _differences(saved: dict, current: dict) -> str:
+    """"--arch lstm_lm, not armin_lm" or "--armin-hidden-size 24, not 32; ..." (flags that differ)."""
+    if saved["arch"] != current["arch"]:
+        return f"it holds --arch {saved['arch']}, not {current['arch']}"
+    differing = [f"--{key.replace('_', '-')} {saved[key]}, not {current[key]}"
+                 for key in sorted(saved.keys() & current.keys()) if saved[key] != current[key]]
+    return "it was trained with " + "; ".join(differing) if differing else ""
+
+
+def _checkpoint_does_not_fit(exc, frames) -> Optional[str]:
+    found = _CANNOT_LOAD.search(str(exc))
+    if found is None:
+        return None
+    path = found.group(1)
+    loader = next((f for f in frames if f.f_code.co_name == "load_checkpoint"
+                   and f.f_code.co_filename.endswith(os.path.join("fairseq", "trainer.py"))), None)
+    detail = ""
+    if loader is not None:
+        import torch
+
+        saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        saved_model = saved["cfg"]["model"] if saved.get("cfg") is not None else saved["args"]
+        detail = _differences(_model_settings(saved_model), _model_settings(loader.f_locals["self"].cfg.model))
+    if not detail:
+        cause = exc.__cause__ or exc.__context__
+        detail = str(cause).splitlines()[-1].strip()[:300] if cause is not None else "its parameters differ"
+    return (f"checkpoint {path} does not fit the model being trained: {detail}; "
+            f"train with the checkpoint's settings, or give another --save-dir")
+
+
+def describe(exc, tb) -> Optional[str]:
+    """A one-line message for a known user error, or None (keep the traceback)."""
+    frames = list(_frames(tb))
+    return _unreadable_checkpoint(exc, frames) or _checkpoint_does_not_fit(exc, frames)
