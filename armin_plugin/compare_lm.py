@@ -154,7 +154,7 @@ def evaluate(args, run: Run, checkpoint: Path, run_dir: Path) -> float:
 def checkpoint_facts(checkpoint: Path):
     """(parameters, updates, training minutes) stored in a fairseq checkpoint."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    params = sum(tensor.numel() for tensor in state["model"].values())
+    params = sum(value.numel() for value in state["model"].values() if torch.is_tensor(value))
     updates = state["optimizer_history"][-1]["num_updates"]
     return params, updates, state["extra_state"]["previous_training_time"] / 60
 
@@ -198,6 +198,9 @@ def parse_args(argv=None):
     for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr"):
         if getattr(args, name) is None:
             setattr(args, name, args.sizes[name])
+    for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr", "validate_every", "log_interval"):
+        if not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     args.device = [] if args.gpu else ["--cpu"]
     return args
 

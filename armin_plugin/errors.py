@@ -33,6 +33,9 @@ def _one_line_excepthook(previous_hook):
         message = str(armin_error) if armin_error is not None else describe(exc, tb)
         if message is not None:
             print(f"error: {message}", file=sys.stderr)
+            # objects left half-built by the failure (e.g. fairseq's datasets) may complain
+            # from __del__ while the interpreter exits: the one line has said what happened
+            sys.unraisablehook = lambda unraisable: None
         else:
             previous_hook(exc_type, exc, tb)
 

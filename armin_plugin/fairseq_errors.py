@@ -9,7 +9,10 @@ frames it passed through (nothing in fairseq is patched):
   message names the file and the newest readable checkpoint beside it, to resume from on
   request (``--restore-file``) or evaluate instead (``--path``);
 - a checkpoint whose parameters do not fit the model being trained (another ``--arch``, or
-  other sizes), which fairseq's trainer reports as "Cannot load model parameters".
+  other sizes), which fairseq's trainer reports as "Cannot load model parameters";
+- a checkpoint given to ``--path`` that does not exist ("Model file not found");
+- a data directory whose files are missing, empty or not fairseq's binary format (raised
+  in fairseq's dictionary or indexed-dataset readers).
 
 Light: imports neither torch nor fairseq at module level.
 """
@@ -104,7 +107,35 @@ def _checkpoint_does_not_fit(exc, frames) -> Optional[str]:
             f"train with the checkpoint's settings, or give another --save-dir")
 
 
+def _missing_checkpoint(exc) -> Optional[str]:
+    found = re.fullmatch(r"Model file not found: (.+)", str(exc))
+    return None if found is None else f"checkpoint {found.group(1)} does not exist"
+
+
+def _in_fairseq_data(frames, module: str):
+    """The innermost frame of fairseq/data/<module> in the traceback, or None."""
+    return next((f for f in reversed(frames)
+                 if f.f_code.co_filename.endswith(os.path.join("fairseq", "data", module))), None)
+
+
+def _unreadable_data(exc, frames) -> Optional[str]:
+    if isinstance(exc, FileNotFoundError) and _in_fairseq_data(frames, "dictionary.py"):
+        directory = Path(exc.filename).parent
+        if not directory.is_dir():
+            return f"data directory {directory} does not exist"
+        return f"data directory {directory} has no {Path(exc.filename).name}: is it a fairseq data-bin?"
+    reader = _in_fairseq_data(frames, "indexed_dataset.py")
+    if reader is None or "path" not in reader.f_locals:
+        return None
+    prefix = reader.f_locals["path"]
+    if "empty file" in str(exc):
+        return f"data file {prefix}.bin is empty: the corpus of this split has no tokens"
+    return (f"data files {prefix}.bin/.idx are not fairseq binary data ({str(exc).splitlines()[0]}): "
+            f"rebuild the data-bin with fairseq-preprocess")
+
+
 def describe(exc, tb) -> Optional[str]:
     """A one-line message for a known user error, or None (keep the traceback)."""
     frames = list(_frames(tb))
-    return _unreadable_checkpoint(exc, frames) or _checkpoint_does_not_fit(exc, frames)
+    return (_unreadable_checkpoint(exc, frames) or _checkpoint_does_not_fit(exc, frames)
+            or _missing_checkpoint(exc) or _unreadable_data(exc, frames))

@@ -7,6 +7,7 @@ from fairseq.models import FairseqLanguageModel, register_model, register_model_
 from omegaconf import II
 
 from ..training.interrupt import stop_cleanly_on_signals
+from ..training.restore_file import check_restore_file
 from .armin_lm_decoder import ARMINLanguageModelDecoder
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
@@ -59,6 +60,7 @@ class ARMINLanguageModel(FairseqLanguageModel):
     @classmethod
     def build_model(cls, cfg: ARMINLanguageModelConfig, task):
         check_sizes(cfg)
+        check_restore_file(cfg)
         if cfg.max_target_positions is None:
             cfg.max_target_positions = DEFAULT_MAX_TARGET_POSITIONS
         model = cls(ARMINLanguageModelDecoder(cfg, task.target_dictionary))

@@ -17,6 +17,8 @@ import threading
 
 from omegaconf import DictConfig
 
+from .restore_file import root_config
+
 logger = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -44,12 +46,6 @@ class _StopAfterUpdate:
 _handler = None
 
 
-def _root(cfg):
-    while isinstance(cfg, DictConfig) and cfg._get_parent() is not None:
-        cfg = cfg._get_parent()
-    return cfg
-
-
 def stop_cleanly_on_signals(cfg, updates_done: int):
     """Arm the handler once per process (main thread only), and record ``updates_done``.
 
@@ -58,7 +54,7 @@ def stop_cleanly_on_signals(cfg, updates_done: int):
     """
     global _handler
     if _handler is None:
-        root = _root(cfg)
+        root = root_config(cfg)
         if not (isinstance(root, DictConfig) and "optimization" in root):
             return
         if threading.current_thread() is not threading.main_thread():

@@ -17,6 +17,7 @@ from fairseq.logging import metrics
 from ..errors import ArminError
 from ..models.carried_state import CarriedStates
 from .interrupt import stop_cleanly_on_signals
+from .restore_file import check_restore_file
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +77,18 @@ class _CheckedCriterion:
 
 
 class GuardedTraining:
-    """FairseqTask mixin: arms the signal handler and checks every training loss.
+    """FairseqTask mixin: refuses a missing --restore-file, arms the signal handler and
+    checks every training loss.
 
     The task's dataclass config must include :class:`GuardedTrainingConfig`'s field.
     """
 
     _skipped_this_update = False
+
+    def build_model(self, cfg, from_checkpoint=False):
+        if not from_checkpoint:
+            check_restore_file(self.cfg)
+        return super().build_model(cfg, from_checkpoint)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False, **kwargs):
         stop_cleanly_on_signals(self.cfg, update_num)
