@@ -8,7 +8,10 @@ later run with the same command resumes from that checkpoint exactly. A second s
 as usual (SIGINT: KeyboardInterrupt, SIGTERM: terminate) for a user who cannot wait.
 
 The plugin's tasks arm it at their first training step, and so does ``armin_lm`` under any
-task (for example fairseq's ``language_modeling``). The stored ``cfg`` of a checkpoint written
+task (for example fairseq's ``language_modeling``). Single-process runs only: in a
+multi-process run each rank could see the signal during a different update, stop there and
+leave the others waiting in the gradient all-reduce, so signals keep their usual effect
+(the launcher's business) and a re-launch resumes from the last periodic checkpoint. The stored ``cfg`` of a checkpoint written
 this way shows the lowered ``--max-update``; resuming takes the value from the command line.
 """
 import logging
@@ -57,6 +60,8 @@ def stop_cleanly_on_signals(cfg, updates_done: int):
         root = root_config(cfg)
         if not (isinstance(root, DictConfig) and "optimization" in root):
             return
+        if root.distributed_training.distributed_world_size > 1:
+            return  # ranks could stop after different updates and wait for each other forever
         if threading.current_thread() is not threading.main_thread():
             return
         _handler = _StopAfterUpdate(root)
