@@ -86,25 +86,36 @@ def _differences(saved: dict, current: dict) -> str:
     return "it was trained with " + "; ".join(differing) if differing else ""
 
 
-def _checkpoint_does_not_fit(exc, frames) -> Optional[str]:
-    found = _CANNOT_LOAD.search(str(exc))
-    if found is None:
-        return None
-    path = found.group(1)
-    loader = next((f for f in frames if f.f_code.co_name == "load_checkpoint"
-                   and f.f_code.co_filename.endswith(os.path.join("fairseq", "trainer.py"))), None)
-    detail = ""
-    if loader is not None:
-        import torch
+def _first_problem(exc) -> str:
+    """The first line that torch's load_state_dict error lists (e.g. one size mismatch)."""
+    problems = [line.strip().rstrip(".") for line in str(exc).splitlines()[1:] if line.strip()]
+    return (problems[0] if problems else str(exc).splitlines()[0])[:300]
 
-        saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-        saved_model = saved["cfg"]["model"] if saved.get("cfg") is not None else saved["args"]
-        detail = _differences(_model_settings(saved_model), _model_settings(loader.f_locals["self"].cfg.model))
-    if not detail:
+
+def _checkpoint_does_not_fit(exc, frames) -> Optional[str]:
+    """fairseq-train resuming (the trainer wraps torch's error), or eval-lm/generate/hub given
+    --model-overrides that change sizes (torch's error itself)."""
+    found = _CANNOT_LOAD.search(str(exc))
+    if found is not None:
+        path = found.group(1)
+        trainer = next((f for f in frames if f.f_code.co_name == "load_checkpoint"
+                        and f.f_code.co_filename.endswith(os.path.join("fairseq", "trainer.py"))), None)
         cause = exc.__cause__ or exc.__context__
-        detail = str(cause).splitlines()[-1].strip()[:300] if cause is not None else "its parameters differ"
-    return (f"checkpoint {path} does not fit the model being trained: {detail}; "
-            f"train with the checkpoint's settings, or give another --save-dir")
+        detail = "its parameters differ" if cause is None else _first_problem(cause)
+        if trainer is not None:
+            import torch
+
+            saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+            saved_model = saved["cfg"]["model"] if saved.get("cfg") is not None else saved["args"]
+            current = trainer.f_locals["self"].cfg.model
+            detail = _differences(_model_settings(saved_model), _model_settings(current)) or detail
+        return (f"checkpoint {path} does not fit the model being trained: {detail}; "
+                f"train with the checkpoint's settings, or give another --save-dir")
+    loader = next((f for f in frames if f.f_code.co_name == "load_model_ensemble_and_task"), None)
+    if loader is None or "Error(s) in loading state_dict" not in str(exc):
+        return None
+    return (f"checkpoint {loader.f_locals.get('filename')} does not fit the model built for it "
+            f"(--model-overrides?): {_first_problem(exc)}")
 
 
 def _missing_checkpoint(exc) -> Optional[str]:

@@ -79,3 +79,15 @@ def test_checkpoint_of_another_architecture_or_size_is_refused(ptb_char_slice, t
     other_size = train(ptb_char_slice, save_dir, "lstm_stream_lm", 4, "--decoder-hidden-size", 20)
     assert_one_line_error(other_size, "it was trained with --decoder-hidden-size 16, not 20", only_line=False)
     assert snapshot(save_dir) == before
+
+
+def test_eval_lm_with_sizes_that_do_not_fit_the_checkpoint(ptb_char_slice, tmp_path):
+    save_dir = tmp_path / "ck"
+    assert train(ptb_char_slice, save_dir, "language_modeling", 1).returncode == 0
+    checkpoint = save_dir / "checkpoint_last.pt"
+    before = checkpoint.read_bytes()
+    result = fairseq("eval-lm", ptb_char_slice, "--user-dir", PLUGIN, "--path", checkpoint, "--cpu",
+                     "--tokens-per-sample", 40, "--model-overrides", "{'armin_hidden_size': 32}")
+    assert_one_line_error(result, f"error: checkpoint {checkpoint} does not fit the model built for it "
+                          "(--model-overrides?): size mismatch for decoder.armin", only_line=False)
+    assert checkpoint.read_bytes() == before
