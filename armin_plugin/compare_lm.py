@@ -226,6 +226,9 @@ def main(argv=None):
         png, markdown = write_report(logdirs, args.out / "report", args.metric)
     except ArminError as error:
         sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(f"error: interrupted; the run in progress saved its checkpoint_last.pt under {args.out}: "
+                 f"the same command resumes it")
     print(f"\nTest split of {args.data} (fairseq-eval-lm, base-2 loss per token):\n{markdown.read_text()}")
     print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 

@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -98,7 +99,7 @@ def stop_with_signal(data, save_dir, setup, signum, after_update):
 def test_signal_saves_a_checkpoint_and_resume_is_exact(ptb_char_slice, tmp_path, setup, signum):
     stopped = stop_with_signal(ptb_char_slice, tmp_path / "pieces", setup, signum, after_update=3)
     assert stopped.returncode == 0, stopped.stdout[-3000:]
-    assert f"received {signal.Signals(signum).name}: stopping after update" in stopped.stdout
+    assert f"received {signal.Signals(signum).name}: finishing the update in progress" in stopped.stdout
     stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stopped.stdout).group(1))
     assert stop >= 3 and max(update_lines(stopped.stdout)) == stop
     assert (tmp_path / "pieces" / "checkpoint_last.pt").is_file()
@@ -107,3 +108,26 @@ def test_signal_saves_a_checkpoint_and_resume_is_exact(ptb_char_slice, tmp_path,
     assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:]
     assert f"@ {stop} updates" in resumed.stdout
     assert_same_run(reference, [stopped, resumed], tmp_path / "whole", tmp_path / "pieces")
+
+
+def test_interrupted_main_job_leaves_a_checkpoint_to_resume_from(ptb_char_slice, tmp_path):
+    """Ctrl-C on ``python -m armin_plugin.compare_lm`` (what the recipes run) reaches the
+    fairseq-train it runs as one SIGINT: that run saves, and the job stops with one line."""
+    command = [sys.executable, "-m", "armin_plugin.compare_lm", "--data", str(ptb_char_slice), "--out",
+               str(tmp_path / "runs"), "--tokens-per-sample", "40", "--batch-size", "4", "--log-interval", "1"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    for line in process.stdout:
+        if "num_updates=2," in line:
+            process.send_signal(signal.SIGINT)
+            break
+    output = process.stdout.read()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 1
+    assert stderr.splitlines()[-1] == (f"error: interrupted; the run in progress saved its checkpoint_last.pt "
+                                       f"under {tmp_path / 'runs'}: the same command resumes it")
+    stop = int(re.search(r"Stopping training due to num_updates: (\d+)", output).group(1))
+    checkpoint = torch.load(tmp_path / "runs" / "armin" / "checkpoints" / "checkpoint_last.pt",
+                            map_location="cpu", weights_only=False)
+    assert checkpoint["optimizer_history"][-1]["num_updates"] == stop
+    assert not (tmp_path / "runs" / "lstm").exists()  # the job stopped, it did not go on

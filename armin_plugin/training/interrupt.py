@@ -38,12 +38,12 @@ class _StopAfterUpdate:
     def __call__(self, signum, frame):
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-        stop_at = self.updates_done + 1
         logger.warning(
-            "received %s: stopping after update %d and saving checkpoint_last.pt "
-            "(send it again to stop at once, without saving)", signal.Signals(signum).name, stop_at,
+            "received %s: finishing the update in progress, then saving checkpoint_last.pt and "
+            "stopping (send it again to stop at once, without saving)", signal.Signals(signum).name,
         )
-        self.training_cfg.optimization.max_update = stop_at
+        # the update in progress is updates_done + 1 (or, between two updates, the next one)
+        self.training_cfg.optimization.max_update = self.updates_done + 1
 
 
 _handler = None
