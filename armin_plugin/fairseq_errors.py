@@ -12,7 +12,8 @@ frames it passed through (nothing in fairseq is patched):
   other sizes), which fairseq's trainer reports as "Cannot load model parameters";
 - a checkpoint given to ``--path`` that does not exist ("Model file not found");
 - a data directory whose files are missing, empty or not fairseq's binary format (raised
-  in fairseq's dictionary or indexed-dataset readers).
+  in fairseq's dictionary or indexed-dataset readers);
+- a block size that cannot work (``--tokens-per-sample 0`` of ``language_modeling``).
 
 Light: imports neither torch nor fairseq at module level.
 """
@@ -145,8 +146,17 @@ def _unreadable_data(exc, frames) -> Optional[str]:
             f"rebuild the data-bin with fairseq-preprocess")
 
 
+def _impossible_block_size(frames) -> Optional[str]:
+    blocks = _in_fairseq_data(frames, "token_block_dataset.py")
+    block_size = None if blocks is None else blocks.f_locals.get("block_size")
+    if block_size is None or block_size > 0:
+        return None
+    return f"--tokens-per-sample must be a positive integer, got {block_size}"
+
+
 def describe(exc, tb) -> Optional[str]:
     """A one-line message for a known user error, or None (keep the traceback)."""
     frames = list(_frames(tb))
     return (_unreadable_checkpoint(exc, frames) or _checkpoint_does_not_fit(exc, frames)
-            or _missing_checkpoint(exc) or _unreadable_data(exc, frames))
+            or _missing_checkpoint(exc) or _unreadable_data(exc, frames)
+            or _impossible_block_size(frames))

@@ -101,3 +101,13 @@ def test_report_refuses_missing_or_empty_run_directories(tmp_path, make, message
     result = python_module("armin_plugin.report", tmp_path / "run", "--out", tmp_path / "report")
     assert_one_line_error(result, message)
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("language_modeling", "error: --tokens-per-sample must be a positive integer, got 0"),
+    ("armin_tbptt_lm", "error: stream batches need a positive batch size and segment length, got 4 and 0"),
+])
+def test_segment_length_that_cannot_work(ptb_char_slice, tmp_path, setup, message):
+    args = train_args(ptb_char_slice, tmp_path / "ck", setup, 2)
+    args[args.index("--tokens-per-sample") + 1] = 0
+    assert_one_line_error(fairseq("train", *args), message, only_line=False)
