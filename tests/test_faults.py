@@ -1,5 +1,8 @@
 """Faults during training: non-finite losses, unreadable checkpoints, checkpoints of another
 model. Each stops with one line naming the problem and leaves earlier outputs as they were."""
+import shutil
+
+import pytest
 import torch
 from conftest import PLUGIN, assert_one_line_error, fairseq
 from test_resume import parameters, train
@@ -11,9 +14,22 @@ def snapshot(directory):
     return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
 
 
-def test_nonfinite_output_stops_before_saving(ptb_char_slice, tmp_path):
-    save_dir = tmp_path / "ck"
-    assert train(ptb_char_slice, save_dir, "language_modeling", 3).returncode == 0
+@pytest.fixture(scope="module")
+def three_updates(ptb_char_slice, tmp_path_factory):
+    """Checkpoints of 3 updates of armin_lm (language_modeling), one per update."""
+    save_dir = tmp_path_factory.mktemp("three") / "ck"
+    result = train(ptb_char_slice, save_dir, "language_modeling", 3, "--save-interval-updates", 1)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return save_dir
+
+
+@pytest.fixture
+def save_dir(three_updates, tmp_path):
+    """A copy of ``three_updates`` that a test may change."""
+    return shutil.copytree(three_updates, tmp_path / "ck")
+
+
+def test_nonfinite_output_stops_before_saving(ptb_char_slice, save_dir):
     before = snapshot(save_dir)
     result = train(ptb_char_slice, save_dir, "language_modeling", 8, *HUGE_LR)
     assert_one_line_error(result, "error: update 5: the output of armin_lm is NaN or inf; stopped "
@@ -41,9 +57,7 @@ def test_skip_nonfinite_skips_batches_without_changing_parameters(ptb_char_slice
     assert torch.isfinite(last["decoder.embed_tokens.weight"]).all()
 
 
-def test_truncated_checkpoint_is_refused_and_the_previous_one_used_on_request(ptb_char_slice, tmp_path):
-    save_dir = tmp_path / "ck"
-    assert train(ptb_char_slice, save_dir, "language_modeling", 3, "--save-interval-updates", 1).returncode == 0
+def test_truncated_checkpoint_is_refused_and_the_previous_one_used_on_request(ptb_char_slice, save_dir):
     last = save_dir / "checkpoint_last.pt"
     last.write_bytes(last.read_bytes()[:20000])
     before = snapshot(save_dir)
@@ -81,9 +95,7 @@ def test_checkpoint_of_another_architecture_or_size_is_refused(ptb_char_slice, t
     assert snapshot(save_dir) == before
 
 
-def test_eval_lm_with_sizes_that_do_not_fit_the_checkpoint(ptb_char_slice, tmp_path):
-    save_dir = tmp_path / "ck"
-    assert train(ptb_char_slice, save_dir, "language_modeling", 1).returncode == 0
+def test_eval_lm_with_sizes_that_do_not_fit_the_checkpoint(ptb_char_slice, save_dir):
     checkpoint = save_dir / "checkpoint_last.pt"
     before = checkpoint.read_bytes()
     result = fairseq("eval-lm", ptb_char_slice, "--user-dir", PLUGIN, "--path", checkpoint, "--cpu",

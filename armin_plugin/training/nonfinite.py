@@ -28,7 +28,7 @@ class NonFiniteLoss(ArminError):
     def __init__(self, update: int, what: str):
         super().__init__(
             f"update {update}: {what} is NaN or inf; stopped before saving this update "
-            f"(checkpoint_last.pt is the last good state). Lower --lr or set --clip-norm; "
+            f"(the checkpoints saved before are intact). Lower --lr or set --clip-norm; "
             f"--armin-skip-nonfinite skips such batches (tasks armin_tbptt_lm, armin_algorithmic)"
         )
         self.update = update
