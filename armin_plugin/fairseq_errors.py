@@ -13,7 +13,9 @@ frames it passed through (nothing in fairseq is patched):
 - a checkpoint given to ``--path`` that does not exist ("Model file not found");
 - a data directory whose files are missing, empty or not fairseq's binary format (raised
   in fairseq's dictionary or indexed-dataset readers);
-- a block size that cannot work (``--tokens-per-sample 0`` of ``language_modeling``).
+- a block size that cannot work (``--tokens-per-sample 0`` of ``language_modeling``);
+- fairseq's own "gradients are Nan/Inf" (models the plugin does not guard, e.g. ``lstm_lm``),
+  with the update number.
 
 Light: imports neither torch nor fairseq at module level.
 """
@@ -154,9 +156,20 @@ def _impossible_block_size(frames) -> Optional[str]:
     return f"--tokens-per-sample must be a positive integer, got {block_size}"
 
 
+def _nonfinite_gradients(exc, frames) -> Optional[str]:
+    """fairseq's own check (models and tasks the plugin does not guard, e.g. lstm_lm)."""
+    trainer = next((f for f in frames if f.f_code.co_name == "train_step"
+                    and f.f_code.co_filename.endswith(os.path.join("fairseq", "trainer.py"))), None)
+    if not isinstance(exc, FloatingPointError) or trainer is None:
+        return None
+    update = trainer.f_locals["self"].get_num_updates() + 1
+    return (f"update {update}: {exc} (fairseq stopped before saving this update; the checkpoints "
+            f"saved before are intact). Lower --lr or set --clip-norm")
+
+
 def describe(exc, tb) -> Optional[str]:
     """A one-line message for a known user error, or None (keep the traceback)."""
     frames = list(_frames(tb))
     return (_unreadable_checkpoint(exc, frames) or _checkpoint_does_not_fit(exc, frames)
             or _missing_checkpoint(exc) or _unreadable_data(exc, frames)
-            or _impossible_block_size(frames))
+            or _impossible_block_size(frames) or _nonfinite_gradients(exc, frames))

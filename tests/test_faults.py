@@ -103,3 +103,13 @@ def test_eval_lm_with_sizes_that_do_not_fit_the_checkpoint(ptb_char_slice, save_
     assert_one_line_error(result, f"error: checkpoint {checkpoint} does not fit the model built for it "
                           "(--model-overrides?): size mismatch for decoder.armin", only_line=False)
     assert checkpoint.read_bytes() == before
+
+
+def test_nonfinite_gradients_of_fairseqs_own_lstm_are_one_line(ptb_char_slice, tmp_path):
+    result = fairseq("train", ptb_char_slice, "--user-dir", PLUGIN, "--task", "language_modeling",
+                     "--tokens-per-sample", 40, "--batch-size", 4, "--optimizer", "adam", *HUGE_LR,
+                     "--max-update", 5, "--save-dir", tmp_path / "ck", "--cpu", "--arch", "lstm_lm",
+                     "--decoder-embed-dim", 16, "--decoder-hidden-size", 16, "--decoder-out-embed-dim", 16)
+    assert_one_line_error(result, "error: update 2: gradients are Nan/Inf (fairseq stopped before saving",
+                          only_line=False)
+    assert not (tmp_path / "ck" / "checkpoint_last.pt").exists()
