@@ -32,9 +32,13 @@ logger = logging.getLogger("armin_plugin.compare_translation")
 RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
 # Training settings. "quick": a few CPU minutes per model. "full": the GPU-scale setting
 # (fairseq's IWSLT'14 LSTM recipes: Adam, lr 1e-3, label smoothing 0.1, 4k-token batches).
+# "tiny" (tests): both architectures shrunk to 16-wide layers by flags they share.
+TINY_SIZES = [f"--{side}-{size}" for side in ("encoder", "decoder") for size in ("embed-dim", "hidden-size")]
 PRESETS = {
-    "quick": dict(max_tokens=2000, lr=0.002, max_epoch=50, minutes=4.0, validate_every=1000),
-    "full": dict(max_tokens=4000, lr=0.001, max_epoch=50, minutes=0.0, validate_every=0),
+    "quick": dict(max_tokens=2000, lr=0.002, max_epoch=50, minutes=4.0, validate_every=1000, sizes=[]),
+    "full": dict(max_tokens=4000, lr=0.001, max_epoch=50, minutes=0.0, validate_every=0, sizes=[]),
+    "tiny": dict(max_tokens=1000, lr=0.005, max_epoch=1, minutes=0.0, validate_every=0,
+                 sizes=[part for flag in TINY_SIZES + ["--decoder-out-embed-dim"] for part in (flag, 16)]),
 }
 GENERATED = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
 GENERATE_SPEED = re.compile(r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) in ([\d.]+)s")
@@ -55,7 +59,7 @@ class Result(NamedTuple):
 def train(args, arch: str, run_dir: Path, logdir: Path, name: str):
     command = fairseq_command("train") + _strings([
         args.data, "--user-dir", PLUGIN, "--task", "translation",
-        "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch,
+        "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0,
         "--max-tokens", args.max_tokens, "--seed", args.seed,
@@ -72,12 +76,13 @@ def train(args, arch: str, run_dir: Path, logdir: Path, name: str):
 
 
 def translate(args, checkpoint: Path, run_dir: Path, name: str):
-    """Detokenized hypotheses of the test split in corpus order, and the seconds taken."""
+    """{sentence index: detokenized hypothesis} of the test split, and the seconds taken."""
     command = fairseq_command("generate") + _strings([
         args.data, "--user-dir", PLUGIN, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--path", checkpoint,
         "--gen-subset", "test", "--beam", args.beam, "--max-len-a", 1.2, "--max-len-b", 10,
-        "--batch-size", 64, "--post-process", "sentencepiece", *args.device,
+        "--batch-size", 64, "--required-batch-size-multiple", 1,  # else the last batch is dropped
+        "--post-process", "sentencepiece", *args.device,
     ])
     logger.info("translating the test split with %s: %s", name, " ".join(command))
     finished = run_streamed(command, run_dir / "generate_test.log", prefix=f"[{name}] ")
@@ -90,15 +95,13 @@ def translate(args, checkpoint: Path, run_dir: Path, name: str):
     speed = [match for match in speed if match]
     if finished.returncode != 0 or not speed:
         raise ArminError(f"fairseq-generate of {name} failed; see {run_dir / 'generate_test.log'}")
-    return [hypotheses.get(index, "") for index in range(len(hypotheses))], float(speed[-1].group(3))
+    return hypotheses, float(speed[-1].group(3))
 
 
 def score(hypotheses: List[str], references: List[str]):
     """(BLEU, chrF) of sacrebleu for detokenized text."""
     import sacrebleu
 
-    if len(hypotheses) != len(references):
-        raise ArminError(f"{len(hypotheses)} translations for {len(references)} test references")
     return (
         sacrebleu.corpus_bleu(hypotheses, [references]).score,
         sacrebleu.corpus_chrf(hypotheses, [references]).score,
@@ -134,7 +137,10 @@ def run_one(args, name: str, arch: str, references: List[str]) -> Result:
     checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
     if not checkpoint.exists():
         raise ArminError(f"{name} wrote no checkpoint to {checkpoint.parent}; see {run_dir / 'train.log'}")
-    hypotheses, seconds = translate(args, checkpoint, run_dir, name)
+    translated, seconds = translate(args, checkpoint, run_dir, name)
+    if sorted(translated) != list(range(len(references))):
+        raise ArminError(f"{name} translated {len(translated)} of the {len(references)} test sentences; see {run_dir / 'generate_test.log'}")
+    hypotheses = [translated[index] for index in range(len(references))]
     (run_dir / f"test.hyp.{args.tgt}").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     bleu, chrf = score(hypotheses, references)
     params, updates, minutes = checkpoint_facts(checkpoint)
@@ -167,7 +173,7 @@ def parse_args(argv=None):
     parser.add_argument("--gpu", action="store_true", help="train and translate on the GPU (default: CPU)")
     args = parser.parse_args(argv)
     for name, value in PRESETS[args.preset].items():
-        if getattr(args, name) is None:
+        if getattr(args, name, None) is None:
             setattr(args, name, value)
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
