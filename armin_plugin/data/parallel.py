@@ -119,8 +119,8 @@ def check_parallel_data_bin(data: Path, src: str, tgt: str):
         raise ArminError(f"data directory {data} lacks {', '.join(missing)}")
 
 
-def add_binarizing_args(parser: argparse.ArgumentParser):
-    parser.add_argument("--vocab-size", type=int, default=8000, help="joint BPE vocabulary size")
+def add_binarizing_args(parser: argparse.ArgumentParser, default_vocab_size: int = 8000):
+    parser.add_argument("--vocab-size", type=int, default=default_vocab_size, help="joint BPE vocabulary size")
     parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
 
 
