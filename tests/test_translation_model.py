@@ -95,6 +95,7 @@ ARCH_FLAGS = [
     [],
     ["--encoder-bidirectional", "--encoder-layers", 2, "--decoder-layers", 2],
     ["--share-all-embeddings"],
+    ["--no-decoder-attention"],
 ]
 
 

@@ -30,8 +30,9 @@ class ARMINTranslationConfig(FairseqDataclass):
     decoder_out_embed_dim: int = field(
         default=256, metadata={"help": "size of the attention output fed to the output projection"}
     )
-    decoder_attention: bool = field(
-        default=True, metadata={"help": "attend over the encoder outputs (with input feeding)"}
+    no_decoder_attention: bool = field(
+        default=False,
+        metadata={"help": "no attention over the encoder outputs (and no input feeding)"},
     )
     share_decoder_input_output_embed: bool = field(
         default=False, metadata={"help": "tie the decoder's input embeddings and output projection"}

@@ -58,15 +58,15 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
             cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
         )
         self.out_embed_dim = cfg.decoder_out_embed_dim
-        feed_size = self.out_embed_dim if cfg.decoder_attention else 0
+        feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
         self.armin = armin_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size, self.temperature_schedule)
         self.initial_hidden = nn.Linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
-        if cfg.decoder_attention:
-            self.attention = SourceAttention(self.armin.output_size, encoder_output_size, self.out_embed_dim)
-            self.project_state = None
-        else:
+        if cfg.no_decoder_attention:
             self.attention = None
             self.project_state = nn.Linear(self.armin.output_size, self.out_embed_dim)
+        else:
+            self.attention = SourceAttention(self.armin.output_size, encoder_output_size, self.out_embed_dim)
+            self.project_state = None
         self.output_projection = None
         if not (cfg.share_decoder_input_output_embed or cfg.share_all_embeddings):
             self.output_projection = nn.Linear(self.out_embed_dim, len(dictionary))
