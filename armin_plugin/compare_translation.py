@@ -30,12 +30,12 @@ from armin_plugin.tools import fairseq_command, run_streamed, setup_cli_logging
 logger = logging.getLogger("armin_plugin.compare_translation")
 
 RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
-# Training settings. "quick": a few CPU minutes per model. "full": the GPU-scale setting
+# Training settings. "quick": a few CPU minutes per model (small batches: more updates). "full": the GPU-scale setting
 # (fairseq's IWSLT'14 LSTM recipes: Adam, lr 1e-3, label smoothing 0.1, 4k-token batches).
 # "tiny" (tests): both architectures shrunk to 16-wide layers by flags they share.
 TINY_SIZES = [f"--{side}-{size}" for side in ("encoder", "decoder") for size in ("embed-dim", "hidden-size")]
 PRESETS = {
-    "quick": dict(max_tokens=2000, lr=0.002, max_epoch=50, minutes=4.0, validate_every=1000, sizes=[]),
+    "quick": dict(max_tokens=1000, lr=0.003, max_epoch=50, minutes=5.0, validate_every=1000, sizes=[]),
     "full": dict(max_tokens=4000, lr=0.001, max_epoch=50, minutes=0.0, validate_every=0, sizes=[]),
     "tiny": dict(max_tokens=1000, lr=0.005, max_epoch=1, minutes=0.0, validate_every=0,
                  sizes=[part for flag in TINY_SIZES + ["--decoder-out-embed-dim"] for part in (flag, 16)]),
