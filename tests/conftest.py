@@ -48,3 +48,30 @@ def assert_one_line_error(result, expected, only_line=True):
     assert expected in lines[-1], lines[-1]
     if only_line:
         assert len(lines) == 1, result.stderr
+
+
+# The two LibreOffice help packages, fetched once (apt-get download) and kept here between
+# sessions (.gitignore ignores .cache/).
+LIBREOFFICE_DEBS = REPO / ".cache" / "libreoffice-debs"
+
+
+@pytest.fixture(scope="session")
+def libreoffice_raw(tmp_path_factory):
+    """Raw text of the real LibreOffice help corpus: the first 300 pairs of train, the
+    first 40 of valid and test."""
+    from armin_plugin.data import libreoffice
+
+    raw = libreoffice.write_raw(LIBREOFFICE_DEBS, tmp_path_factory.mktemp("libreoffice") / "raw", max_lines=300)
+    for split in ("valid", "test"):
+        for language in ("de", "en"):
+            path = raw / f"{split}.{language}"
+            path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:40]), encoding="utf-8")
+    return raw
+
+
+@pytest.fixture(scope="session")
+def libreoffice_slice(libreoffice_raw, tmp_path_factory):
+    """data-bin (joint BPE of 600 pieces) of :func:`libreoffice_raw`."""
+    from armin_plugin.data.parallel import prepare_parallel
+
+    return prepare_parallel(libreoffice_raw, tmp_path_factory.mktemp("libreoffice_bin") / "de_en", "de", "en", 600)

@@ -18,14 +18,19 @@ PADDING_SYMBOL = "madeupword"
 def binarize(raw_dir, dest_dir, workers=1):
     """Binarize ``raw_dir``/{train,valid,test}.txt into ``dest_dir`` with fairseq-preprocess."""
     raw_dir = Path(raw_dir)
-    command = fairseq_command("preprocess") + [
+    preprocess([
         "--only-source",
         "--trainpref", str(raw_dir / "train.txt"),
         "--validpref", str(raw_dir / "valid.txt"),
         "--testpref", str(raw_dir / "test.txt"),
         "--destdir", str(dest_dir),
         "--workers", str(workers),
-    ]
+    ])
+
+
+def preprocess(arguments):
+    """Run ``fairseq-preprocess ARGUMENTS``; raise ArminError with its last line on failure."""
+    command = fairseq_command("preprocess") + arguments
     logger.info("running %s", " ".join(command))
     finished = run_streamed(command)
     if finished.returncode != 0:

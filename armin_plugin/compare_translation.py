@@ -1,0 +1,206 @@
+"""Train ARMIN and fairseq's LSTM translation models on the same data, translate the test
+set with beam search, score both with sacrebleu and print one table.
+
+    python -m armin_plugin.compare_translation --data data-bin/libreoffice_de_en --out runs/libreoffice_de_en
+
+Both runs (``armin_iwslt_de_en`` and ``lstm_wiseman_iwslt_de_en``, whose parameter counts
+match within 1%) get the same binarized data, batches, optimizer, criterion and budget.
+Each is trained with ``fairseq-train`` (checkpoints under ``--out``, TensorBoard logs under
+``--out``/tensorboard), translates the test split with ``fairseq-generate --beam 5`` and
+the sentencepiece model removed (``--post-process sentencepiece``), and is scored against
+the raw test references (detokenized, cased as the data: sacrebleu BLEU and chrF). The
+scores and parameter count are added to its TensorBoard logs (``test/``). A finished run
+is not trained again: a second call resumes from its checkpoint, finds the budget spent,
+and only translates and scores.
+"""
+import argparse
+import logging
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, NamedTuple
+
+from armin_plugin.compare_lm import PLUGIN, _strings, checkpoint_facts
+from armin_plugin.data.parallel import REFERENCE_DIR, check_parallel_data_bin
+from armin_plugin.errors import ArminError
+from armin_plugin.report import plot, read_run
+from armin_plugin.tools import fairseq_command, run_streamed, setup_cli_logging
+
+logger = logging.getLogger("armin_plugin.compare_translation")
+
+RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
+# Training settings. "quick": a few CPU minutes per model (small batches: more updates). "full": the GPU-scale setting
+# (fairseq's IWSLT'14 LSTM recipes: Adam, lr 1e-3, label smoothing 0.1, 4k-token batches).
+# "tiny" (tests): both architectures shrunk to 16-wide layers by flags they share.
+TINY_SIZES = [f"--{side}-{size}" for side in ("encoder", "decoder") for size in ("embed-dim", "hidden-size")]
+PRESETS = {
+    "quick": dict(max_tokens=1000, lr=0.003, max_epoch=50, minutes=5.0, validate_every=1000, sizes=[]),
+    "full": dict(max_tokens=4000, lr=0.001, max_epoch=50, minutes=0.0, validate_every=0, sizes=[]),
+    "tiny": dict(max_tokens=1000, lr=0.005, max_epoch=1, minutes=0.0, validate_every=0,
+                 sizes=[part for flag in TINY_SIZES + ["--decoder-out-embed-dim"] for part in (flag, 16)]),
+}
+GENERATED = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
+GENERATE_SPEED = re.compile(r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) in ([\d.]+)s")
+
+
+class Result(NamedTuple):
+    name: str
+    arch: str
+    params: int
+    updates: int
+    train_minutes: float
+    train_tokens_per_second: float
+    generate_seconds: float
+    bleu: float
+    chrf: float
+
+
+def train(args, arch: str, run_dir: Path, logdir: Path, name: str):
+    command = fairseq_command("train") + _strings([
+        args.data, "--user-dir", PLUGIN, "--task", "translation",
+        "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
+        "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
+        "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0,
+        "--max-tokens", args.max_tokens, "--seed", args.seed,
+        "--max-epoch", args.max_epoch, "--max-update", args.max_update,
+        "--stop-time-hours", args.minutes / 60,
+        "--validate-interval-updates", args.validate_every, "--no-epoch-checkpoints",
+        "--save-dir", run_dir / "checkpoints", "--tensorboard-logdir", logdir,
+        "--log-format", "simple", "--log-interval", args.log_interval, *args.device,
+    ])
+    logger.info("training %s: %s", name, " ".join(command))
+    finished = run_streamed(command, run_dir / "train.log", prefix=f"[{name}] ")
+    if finished.returncode != 0:
+        raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {run_dir / 'train.log'}")
+
+
+def translate(args, checkpoint: Path, run_dir: Path, name: str):
+    """{sentence index: detokenized hypothesis} of the test split, and the seconds taken."""
+    command = fairseq_command("generate") + _strings([
+        args.data, "--user-dir", PLUGIN, "--task", "translation",
+        "--source-lang", args.src, "--target-lang", args.tgt, "--path", checkpoint,
+        "--gen-subset", "test", "--beam", args.beam, "--max-len-a", 1.2, "--max-len-b", 10,
+        "--batch-size", 64, "--required-batch-size-multiple", 1,  # else the last batch is dropped
+        "--post-process", "sentencepiece", *args.device,
+    ])
+    logger.info("translating the test split with %s: %s", name, " ".join(command))
+    finished = run_streamed(command, run_dir / "generate_test.log", prefix=f"[{name}] ")
+    hypotheses: Dict[int, str] = {}
+    for line in finished.lines:
+        match = GENERATED.match(line)
+        if match:
+            hypotheses[int(match.group(1))] = match.group(2)
+    speed = [GENERATE_SPEED.search(line) for line in finished.lines]
+    speed = [match for match in speed if match]
+    if finished.returncode != 0 or not speed:
+        raise ArminError(f"fairseq-generate of {name} failed; see {run_dir / 'generate_test.log'}")
+    return hypotheses, float(speed[-1].group(3))
+
+
+def score(hypotheses: List[str], references: List[str]):
+    """(BLEU, chrF) of sacrebleu for detokenized text."""
+    import sacrebleu
+
+    return (
+        sacrebleu.corpus_bleu(hypotheses, [references]).score,
+        sacrebleu.corpus_chrf(hypotheses, [references]).score,
+    )
+
+
+def log_scores(logdir: Path, updates: int, params: int, bleu: float, chrf: float):
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(logdir / "test")) as writer:
+        writer.add_scalar("bleu", bleu, updates)
+        writer.add_scalar("chrf", chrf, updates)
+        writer.add_scalar("params", params, updates)
+
+
+def table(results: List[Result]) -> str:
+    rows = [
+        "| model | arch | params | updates | train minutes | train tokens/s | generate seconds | BLEU | chrF |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.name} | {r.arch} | {r.params:,} | {r.updates:,} | {r.train_minutes:.1f} "
+            f"| {r.train_tokens_per_second:,.0f} | {r.generate_seconds:.0f} | {r.bleu:.2f} | {r.chrf:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def run_one(args, name: str, arch: str, references: List[str]) -> Result:
+    run_dir, logdir = args.out / name.lower(), args.out / "tensorboard" / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train(args, arch, run_dir, logdir, name)
+    checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
+    if not checkpoint.exists():
+        raise ArminError(f"{name} wrote no checkpoint to {checkpoint.parent}; see {run_dir / 'train.log'}")
+    translated, seconds = translate(args, checkpoint, run_dir, name)
+    if sorted(translated) != list(range(len(references))):
+        raise ArminError(f"{name} translated {len(translated)} of the {len(references)} test sentences; see {run_dir / 'generate_test.log'}")
+    hypotheses = [translated[index] for index in range(len(references))]
+    (run_dir / f"test.hyp.{args.tgt}").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
+    bleu, chrf = score(hypotheses, references)
+    params, updates, minutes = checkpoint_facts(checkpoint)
+    log_scores(logdir, updates, params, bleu, chrf)
+    speed = read_run(logdir).words_per_second or 0.0
+    logger.info("%s: BLEU %.2f chrF %.2f (%d updates, %.1f training minutes)", name, bleu, chrf, updates, minutes)
+    return Result(name, arch, params, updates, minutes, speed, seconds, bleu, chrf)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m armin_plugin.compare_translation", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, default=Path("data-bin/libreoffice_de_en"),
+                        help="data-bin of armin_plugin.data.parallel (or .libreoffice / .iwslt14)")
+    parser.add_argument("--out", type=Path, default=Path("runs/libreoffice_de_en"), help="checkpoints, logs, TensorBoard, results")
+    parser.add_argument("--src", default="de")
+    parser.add_argument("--tgt", default="en")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="training settings")
+    parser.add_argument("--minutes", type=float, help="training budget per model in minutes (0: none; default: the preset's)")
+    parser.add_argument("--max-epoch", type=int, help="epochs per model (default: the preset's)")
+    parser.add_argument("--max-update", type=int, default=0, help="updates per model (0: no limit)")
+    parser.add_argument("--max-tokens", type=int, help="tokens per batch (default: the preset's)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
+    parser.add_argument("--validate-every", type=int, help="validation interval in updates (0: once per epoch)")
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--log-interval", type=int, default=50)
+    parser.add_argument("--gpu", action="store_true", help="train and translate on the GPU (default: CPU)")
+    args = parser.parse_args(argv)
+    for name, value in PRESETS[args.preset].items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    if args.minutes < 0:
+        parser.error(f"--minutes must be >= 0, got {args.minutes}")
+    args.device = [] if args.gpu else ["--cpu"]
+    return args
+
+
+def main(argv=None):
+    setup_cli_logging()
+    args = parse_args(argv)
+    started = time.time()
+    try:
+        check_parallel_data_bin(args.data, args.src, args.tgt)
+        reference_path = args.data / REFERENCE_DIR / f"test.{args.tgt}"
+        references = reference_path.read_text(encoding="utf-8").splitlines()
+        results = [run_one(args, name, arch, references) for name, arch in RUNS.items()]
+    except ArminError as error:
+        sys.exit(f"error: {error}")
+    report = table(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.md").write_text(report + "\n", encoding="utf-8")
+    plot([read_run(args.out / "tensorboard" / name) for name in RUNS], "ppl", args.out / "curves.png")
+    print(f"\nTest split of {args.data}: fairseq-generate --beam {args.beam}, detokenized sacrebleu "
+          f"against {reference_path}\n{report}")
+    print(f"Total wall time {(time.time() - started) / 60:.1f} min. Plot: {args.out / 'curves.png'}. "
+          f"TensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The encoder of the ``armin`` translation model: ARMIN stacks over source embeddings."""
+from typing import NamedTuple, Optional
+
+import torch
+from fairseq.models import FairseqEncoder
+from fairseq.modules import FairseqDropout
+from torch import Tensor, nn
+
+from ..modules import ARMIN, TemperatureSchedule
+
+
+class ARMINEncoderOut(NamedTuple):
+    """outputs: (T, B, C) per source position; padding_mask: (T, B) True at pads;
+    summary: (B, C) mean of the outputs over each sentence's real positions."""
+
+    outputs: Tensor
+    padding_mask: Tensor
+    summary: Tensor
+
+    def index_select(self, order: Tensor) -> "ARMINEncoderOut":
+        """Rows ``order`` (B',) of the batch (beam search)."""
+        return ARMINEncoderOut(
+            self.outputs.index_select(1, order),
+            self.padding_mask.index_select(1, order),
+            self.summary.index_select(0, order),
+        )
+
+
+def new_embedding(dictionary, dim: int) -> nn.Embedding:
+    """Token embeddings initialised in [-0.1, 0.1], zero at the pad index."""
+    embedding = nn.Embedding(len(dictionary), dim, dictionary.pad())
+    nn.init.uniform_(embedding.weight, -0.1, 0.1)
+    nn.init.zeros_(embedding.weight[dictionary.pad()])
+    return embedding
+
+
+def armin_stack(cfg, side: str, input_size: int, schedule: TemperatureSchedule) -> ARMIN:
+    """The ARMIN stack of ``side`` ("encoder" or "decoder") sized by its flags."""
+    return ARMIN(
+        input_size,
+        getattr(cfg, f"{side}_hidden_size"),
+        getattr(cfg, f"{side}_slot_size"),
+        getattr(cfg, f"{side}_slots"),
+        num_layers=getattr(cfg, f"{side}_layers"),
+        dropout=cfg.armin_layer_dropout,
+        forget_bias=cfg.armin_forget_bias,
+        temperature=schedule(0),
+        sample_in_eval=cfg.armin_sample_eval,
+    )
+
+
+class ARMINEncoder(FairseqEncoder):
+    """Embeddings -> dropout -> ARMIN stack (and, bidirectional, a second stack reading the
+    sentence backwards; both outputs concatenated and projected) -> dropout.
+
+    Pad steps change no ARMIN state, so left- and right-padded batches give every sentence
+    the outputs it gets alone. The backward stack reads the time-flipped batch: a
+    right-padded row then starts with its pads, which it skips.
+    """
+
+    def __init__(self, cfg, dictionary, embed_tokens: Optional[nn.Embedding] = None):
+        super().__init__(dictionary)
+        self.padding_idx = dictionary.pad()
+        self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.encoder_embed_dim)
+        self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
+        self.temperature_schedule = TemperatureSchedule(
+            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
+        )
+        self.forward_stack = armin_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
+        self.output_size = self.forward_stack.output_size
+        self.backward_stack = None
+        self.project_directions = None
+        if cfg.encoder_bidirectional:
+            self.backward_stack = armin_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
+            self.project_directions = nn.Linear(2 * self.output_size, self.output_size)
+        self.max_source_positions = cfg.max_source_positions
+
+    def set_num_updates(self, num_updates: int):
+        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        for stack in self.stacks():
+            stack.temperature = self.temperature_schedule(num_updates)
+
+    def stacks(self):
+        return [stack for stack in (self.forward_stack, self.backward_stack) if stack is not None]
+
+    def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None, **unused) -> ARMINEncoderOut:
+        """src_tokens: (B, T), padded on either side; src_lengths are not needed."""
+        padding_mask = src_tokens.eq(self.padding_idx).t()  # (T, B)
+        x = self.dropout_module(self.embed_tokens(src_tokens)).transpose(0, 1)  # (T, B, E)
+        step_mask = padding_mask if padding_mask.any() else None
+        outputs, _ = self.forward_stack(x, padding_mask=step_mask)
+        if self.backward_stack is not None:
+            flipped_mask = None if step_mask is None else step_mask.flip(0)
+            backward, _ = self.backward_stack(x.flip(0), padding_mask=flipped_mask)
+            outputs = self.project_directions(torch.cat([outputs, backward.flip(0)], dim=-1))
+        outputs = self.dropout_module(outputs)
+        real = (~padding_mask).unsqueeze(-1).type_as(outputs)
+        summary = (outputs * real).sum(0) / real.sum(0).clamp(min=1)
+        return ARMINEncoderOut(outputs, padding_mask, summary)
+
+    def reorder_encoder_out(self, encoder_out: ARMINEncoderOut, new_order: Tensor) -> ARMINEncoderOut:
+        return encoder_out.index_select(new_order)
+
+    def max_positions(self) -> int:
+        return self.max_source_positions

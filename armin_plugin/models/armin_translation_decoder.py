@@ -1,0 +1,155 @@
+"""The decoder of the ``armin`` translation model: an incremental ARMIN decoder with
+attention over the encoder outputs and input feeding."""
+from typing import Dict, NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from fairseq.models import FairseqIncrementalDecoder
+from fairseq.modules import FairseqDropout
+from torch import Tensor, nn
+
+from ..modules import ARMINState, TemperatureSchedule
+from .armin_encoder import ARMINEncoderOut, armin_stack, new_embedding
+from .attention import SourceAttention
+
+IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
+
+
+class DecoderCache(NamedTuple):
+    """What decoding one token at a time carries from step to step.
+
+    hidden (L, B, d_h), memory (L, B, N, d_r), steps (L, B): the ARMIN state;
+    input_feed (B, D): the previous step's attentional output.
+    """
+
+    hidden: Tensor
+    memory: Tensor
+    steps: Tensor
+    input_feed: Tensor
+
+    @property
+    def state(self) -> ARMINState:
+        return ARMINState(self.hidden, self.memory, self.steps)
+
+    def index_select(self, order: Tensor) -> "DecoderCache":
+        """Rows ``order`` (B',) of the batch; B' may be below B (finished sentences)."""
+        state = self.state.index_select(order)
+        return DecoderCache(*state, self.input_feed.index_select(0, order.to(self.input_feed.device)))
+
+
+class ARMINTranslationDecoder(FairseqIncrementalDecoder):
+    """Per target step: [embedding ; previous attentional output] -> ARMIN stack ->
+    attention over the source -> dropout -> attentional output (fed to the next step) ->
+    vocabulary scores.
+
+    The first state is derived from the encoder: h_0 of every layer is
+    tanh(W s) for the encoder summary s; the memory starts from its learned p_M.
+    ``forward(prev_output_tokens (B, T), encoder_out)`` returns logits (B, T, V) and
+    ``{"attn": [weights (B, T, S) or None]}``. With a non-empty ``incremental_state`` only
+    the last token is read and the cache (:class:`DecoderCache`) is continued.
+    """
+
+    def __init__(self, cfg, dictionary, encoder_output_size: int, embed_tokens: Optional[nn.Embedding] = None):
+        super().__init__(dictionary)
+        self.padding_idx = dictionary.pad()
+        self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.decoder_embed_dim)
+        self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
+        self.temperature_schedule = TemperatureSchedule(
+            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
+        )
+        self.out_embed_dim = cfg.decoder_out_embed_dim
+        feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
+        self.armin = armin_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size, self.temperature_schedule)
+        self.initial_hidden = nn.Linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
+        if cfg.no_decoder_attention:
+            self.attention = None
+            self.project_state = nn.Linear(self.armin.output_size, self.out_embed_dim)
+        else:
+            self.attention = SourceAttention(self.armin.output_size, encoder_output_size, self.out_embed_dim)
+            self.project_state = None
+        self.output_projection = None
+        if not (cfg.share_decoder_input_output_embed or cfg.share_all_embeddings):
+            self.output_projection = nn.Linear(self.out_embed_dim, len(dictionary))
+        self.max_target_positions = cfg.max_target_positions
+
+    def set_num_updates(self, num_updates: int):
+        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        self.armin.temperature = self.temperature_schedule(num_updates)
+
+    def forward(
+        self,
+        prev_output_tokens: Tensor,
+        encoder_out: ARMINEncoderOut,
+        incremental_state: Optional[IncrementalState] = None,
+        features_only: bool = False,
+        **unused,
+    ):
+        features, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state)
+        if not features_only:
+            features = self.output_layer(features)
+        return features, extra
+
+    def extract_features(
+        self,
+        prev_output_tokens: Tensor,
+        encoder_out: ARMINEncoderOut,
+        incremental_state: Optional[IncrementalState] = None,
+        **unused,
+    ):
+        """Attentional outputs (B, T, decoder_out_embed_dim) and ``{"attn": [...]}``."""
+        cache = self._get_cache(incremental_state)
+        if cache is not None:
+            prev_output_tokens = prev_output_tokens[:, -1:]
+        else:
+            cache = self.initial_cache(encoder_out)
+        embedded = self.dropout_module(self.embed_tokens(prev_output_tokens)).transpose(0, 1)
+        padding_mask = prev_output_tokens.eq(self.padding_idx).t()  # (T, B)
+        state, feed = cache.state, cache.input_feed
+        outputs, weights = [], []
+        for x, pad in zip(embedded.unbind(0), padding_mask.unbind(0)):
+            step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
+            out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None)
+            out = out.squeeze(0)
+            if self.attention is None:
+                feed = self.dropout_module(self.project_state(out))
+            else:
+                feed, step_weights = self.attention(out, encoder_out.outputs, encoder_out.padding_mask)
+                feed = self.dropout_module(feed)
+                weights.append(step_weights.t())
+            outputs.append(feed)
+        if incremental_state is not None:
+            self._set_cache(incremental_state, DecoderCache(*state, feed))
+        attn = torch.stack(weights, dim=1) if weights else None  # (B, T, S)
+        return torch.stack(outputs, dim=1), {"attn": [attn]}
+
+    def initial_cache(self, encoder_out: ARMINEncoderOut) -> DecoderCache:
+        """The state before the first target token, derived from the encoder summary."""
+        batch_size = encoder_out.summary.size(0)
+        start = self.armin.initial_state(batch_size)
+        hidden = torch.tanh(self.initial_hidden(encoder_out.summary))
+        hidden = hidden.view(batch_size, self.armin.num_layers, -1).transpose(0, 1)
+        feed = hidden.new_zeros(batch_size, self.out_embed_dim)
+        return DecoderCache(hidden, start.memory, start.steps, feed)
+
+    def output_layer(self, features: Tensor) -> Tensor:
+        if self.output_projection is None:
+            return F.linear(features, self.embed_tokens.weight)
+        return self.output_projection(features)
+
+    def _get_cache(self, incremental_state: Optional[IncrementalState]) -> Optional[DecoderCache]:
+        if not incremental_state:
+            return None
+        cached = self.get_incremental_state(incremental_state, "cache")
+        return None if cached is None else DecoderCache(**cached)
+
+    def _set_cache(self, incremental_state: IncrementalState, cache: DecoderCache):
+        self.set_incremental_state(incremental_state, "cache", cache._asdict())
+
+    def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
+        """Follow beam search: keep rows ``new_order`` of every cached tensor."""
+        cache = self._get_cache(incremental_state)
+        if cache is not None:
+            self._set_cache(incremental_state, cache.index_select(new_order))
+
+    def max_positions(self) -> int:
+        return self.max_target_positions

@@ -1,0 +1,27 @@
+"""Global attention of a decoder state over the encoder outputs (Luong et al., 2015, "general")."""
+from typing import Tuple
+
+import torch
+from torch import Tensor, nn
+
+
+class SourceAttention(nn.Module):
+    """score(q, s_t) = (W_q q) . s_t, softmax over the real source positions, context
+    c = sum_t a_t s_t, output tanh(W_o [c ; q]).
+
+    query_size: the decoder state size; source_size: encoder output size C;
+    output_size: the size of the attentional output (fed back as input feeding).
+    """
+
+    def __init__(self, query_size: int, source_size: int, output_size: int):
+        super().__init__()
+        self.query_projection = nn.Linear(query_size, source_size, bias=False)
+        self.output_projection = nn.Linear(source_size + query_size, output_size, bias=False)
+
+    def forward(self, query: Tensor, source: Tensor, padding_mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """query (B, Q); source (S, B, C); padding_mask (S, B) True at pads.
+        Returns the attentional output (B, output_size) and the weights (S, B)."""
+        scores = torch.einsum("bc,sbc->sb", self.query_projection(query), source)
+        weights = scores.masked_fill(padding_mask, float("-inf")).softmax(dim=0)
+        context = torch.einsum("sb,sbc->bc", weights, source)
+        return torch.tanh(self.output_projection(torch.cat([context, query], dim=-1))), weights

@@ -1,0 +1,131 @@
+"""The ``armin`` translation model through fairseq's real CLIs on a slice of the real
+LibreOffice help corpus: train both models, translate with beam search, score; translate
+typed sentences (fairseq-interactive) and through the hub interface."""
+import re
+
+import pytest
+import sacrebleu
+from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
+
+from armin_plugin.data.parallel import SPM_MODEL
+
+SENTENCE = "Wählen Sie Bearbeiten – Alles auswählen."
+SEARCH = ["--beam", 5, "--max-len-a", 1.2, "--max-len-b", 10]
+
+
+@pytest.fixture(scope="module")
+def compared(libreoffice_slice, tmp_path_factory):
+    """The comparison job (tiny preset, 8 updates per model) and its output folder."""
+    out = tmp_path_factory.mktemp("compare") / "runs"
+    result = python_module(
+        "armin_plugin.compare_translation", "--data", libreoffice_slice, "--out", out,
+        "--preset", "tiny", "--max-update", 8,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out, result.stdout
+
+
+def table_rows(output):
+    return {
+        cells[0]: cells
+        for cells in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in output.splitlines() if line.startswith("| ARMIN") or line.startswith("| LSTM")
+        )
+    }
+
+
+def test_train_generate_score_both_models(compared, libreoffice_slice):
+    out, output = compared
+    rows = table_rows(output)
+    assert set(rows) == {"ARMIN", "LSTM"}
+    assert rows["ARMIN"][1] == "armin_iwslt_de_en" and rows["LSTM"][1] == "lstm_wiseman_iwslt_de_en"
+    references = (libreoffice_slice / "reference" / "test.en").read_text(encoding="utf-8").splitlines()
+    assert len(references) == 40
+    for name, cells in rows.items():
+        params, updates, bleu, chrf = int(cells[2].replace(",", "")), int(cells[3]), float(cells[7]), float(cells[8])
+        assert params > 10_000 and updates == 8
+        hypotheses = (out / name.lower() / "test.hyp.en").read_text(encoding="utf-8").splitlines()
+        assert len(hypotheses) == len(references)  # every test sentence translated, in order
+        assert not any("▁" in hypothesis for hypothesis in hypotheses)  # sentencepiece removed
+        assert bleu == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score, abs=0.006)
+        assert chrf == pytest.approx(sacrebleu.corpus_chrf(hypotheses, [references]).score, abs=0.006)
+        assert 0 < chrf < 100
+        generate_log = (out / name.lower() / "generate_test.log").read_text()
+        assert "--beam 5" in " ".join(generate_log.split()) or "'beam': 5" in generate_log
+    assert (out / "results.md").read_text().count("|\n") == 4
+
+
+def test_scores_reach_tensorboard(compared):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, _ = compared
+    for name in ("ARMIN", "LSTM"):
+        events = EventAccumulator(str(out / "tensorboard" / name / "test"))
+        events.Reload()
+        assert {"bleu", "chrf", "params"} <= set(events.Tags()["scalars"])
+        assert (out / "tensorboard" / name / "train").is_dir() and (out / "tensorboard" / name / "valid").is_dir()
+
+
+def interactive(data, checkpoint, typed):
+    """fairseq-interactive reading the sentences of the file ``typed``."""
+    return fairseq(
+        "interactive", data, "--user-dir", PLUGIN, "--path", checkpoint,
+        "--source-lang", "de", "--target-lang", "en", "--bpe", "sentencepiece",
+        "--sentencepiece-model", data / SPM_MODEL, "--cpu", "--input", typed, *SEARCH,
+    )
+
+
+def test_interactive_and_hub_translate_the_same(compared, libreoffice_slice, tmp_path):
+    import sentencepiece
+
+    from armin_plugin.models.armin_translation import ARMINTranslationModel
+
+    out, _ = compared
+    checkpoint = out / "armin" / "checkpoints" / "checkpoint_best.pt"
+    typed = tmp_path / "typed.de"
+    typed.write_text(SENTENCE + "\n", encoding="utf-8")
+    result = interactive(libreoffice_slice, checkpoint, typed)
+    assert result.returncode == 0, result.stderr[-3000:]
+    source = re.search(r"^S-0\t(.*)$", result.stdout, flags=re.M).group(1)
+    pieces = sentencepiece.SentencePieceProcessor(model_file=str(libreoffice_slice / SPM_MODEL))
+    assert source == " ".join(pieces.encode(SENTENCE, out_type=str))  # BPE applied
+    detokenized = re.search(r"^D-0\t\S+\t(.*)$", result.stdout, flags=re.M).group(1)
+    assert detokenized and "▁" not in detokenized
+
+    hub = ARMINTranslationModel.from_pretrained(
+        str(checkpoint.parent), checkpoint.name, str(libreoffice_slice), user_dir=PLUGIN,
+        bpe="sentencepiece", sentencepiece_model=str(libreoffice_slice / SPM_MODEL),
+        source_lang="de", target_lang="en",
+    ).eval()
+    assert hub.translate(SENTENCE, beam=5, max_len_a=1.2, max_len_b=10) == detokenized
+
+
+def test_unequal_sides_stop_before_anything_is_built(libreoffice_raw, libreoffice_slice, tmp_path):
+    """Different line counts, an empty side, an empty line: one line naming the file; the
+    data-bin that was there is left as it was."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in libreoffice_raw.iterdir():
+        (raw / path.name).write_bytes(path.read_bytes())
+    dest = tmp_path / "data-bin"
+    dest.mkdir()
+    (dest / "dict.de.txt").write_text("kept\n")
+    english = (raw / "train.en").read_text(encoding="utf-8").splitlines(keepends=True)
+    cases = [
+        ("train.en", "".join(english[:-1]), f"{raw / 'train'}.de has 300 lines but train.en has 299"),
+        ("train.en", "", f"{raw / 'train.en'} is empty: both sides of a parallel corpus need text"),
+        ("train.en", "".join(english[:9]) + "\n" + "".join(english[10:]),
+         f"line 10 of {raw / 'train.en'} is empty: every pair needs text on both sides"),
+    ]
+    for name, text, message in cases:
+        (raw / name).write_text(text, encoding="utf-8")
+        result = python_module(
+            "armin_plugin.data.parallel", "--raw", raw, "--dest", dest, "--vocab-size", 600
+        )
+        assert_one_line_error(result, message)
+        assert [p.name for p in dest.iterdir()] == ["dict.de.txt"] and (dest / "dict.de.txt").read_text() == "kept\n"
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    result = python_module("armin_plugin.compare_translation", "--data", raw, "--out", tmp_path / "runs")
+    assert_one_line_error(result, f"data directory {raw} lacks dict.de.txt")
+    assert not (tmp_path / "runs").exists()

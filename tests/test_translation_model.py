@@ -1,0 +1,195 @@
+"""The ``armin`` translation model in process: sizes, incremental decoding, beam reordering
+and padding invariance."""
+import pytest
+import torch
+from fairseq import options
+from fairseq.data import Dictionary
+from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+from fairseq.tasks.translation import TranslationTask
+
+import armin_plugin.models.armin_translation  # noqa: F401  (registers the archs in process)
+from armin_plugin.errors import ArminError
+
+VOCAB = 40
+
+
+def dictionary(size):
+    vocabulary = Dictionary()
+    for index in range(size - len(vocabulary)):
+        vocabulary.add_symbol(f"w{index}")
+    return vocabulary
+
+
+def build(arch, vocab=VOCAB, *flags):
+    """A model of ``arch`` for a joined dictionary of ``vocab`` symbols, and that dictionary."""
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(
+        parser, ["/dev/null", "--task", "translation", "--source-lang", "de", "--target-lang", "en",
+                 "--arch", arch, *[str(flag) for flag in flags]],
+    )
+    cfg = convert_namespace_to_omegaconf(args)
+    vocabulary = dictionary(vocab)
+    task = TranslationTask(cfg.task, vocabulary, vocabulary)
+    return task.build_model(cfg.model), vocabulary
+
+
+def parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_armin_iwslt_de_en_is_sized_like_lstm_wiseman():
+    """The vocabulary-sized tables are the same (256 wide); the rest within 1%."""
+    difference = {}
+    for vocab in (8, 8000):
+        armin, lstm = build("armin_iwslt_de_en", vocab)[0], build("lstm_wiseman_iwslt_de_en", vocab)[0]
+        difference[vocab] = parameters(armin) - parameters(lstm)
+        if vocab == 8:
+            assert abs(difference[vocab]) < 0.01 * parameters(lstm)
+    assert difference[8] == difference[8000]
+
+
+def sentences(vocabulary, lengths, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    low = vocabulary.nspecial
+    return [
+        torch.cat([torch.randint(low, len(vocabulary), (n,), generator=generator), torch.tensor([vocabulary.eos()])])
+        for n in lengths
+    ]
+
+
+def padded(rows, pad, left):
+    width = max(len(row) for row in rows)
+    batch = torch.full((len(rows), width), pad)
+    for index, row in enumerate(rows):
+        if left:
+            batch[index, width - len(row):] = row
+        else:
+            batch[index, :len(row)] = row
+    return batch
+
+
+def full_log_probs(model, source, prev):
+    encoder_out = model.encoder(source)
+    logits, _ = model.decoder(prev, encoder_out)
+    return torch.log_softmax(logits, dim=-1)
+
+
+def prev_tokens(vocabulary, batch, steps, seed=1):
+    """Decoder inputs as during generation: eos, then target tokens, no pads."""
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(vocabulary.nspecial, len(vocabulary), (batch, steps), generator=generator)
+    tokens[:, 0] = vocabulary.eos()
+    return tokens
+
+
+def decode_one_at_a_time(model, encoder_out, prev, state, start=0):
+    """Log-probabilities (B, T - start, V) of steps start..T-1, one token per call."""
+    steps = []
+    for t in range(start, prev.size(1)):
+        logits, _ = model.decoder(prev[:, : t + 1], encoder_out, incremental_state=state)
+        steps.append(torch.log_softmax(logits[:, -1], dim=-1))
+    return torch.stack(steps, dim=1)
+
+
+ARCH_FLAGS = [
+    [],
+    ["--encoder-bidirectional", "--encoder-layers", 2, "--decoder-layers", 2],
+    ["--share-all-embeddings"],
+    ["--no-decoder-attention"],
+]
+
+
+@pytest.mark.parametrize("flags", ARCH_FLAGS)
+def test_incremental_decoding_equals_full_forward(flags):
+    torch.manual_seed(0)
+    model, vocabulary = build("armin_tiny", VOCAB, *flags)
+    model.eval()
+    source = padded(sentences(vocabulary, [5, 9, 3, 7]), vocabulary.pad(), left=True)
+    prev = prev_tokens(vocabulary, 4, 12)  # longer than the 4 slots: slots get overwritten
+    with torch.no_grad():
+        expected = full_log_probs(model, source, prev)
+        got = decode_one_at_a_time(model, model.encoder(source), prev, {})
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("flags", ARCH_FLAGS[:2])
+def test_incremental_decoding_follows_beam_reordering_with_shrinking_batch(flags):
+    """Decode 5 steps for 4 rows, keep rows [3, 1, 1] (as beam search does when sentences
+    finish and beams are re-ranked), decode 7 more: the log-probabilities equal a full
+    forward of the kept rows' whole prefixes."""
+    torch.manual_seed(0)
+    model, vocabulary = build("armin_tiny", VOCAB, *flags)
+    model.eval()
+    source = padded(sentences(vocabulary, [5, 9, 3, 7]), vocabulary.pad(), left=True)
+    prev = prev_tokens(vocabulary, 4, 12)
+    order = torch.tensor([3, 1, 1])
+    with torch.no_grad():
+        encoder_out = model.encoder(source)
+        state = {}
+        before = decode_one_at_a_time(model, encoder_out, prev[:, :5], state)
+        model.decoder.reorder_incremental_state_scripting(state, order)
+        encoder_out = model.encoder.reorder_encoder_out(encoder_out, order)
+        after = decode_one_at_a_time(model, encoder_out, prev[order], state, start=5)
+        expected = full_log_probs(model, source[order], prev[order])
+    torch.testing.assert_close(before[order], expected[:, :5], rtol=0, atol=1e-5)
+    torch.testing.assert_close(after, expected[:, 5:], rtol=0, atol=1e-5)
+    assert state and all(
+        tensor.size(0 if name == "input_feed" else 1) == 3
+        for cache in state.values() for name, tensor in cache.items()
+    )
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_encoder_and_model_ignore_padding_side(bidirectional):
+    """Left- and right-padded batches give each sentence what it gets alone: the same
+    encoder outputs at its real positions, summary, and decoder log-probabilities."""
+    torch.manual_seed(0)
+    flags = ["--encoder-bidirectional"] if bidirectional else []
+    model, vocabulary = build("armin_tiny", VOCAB, *flags, "--encoder-layers", 2)
+    model.eval()
+    rows = sentences(vocabulary, [6, 2, 9, 4])
+    prev = prev_tokens(vocabulary, 4, 6)
+    with torch.no_grad():
+        alone = [model.encoder(row.unsqueeze(0)) for row in rows]
+        alone_log_probs = [full_log_probs(model, row.unsqueeze(0), prev[i : i + 1]) for i, row in enumerate(rows)]
+        for left in (True, False):
+            batch = padded(rows, vocabulary.pad(), left)
+            encoder_out = model.encoder(batch)
+            log_probs = full_log_probs(model, batch, prev)
+            for index, (row, single) in enumerate(zip(rows, alone)):
+                real = ~encoder_out.padding_mask[:, index]
+                assert int(real.sum()) == len(row)
+                torch.testing.assert_close(encoder_out.outputs[real, index], single.outputs[:, 0], rtol=0, atol=1e-5)
+                torch.testing.assert_close(encoder_out.summary[index], single.summary[0], rtol=0, atol=1e-5)
+                torch.testing.assert_close(log_probs[index], alone_log_probs[index][0], rtol=0, atol=1e-5)
+
+
+def test_bidirectional_encoder_reads_both_directions():
+    """A token change at the end of a sentence reaches its first output only through the
+    backward stack."""
+    torch.manual_seed(0)
+    (row,) = sentences(dictionary(VOCAB), [6])
+    changed = row.clone()
+    changed[-2] = row[-2] + 1 if row[-2] + 1 < VOCAB else row[-2] - 1
+    for flags, reaches in (([], False), (["--encoder-bidirectional"], True)):
+        model, _ = build("armin_tiny", VOCAB, *flags)
+        model.eval()
+        with torch.no_grad():
+            first, other = (model.encoder(tokens.unsqueeze(0)).outputs[0] for tokens in (row, changed))
+        assert (not torch.allclose(first, other)) == reaches
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--encoder-slots", 0], "--encoder-slots must be a positive integer, got 0"),
+        (["--decoder-hidden-size", 0], "--decoder-hidden-size must be a positive integer, got 0"),
+        (["--share-all-embeddings", "--decoder-embed-dim", 32],
+         "--share-all-embeddings needs --encoder-embed-dim (16) equal to --decoder-embed-dim (32)"),
+        (["--share-decoder-input-output-embed", "--decoder-out-embed-dim", 32],
+         "tied output embeddings need --decoder-out-embed-dim (32) equal to --decoder-embed-dim (16)"),
+    ],
+)
+def test_impossible_flags_are_refused_by_name(flags, message):
+    with pytest.raises(ArminError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+        build("armin_tiny", VOCAB, *flags)
