@@ -78,9 +78,10 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(ptb_char_slice, tmp
     assert_same_run(reference, [first, second], tmp_path / "whole", tmp_path / "pieces")
 
 
-def stop_with_signal(data, save_dir, setup, signum, after_update):
-    """Train until update ``after_update`` is logged, send ``signum``; the finished process."""
-    command = fairseq_command("train") + [str(a) for a in train_args(data, save_dir, setup, 10000)]
+def stop_with_signal(args, signum, after_update):
+    """``fairseq-train ARGS`` until update ``after_update`` is logged, then ``signum``; the
+    finished process."""
+    command = fairseq_command("train") + [str(a) for a in args]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     output = []
@@ -97,7 +98,7 @@ def stop_with_signal(data, save_dir, setup, signum, after_update):
 @pytest.mark.parametrize("setup, signum", [("armin_tbptt_lm", signal.SIGINT),
                                            ("language_modeling", signal.SIGTERM)])
 def test_signal_saves_a_checkpoint_and_resume_is_exact(ptb_char_slice, tmp_path, setup, signum):
-    stopped = stop_with_signal(ptb_char_slice, tmp_path / "pieces", setup, signum, after_update=3)
+    stopped = stop_with_signal(train_args(ptb_char_slice, tmp_path / "pieces", setup, 10000), signum, after_update=3)
     assert stopped.returncode == 0, stopped.stdout[-3000:]
     assert f"received {signal.Signals(signum).name}: finishing the update in progress" in stopped.stdout
     stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stopped.stdout).group(1))

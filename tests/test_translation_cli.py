@@ -2,10 +2,13 @@
 LibreOffice help corpus: train both models, translate with beam search, score; translate
 typed sentences (fairseq-interactive) and through the hub interface."""
 import re
+import signal
 
 import pytest
 import sacrebleu
 from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
+
+from test_resume import assert_same_run, stop_with_signal, update_lines
 
 from armin_plugin.data.parallel import SPM_MODEL
 
@@ -129,3 +132,34 @@ def test_unequal_sides_stop_before_anything_is_built(libreoffice_raw, libreoffic
     result = python_module("armin_plugin.compare_translation", "--data", raw, "--out", tmp_path / "runs")
     assert_one_line_error(result, f"data directory {raw} lacks dict.de.txt")
     assert not (tmp_path / "runs").exists()
+
+
+def translation_train_args(data, save_dir, max_update, *extra):
+    return [
+        data, "--user-dir", PLUGIN, "--task", "translation", "--arch", "armin_tiny",
+        "--optimizer", "adam", "--lr", 0.003, "--dropout", 0.2, "--max-tokens", 400,
+        "--max-update", max_update, "--save-dir", save_dir, "--log-format", "simple",
+        "--log-interval", 1, "--cpu", "--seed", 5, "--disable-validation", *extra,
+    ]
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_is_exact(libreoffice_slice, tmp_path):
+    """The clean stop and exact resume of ``armin_lm`` hold for ``armin`` under fairseq's
+    translation task too (Gumbel noise, temperature, epoch position)."""
+    stopped = stop_with_signal(translation_train_args(libreoffice_slice, tmp_path / "pieces", 10000),
+                               signal.SIGTERM, after_update=2)
+    assert stopped.returncode == 0, stopped.stdout[-3000:]
+    stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stopped.stdout).group(1))
+    assert max(update_lines(stopped.stdout)) == stop
+    resumed = fairseq("train", *translation_train_args(libreoffice_slice, tmp_path / "pieces", stop + 2))
+    reference = fairseq("train", *translation_train_args(libreoffice_slice, tmp_path / "whole", stop + 2))
+    assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:]
+    assert f"@ {stop} updates" in resumed.stdout
+    assert_same_run(reference, [stopped, resumed], tmp_path / "whole", tmp_path / "pieces")
+
+
+def test_missing_restore_file_is_refused(libreoffice_slice, tmp_path):
+    result = fairseq("train", *translation_train_args(
+        libreoffice_slice, tmp_path / "ck", 2, "--restore-file", tmp_path / "nope.pt"))
+    assert_one_line_error(result, f"--restore-file {tmp_path / 'nope.pt'} does not exist", only_line=False)
+    assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())

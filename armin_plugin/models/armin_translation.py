@@ -4,6 +4,8 @@
 """
 from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
 
+from ..training.interrupt import stop_cleanly_on_signals
+from ..training.restore_file import check_restore_file
 from .armin_encoder import ARMINEncoder, new_embedding
 from .armin_translation_config import ARMINTranslationConfig, check_translation_flags
 from .armin_translation_decoder import ARMINTranslationDecoder
@@ -18,12 +20,21 @@ class ARMINTranslationModel(FairseqEncoderDecoderModel):
     @classmethod
     def build_model(cls, cfg: ARMINTranslationConfig, task):
         check_translation_flags(cfg, task)
+        check_restore_file(cfg)
         encoder_embed = decoder_embed = None
         if cfg.share_all_embeddings:
             encoder_embed = decoder_embed = new_embedding(task.source_dictionary, cfg.encoder_embed_dim)
         encoder = ARMINEncoder(cfg, task.source_dictionary, encoder_embed)
         decoder = ARMINTranslationDecoder(cfg, task.target_dictionary, encoder.output_size, decoder_embed)
-        return cls(encoder, decoder)
+        model = cls(encoder, decoder)
+        model.cfg = cfg
+        return model
+
+    def set_num_updates(self, num_updates: int):
+        """Called by fairseq's trainer only: arms the clean stop on SIGINT/SIGTERM
+        (:mod:`armin_plugin.training.interrupt`) under fairseq's translation task."""
+        stop_cleanly_on_signals(self.cfg, num_updates)
+        super().set_num_updates(num_updates)
 
 
 @register_model_architecture("armin", "armin_iwslt_de_en")
