@@ -8,7 +8,8 @@ devices, and its default DDP backend passes CUDA device ids). This launcher star
 process per rank of this environment's fairseq-train, each with the flags that do work:
 ``--cpu --distributed-backend gloo --distributed-world-size N --distributed-rank R
 --distributed-init-method tcp://127.0.0.1:PORT --distributed-no-spawn --ddp-backend
-legacy_ddp``, and ``OMP_NUM_THREADS`` / torch threads so that ranks x threads <= cores.
+legacy_ddp --load-checkpoint-on-all-dp-ranks`` (resuming: fairseq's broadcast of the
+checkpoint from rank 0 fails under torch >= 2.6), and ``OMP_NUM_THREADS`` / torch threads so that ranks x threads <= cores.
 fairseq's ``--batch-size`` stays per rank: the global batch is N times larger.
 
 While the ranks run, SIGINT, SIGTERM and SIGHUP sent to the launcher are forwarded to every
@@ -177,6 +178,10 @@ def rank_command(options: Options, rank: int) -> List[str]:
             f"tcp://127.0.0.1:{options.port}", "--distributed-no-spawn",
             "--ddp-backend", flag_value(options.fairseq_args, "--ddp-backend") or "legacy_ddp",
         ]
+        if "--load-checkpoint-on-all-dp-ranks" not in options.fairseq_args:
+            # every rank reads the checkpoint from the shared disk: fairseq's broadcast of it
+            # from rank 0 unpickles with torch's weights_only default and fails on its config
+            command.append("--load-checkpoint-on-all-dp-ranks")
     return command
 
 
