@@ -210,3 +210,31 @@ def test_failing_rank_exit_code_is_returned(tmp_path):
     assert result.returncode == 2, result.stderr[-3000:]
     last = result.stderr.splitlines()[-1]
     assert re.fullmatch(r"error: rank [01] of 2 \(pid \d+\) failed with exit code 2; stopped the other ranks", last)
+
+
+def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
+    """compare_lm --nprocs 2: every run trains on 2 ranks with half the rows each."""
+    out = tmp_path / "runs"
+    result = python_module(
+        "armin_plugin.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
+        "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 0,
+        "--validate-every", 2, "--log-interval", 1,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for run in ("armin", "lstm"):
+        log = (out / run / "train.log").read_text()
+        assert "2 CPU rank(s) x 1 thread(s)" in log
+        assert "'distributed_world_size': 2" in log and "'batch_size': 4" in log
+        assert "bsz=8" in log  # the global batch: 2 ranks x 4 rows
+    assert (out / "report" / "table.md").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--nprocs", 3, "--batch-size", 8], "--batch-size 8 does not split evenly over --nprocs 3 processes"),
+    (["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
+    (["--nprocs", 0], "--nprocs must be >= 1, got 0"),
+])
+def test_main_job_process_count_errors(tmp_path, args, expected):
+    result = python_module("armin_plugin.compare_lm", "--out", tmp_path / "runs", *args)
+    assert_one_line_error(result, expected)
+    assert not (tmp_path / "runs").exists()
