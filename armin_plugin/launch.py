@@ -1,4 +1,4 @@
-"""``armin-launch``: fairseq-train on N CPU processes of one machine.
+"""``armin-launch``: fairseq-train on N CPU processes of one machine (or of several).
 
     armin-launch --nprocs 2 -- fairseq-train data-bin/ptb_char --user-dir armin_plugin ...
     python -m armin_plugin.launch --nprocs 2 -- fairseq-train ...
@@ -9,7 +9,8 @@ process per rank of this environment's fairseq-train, each with the flags that d
 ``--cpu --distributed-backend gloo --distributed-world-size N --distributed-rank R
 --distributed-init-method tcp://127.0.0.1:PORT --distributed-no-spawn --ddp-backend
 legacy_ddp --load-checkpoint-on-all-dp-ranks`` (resuming: fairseq's broadcast of the
-checkpoint from rank 0 fails under torch >= 2.6), and ``OMP_NUM_THREADS`` / torch threads so that ranks x threads <= cores.
+checkpoint from rank 0 fails under torch >= 2.6), and ``OMP_NUM_THREADS`` / torch threads
+so that ranks x threads <= cores.
 fairseq's ``--batch-size`` stays per rank: the global batch is N times larger.
 
 While the ranks run, SIGINT, SIGTERM and SIGHUP sent to the launcher are forwarded to every
@@ -19,8 +20,13 @@ it was killed by a signal) after one line naming the rank. Rank 0's output passe
 unchanged; the output of the other ranks (fairseq logs only their warnings and errors) goes
 to stderr, each line prefixed with ``[rank R]``.
 
-On GPUs, fairseq-train itself starts one process per visible device; across nodes use
-torchrun or Slurm as fairseq supports (see README.md, "Distributed training").
+Several machines: run the launcher on each with the same ``--nnodes``, ``--master-addr`` (an
+address of machine 0) and ``--port``, and ``--node-rank`` 0, 1, ...; global ranks are
+node-rank x nprocs + local rank. When a rank fails, the ranks of the other machines fail on
+their next collective call and their launchers stop in turn.
+
+On GPUs, fairseq-train itself starts one process per visible device; across GPU machines
+use torchrun or Slurm as fairseq supports (see README.md, "Distributed training").
 """
 import argparse
 import ctypes
@@ -54,9 +60,11 @@ _PR_SET_PDEATHSIG = 1
 
 
 class Options(NamedTuple):
-    nprocs: int
+    nprocs: int  # ranks on this machine
+    first_rank: int  # global rank of this machine's first rank
+    world_size: int  # ranks on all machines
+    master: str  # host:port of the rendezvous (global rank 0's machine)
     threads: int
-    port: int
     grace: float
     check_replicas: bool
     fairseq_args: List[str]
@@ -84,7 +92,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int,
                         help="torch/OpenMP threads per rank (default: cores // nprocs, at most "
                         "$OMP_NUM_THREADS when that is set)")
-    parser.add_argument("--port", type=int, help="rendezvous port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--nnodes", type=int, default=1, help="machines, each running this launcher")
+    parser.add_argument("--node-rank", type=int, default=0, help="this machine's index, 0 .. nnodes - 1")
+    parser.add_argument("--master-addr", default="127.0.0.1",
+                        help="address of machine 0, reachable from every machine (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int,
+                        help="rendezvous port on machine 0 (default: a free one; required with --nnodes > 1)")
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds the other ranks get to exit after a rank failed (then SIGKILL)")
     parser.add_argument("--oversubscribe", action="store_true",
@@ -159,28 +172,40 @@ def parse_args(argv: List[str]) -> Options:
             "CPU cores here; ranks would slow each other down many times (add --oversubscribe "
             "to run anyway)"
         )
+    if options.nnodes < 1 or not 0 <= options.node_rank < options.nnodes:
+        raise ArminError(
+            f"armin-launch: --node-rank must be in 0 .. --nnodes - 1 with --nnodes >= 1, got "
+            f"--nnodes {options.nnodes} --node-rank {options.node_rank}"
+        )
+    if options.nnodes > 1 and options.port is None:
+        raise ArminError("armin-launch: --nnodes > 1 needs --port, the same on every machine")
     port = options.port if options.port is not None else free_port()
-    return Options(options.nprocs, threads, port, options.grace, options.check_replicas, fairseq_args)
+    return Options(
+        options.nprocs, options.node_rank * options.nprocs, options.nnodes * options.nprocs,
+        f"{options.master_addr}:{port}", threads, options.grace, options.check_replicas, fairseq_args,
+    )
 
 
 def rank_command(options: Options, rank: int) -> List[str]:
-    """The command line of one rank: fairseq-train through :mod:`armin_plugin.launch_rank`."""
+    """The command line of global rank ``rank``: fairseq-train through
+    :mod:`armin_plugin.launch_rank`."""
     command = [sys.executable, "-m", "armin_plugin.launch_rank"]
     if options.check_replicas:
         command.append("--check-replicas")
     command += ["--", *options.fairseq_args]
     if "--cpu" not in options.fairseq_args:
         command.append("--cpu")
-    if options.nprocs > 1:
+    if options.world_size > 1:
         command += [
-            "--distributed-backend", "gloo", "--distributed-world-size", str(options.nprocs),
+            "--distributed-backend", "gloo", "--distributed-world-size", str(options.world_size),
             "--distributed-rank", str(rank), "--distributed-init-method",
-            f"tcp://127.0.0.1:{options.port}", "--distributed-no-spawn",
+            f"tcp://{options.master}", "--distributed-no-spawn",
             "--ddp-backend", flag_value(options.fairseq_args, "--ddp-backend") or "legacy_ddp",
         ]
         if "--load-checkpoint-on-all-dp-ranks" not in options.fairseq_args:
-            # every rank reads the checkpoint from the shared disk: fairseq's broadcast of it
-            # from rank 0 unpickles with torch's weights_only default and fails on its config
+            # every rank reads the checkpoint itself (several machines: --save-dir on a shared
+            # file system): fairseq's broadcast of it from rank 0 unpickles with torch's
+            # weights_only default and fails on its config
             command.append("--load-checkpoint-on-all-dp-ranks")
     return command
 
@@ -210,12 +235,12 @@ def _prefix_lines(stream, prefix: str):
 
 
 class Ranks:
-    """The running rank processes."""
+    """The running rank processes of this machine, indexed by local rank."""
 
     def __init__(self, options: Options):
         self.processes: List[subprocess.Popen] = []
         self.readers: List[threading.Thread] = []
-        for rank in range(options.nprocs):
+        for rank in range(options.first_rank, options.first_rank + options.nprocs):
             quiet = rank > 0
             process = subprocess.Popen(
                 rank_command(options, rank), env=_rank_environment(options, rank),
@@ -285,13 +310,15 @@ def launch(options: Options) -> int:
     def forward(signum, _frame):
         interrupted.append(signum)
         running = ranks.running()
-        logger.info("got %s: forwarding it to ranks %s", signal.Signals(signum).name, running)
+        logger.info("got %s: forwarding it to ranks %s", signal.Signals(signum).name,
+                    [options.first_rank + rank for rank in running])
         ranks.signal(signum, running)
 
     previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
-    pids = ", ".join(f"rank {rank} pid {process.pid}" for rank, process in enumerate(ranks.processes))
-    logger.info("%d CPU rank(s) x %d thread(s), rendezvous tcp://127.0.0.1:%d: %s",
-                options.nprocs, options.threads, options.port, pids)
+    first = options.first_rank
+    pids = ", ".join(f"rank {first + rank} pid {process.pid}" for rank, process in enumerate(ranks.processes))
+    logger.info("%d CPU rank(s) x %d thread(s) (world size %d), rendezvous tcp://%s: %s",
+                options.nprocs, options.threads, options.world_size, options.master, pids)
     failed = None
     try:
         while ranks.running():
@@ -305,10 +332,10 @@ def launch(options: Options) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         ranks.close()
-    world = options.nprocs
+    world = options.world_size
     if interrupted:
         name = signal.Signals(interrupted[0]).name
-        exits = ", ".join(f"rank {rank} {describe_exit(process.returncode)}"
+        exits = ", ".join(f"rank {first + rank} {describe_exit(process.returncode)}"
                           for rank, process in enumerate(ranks.processes))
         if failed is None:
             logger.info("interrupted by %s (forwarded to every rank): %s", name, exits)
@@ -317,8 +344,8 @@ def launch(options: Options) -> int:
         return shell_code(ranks.processes[failed].returncode)
     if failed is not None:
         process = ranks.processes[failed]
-        stopped = "; stopped the other ranks" if world > 1 else ""
-        print(f"error: rank {failed} of {world} (pid {process.pid}) {describe_exit(process.returncode)}"
+        stopped = "; stopped the other ranks" if options.nprocs > 1 else ""
+        print(f"error: rank {first + failed} of {world} (pid {process.pid}) {describe_exit(process.returncode)}"
               f"{stopped}", file=sys.stderr)
         return shell_code(process.returncode)
     return 0

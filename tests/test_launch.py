@@ -11,7 +11,7 @@ import torch
 from conftest import PLUGIN, REPO, assert_one_line_error, python_module
 
 from armin_plugin.errors import ArminError
-from armin_plugin.launch import cpu_cores
+from armin_plugin.launch import cpu_cores, free_port
 from armin_plugin.launch_rank import compare_replicas
 
 # One memory slot and no dropout: no random draw changes the result, so 2 ranks x 4 rows
@@ -82,6 +82,31 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(one_and_two_rank
         torch.testing.assert_close(distributed[name], single[name], rtol=1e-5, atol=1e-6, msg=name)
     initial = parameters(two / "checkpoint_1_2.pt")
     assert any(not torch.equal(initial[name], single[name]) for name in single)
+
+
+def test_two_machines_match_one_machine(one_and_two_ranks, ptb_char_slice, tmp_path):
+    """--nnodes 2: one launcher per "machine" (both here), one rank each, rendezvous on
+    machine 0's address: the same training as 2 ranks on one machine."""
+    two, _, _, _ = one_and_two_ranks
+    save_dir, port = tmp_path / "checkpoints", free_port()
+    command = [str(part) for part in fairseq_train(ptb_char_slice, save_dir, 4, DETERMINISTIC_ARMIN)]
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "armin_plugin.launch", "--nprocs", "1", "--nnodes", "2",
+             "--node-rank", str(node), "--master-addr", "127.0.0.1", "--port", str(port),
+             "--check-replicas", "--", *command],
+            cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        for node in (0, 1)
+    ]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], [err[-3000:] for _, err in outputs]
+    assert "1 CPU rank(s) x 1 thread(s) (world size 2)" in outputs[0][0]
+    assert "rank 1 pid" in outputs[1][0]
+    assert "replica check at update 4: parameters identical on all 2 ranks" in outputs[0][0]
+    one_machine, two_machines = parameters(two / "checkpoint_last.pt"), parameters(save_dir / "checkpoint_last.pt")
+    assert all(torch.equal(one_machine[name], two_machines[name]) for name in one_machine)
 
 
 def test_differing_replicas_are_named():
@@ -192,6 +217,9 @@ def test_signal_to_the_launcher_reaches_every_rank(ptb_char_slice, tmp_path):
      "remove --distributed-rank from the fairseq-train command"),
     (["--nprocs", "2"], ["fairseq-train", "data", "--ddp-backend=c10d"],
      "--ddp-backend c10d does not work on CPU ranks; armin-launch uses --ddp-backend legacy_ddp"),
+    (["--nprocs", "1", "--nnodes", "2"], ["fairseq-train", "data"], "--nnodes > 1 needs --port"),
+    (["--nprocs", "1", "--nnodes", "2", "--node-rank", "2", "--port", "29500"], ["fairseq-train", "data"],
+     "--node-rank must be in 0 .. --nnodes - 1 with --nnodes >= 1, got --nnodes 2 --node-rank 2"),
     (["--nprocs", str(cpu_cores() + 1)], ["fairseq-train", "data"],
      f"{cpu_cores() + 1} ranks x 1 threads is more than the {cpu_cores()} CPU cores here"),
 ])
