@@ -249,11 +249,11 @@ class Ranks:
             )
             self.processes.append(process)
             if quiet:
-                reader = threading.Thread(
+                self.readers.append(threading.Thread(
                     target=_prefix_lines, args=(process.stdout, f"[rank {rank}] "), daemon=True
-                )
-                reader.start()
-                self.readers.append(reader)
+                ))
+        for reader in self.readers:  # after the forks: preexec_fn runs in a single-threaded parent
+            reader.start()
 
     def running(self) -> List[int]:
         return [rank for rank, process in enumerate(self.processes) if process.returncode is None]

@@ -26,10 +26,10 @@ SAMPLING_ARMIN = [
 ]
 
 
-def fairseq_train(data, save_dir, max_update, model, *extra):
+def fairseq_train(data, save_dir, max_update, model, *extra, task="language_modeling", batch_size=4):
     return [
-        "fairseq-train", data, "--user-dir", PLUGIN, "--task", "language_modeling",
-        "--tokens-per-sample", 64, "--batch-size", 4, "--optimizer", "adam", "--lr", 0.003,
+        "fairseq-train", data, "--user-dir", PLUGIN, "--task", task,
+        "--tokens-per-sample", 64, "--batch-size", batch_size, "--optimizer", "adam", "--lr", 0.003,
         "--max-update", max_update, "--save-interval-updates", 2, "--no-epoch-checkpoints",
         "--save-dir", save_dir, "--log-format", "simple", "--log-interval", 1, "--seed", 3,
         *model, *extra,
@@ -107,6 +107,28 @@ def test_two_machines_match_one_machine(one_and_two_ranks, ptb_char_slice, tmp_p
     assert "replica check at update 4: parameters identical on all 2 ranks" in outputs[0][0]
     one_machine, two_machines = parameters(two / "checkpoint_last.pt"), parameters(save_dir / "checkpoint_last.pt")
     assert all(torch.equal(one_machine[name], two_machines[name]) for name in one_machine)
+
+
+def test_stream_training_on_two_ranks_matches_one_process(ptb_char_slice, tmp_path):
+    """--task armin_tbptt_lm: 2 ranks x 2 streams are the 4 streams of one process, each
+    rank carrying the hidden state and memory of its own rows; with no random draw the
+    losses and parameters agree to float tolerance (rows summed in another order).
+
+    Plain SGD: from the second segment on, the learned initial state gets no gradient;
+    fairseq's legacy_ddp then hands the optimizer zeros where one process has None, and
+    Adam's momentum moves a parameter with a zero gradient but skips one without."""
+    runs = {}
+    for nprocs, streams in ((2, 2), (1, 4)):
+        save_dir = tmp_path / f"{nprocs}_ranks"
+        command = fairseq_train(ptb_char_slice, save_dir, 4, DETERMINISTIC_ARMIN,
+                                "--optimizer", "sgd", "--lr", 0.5, task="armin_tbptt_lm", batch_size=streams)
+        result = launch(nprocs, command)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        runs[nprocs] = train_losses(result.stdout), parameters(save_dir / "checkpoint_last.pt")
+    (losses_two, two), (losses_one, one) = runs[2], runs[1]
+    assert len(losses_two) == 4 and losses_two == pytest.approx(losses_one, abs=1e-3)
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5, msg=name)
 
 
 def test_differing_replicas_are_named():
