@@ -161,7 +161,7 @@ def evaluate(args, run: Run, checkpoint: Path, run_dir: Path) -> float:
 def checkpoint_facts(checkpoint: Path):
     """(parameters, updates, training minutes) stored in a fairseq checkpoint."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    params = sum(tensor.numel() for tensor in state["model"].values())
+    params = sum(value.numel() for value in state["model"].values() if torch.is_tensor(value))
     updates = state["optimizer_history"][-1]["num_updates"]
     return params, updates, state["extra_state"]["previous_training_time"] / 60
 
@@ -208,6 +208,9 @@ def parse_args(argv=None):
     for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr"):
         if getattr(args, name) is None:
             setattr(args, name, args.sizes[name])
+    for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr", "validate_every", "log_interval"):
+        if not getattr(args, name) > 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if args.nprocs < 1:
         raise ArminError(f"--nprocs must be >= 1, got {args.nprocs}")
     if args.nprocs > 1 and args.gpu:
@@ -239,6 +242,9 @@ def main(argv=None):
         png, markdown = write_report(logdirs, args.out / "report", args.metric)
     except ArminError as error:
         sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(f"error: interrupted; the run in progress saved its checkpoint_last.pt under {args.out}: "
+                 f"the same command resumes it")
     print(f"\nTest split of {args.data} (fairseq-eval-lm, base-2 loss per token):\n{markdown.read_text()}")
     print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 

@@ -3,6 +3,9 @@
 Everything a user can get wrong (sizes, paths, data) raises :class:`ArminError`. Command-line
 entry points, and fairseq's own CLIs once the plugin is imported through ``--user-dir``, print
 such an error as a single ``error: ...`` line and exit with status 1 instead of a traceback.
+So are the user errors that fairseq reports with a traceback of its own and
+:mod:`armin_plugin.fairseq_errors` recognises (unreadable checkpoints, checkpoints of another
+model), and an ``ArminError`` that fairseq re-raised wrapped in another exception.
 Other exceptions keep their tracebacks.
 """
 import sys
@@ -12,10 +15,27 @@ class ArminError(ValueError):
     """A problem with what the user asked for; the message names it."""
 
 
+def _armin_error_in_chain(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ArminError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _one_line_excepthook(previous_hook):
     def hook(exc_type, exc, tb):
-        if issubclass(exc_type, ArminError):
-            print(f"error: {exc}", file=sys.stderr)
+        from .fairseq_errors import describe
+
+        armin_error = _armin_error_in_chain(exc)
+        message = str(armin_error) if armin_error is not None else describe(exc, tb)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            # objects left half-built by the failure (e.g. fairseq's datasets) may complain
+            # from __del__ while the interpreter exits: the one line has said what happened
+            sys.unraisablehook = lambda unraisable: None
         else:
             previous_hook(exc_type, exc, tb)
 

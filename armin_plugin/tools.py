@@ -1,8 +1,10 @@
 """Running fairseq's command-line tools of this environment, with their output streamed."""
 import logging
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import List, NamedTuple, Optional
 
@@ -36,26 +38,51 @@ def fairseq_command(tool: str) -> List[str]:
     return [sys.executable, "-m", f"fairseq_cli.{tool.replace('-', '_')}"]
 
 
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: str = "") -> Finished:
     """Run ``command``; echo its log records live, append all its output (stdout and
     stderr) to ``log_path``, and return the exit code and the lines. On failure the last
-    lines of output are echoed too."""
+    lines of output are echoed too.
+
+    Interrupting this process (Ctrl-C, or SIGTERM) sends the child one SIGINT and waits for
+    it: fairseq-train with the plugin then finishes its update and saves
+    ``checkpoint_last.pt``. KeyboardInterrupt is raised once the child has exited. The child
+    runs in its own session, so a terminal's Ctrl-C reaches it only through this process.
+    """
     lines = []
     log = open(log_path, "a", encoding="utf-8") if log_path else None
+
+    def stream(process):
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if log:
+                log.write(line)
+            if _LOG_RECORD.match(line) and _CONFIG_DUMP not in line:
+                sys.stdout.write(prefix + line)
+                sys.stdout.flush()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt) if main_thread else None
     try:
         with subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            start_new_session=True,
         ) as process:
-            for line in process.stdout:
-                lines.append(line.rstrip("\n"))
-                if log:
-                    log.write(line)
-                if _LOG_RECORD.match(line) and _CONFIG_DUMP not in line:
-                    sys.stdout.write(prefix + line)
-                    sys.stdout.flush()
+            try:
+                stream(process)
+            except KeyboardInterrupt:
+                process.send_signal(signal.SIGINT)
+                stream(process)
+                process.wait()
+                raise
     finally:
         if log:
             log.close()
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     if process.returncode != 0:
         sys.stdout.write("".join(f"{prefix}{line}\n" for line in lines[-_TAIL_ON_FAILURE:]))
     return Finished(process.returncode, lines)

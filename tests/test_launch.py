@@ -145,10 +145,10 @@ def _wait_for(predicate, timeout, what):
         time.sleep(0.1)
 
 
-def _start_launcher(command, log_dir, *launcher_args):
+def _start_launcher(command, log_dir, nprocs=2):
     stdout, stderr = open(log_dir / "stdout", "w"), open(log_dir / "stderr", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "armin_plugin.launch", "--nprocs", "2", *launcher_args, "--",
+        [sys.executable, "-m", "armin_plugin.launch", "--nprocs", str(nprocs), "--",
          *[str(part) for part in command]],
         cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=stdout, stderr=stderr,
     )
@@ -226,6 +226,26 @@ def test_signal_to_the_launcher_reaches_every_rank(ptb_char_slice, tmp_path):
     assert final, stderr[-3000:]
     assert "rank 1 failed with exit code 1" not in final[-1], final[-1]
     assert all(_gone(pid) for pid in _rank_pids(logs))
+
+
+def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
+    """One rank: the plugin's clean stop (finish the update, save, exit 0) works through
+    the launcher, and the launcher exits 0."""
+    save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
+    logs.mkdir()
+    launcher = _start_launcher(fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs, nprocs=1)
+    try:
+        _wait_for(lambda: "num_updates=2," in (logs / "stdout").read_text(), 120, "training to start")
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    stdout = (logs / "stdout").read_text()
+    assert launcher.returncode == 0, (logs / "stderr").read_text()[-3000:]
+    assert "got SIGINT: forwarding it to ranks [0]" in stdout
+    assert "interrupted by SIGINT (forwarded to every rank): rank 0 exited with code 0" in stdout
+    assert _updates_in(save_dir / "checkpoint_last.pt") >= 2
 
 
 @pytest.mark.parametrize("launcher_args, command, expected", [

@@ -46,8 +46,8 @@ def test_impossible_stream_layout_is_refused():
 
 
 def test_carried_states_reset_rules():
-    carried = CarriedStates()
     state = build()[0].decoder.armin.initial_state(3)
+    carried = CarriedStates(type(state))
     assert carried.take("train", 0, 3) is None
     carried.keep("train", 0, state)
     assert carried.take("valid", 1, 3) is None  # another stream key

@@ -6,6 +6,8 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.models import FairseqLanguageModel, register_model, register_model_architecture
 from omegaconf import II
 
+from ..training.interrupt import stop_cleanly_on_signals
+from ..training.restore_file import check_restore_file
 from .armin_lm_decoder import ARMINLanguageModelDecoder
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
@@ -58,9 +60,18 @@ class ARMINLanguageModel(FairseqLanguageModel):
     @classmethod
     def build_model(cls, cfg: ARMINLanguageModelConfig, task):
         check_sizes(cfg)
+        check_restore_file(cfg)
         if cfg.max_target_positions is None:
             cfg.max_target_positions = DEFAULT_MAX_TARGET_POSITIONS
-        return cls(ARMINLanguageModelDecoder(cfg, task.target_dictionary))
+        model = cls(ARMINLanguageModelDecoder(cfg, task.target_dictionary))
+        model.cfg = cfg
+        return model
+
+    def set_num_updates(self, num_updates: int):
+        """Called by fairseq's trainer only: arms the clean stop on SIGINT/SIGTERM
+        (:mod:`armin_plugin.training.interrupt`) under any task."""
+        stop_cleanly_on_signals(self.cfg, num_updates)
+        super().set_num_updates(num_updates)
 
 
 def check_sizes(cfg):

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from ..modules import ARMIN, ARMINState, TemperatureSchedule
 from ..modules.memory_diagnostics import MemoryUse, memory_use
+from ..training.nonfinite import NonFiniteLoss
 from .carried_state import CarriedStates
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -53,8 +54,9 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         )
         features = self.armin.output_size
         self.max_target_positions = cfg.max_target_positions
-        self.carried = CarriedStates()
-        self.slot_clocks = CarriedStates()
+        self.num_updates = 0
+        self.carried = CarriedStates(ARMINState)
+        self.slot_clocks = CarriedStates(SlotClock)
         for layer in self.armin.layers:
             layer.record_addressing = True
         self.adaptive_softmax = None
@@ -75,6 +77,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
 
     def set_num_updates(self, num_updates: int):
         """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        self.num_updates = num_updates
         self.armin.temperature = self.temperature_schedule(num_updates)
 
     def forward(
@@ -91,7 +94,9 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         """``stream_key``/``stream_position`` (from ``--task armin_tbptt_lm``): continue the
         state carried for these streams from the previous segment, and keep the new one."""
         if stream_key is not None:
-            state = self.carried.take(stream_key, stream_position, prev_output_tokens.size(0))
+            state = self.carried.take(
+                stream_key, stream_position, prev_output_tokens.size(0), prev_output_tokens.device
+            )
         features, extra = self.extract_features(prev_output_tokens, incremental_state, state)
         if stream_key is not None:
             self.carried.keep(stream_key, stream_position, extra["state"])
@@ -99,6 +104,8 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
             self._log_memory_use(stream_key, stream_position, prev_output_tokens.size(0))
         if not features_only:
             features = self.output_layer(features)
+        if self.training and torch.is_grad_enabled() and not torch.isfinite(features).all():
+            raise NonFiniteLoss(self.num_updates + 1, "the output of armin_lm")
         return features, extra
 
     def extract_features(
@@ -136,7 +143,8 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         the segments of a stream."""
         clock = None
         if stream_key is not None:
-            clock = self.slot_clocks.take(stream_key, stream_position, batch_size)
+            device = self.embed_tokens.weight.device
+            clock = self.slot_clocks.take(stream_key, stream_position, batch_size, device)
         uses, written_at = [], []
         for index, layer in enumerate(self.armin.layers):
             use, written = memory_use(layer.last_trace, None if clock is None else clock.written_at[index])

@@ -43,12 +43,14 @@ class LSTMStreamDecoder(FairseqDecoder):
         self.lstm = nn.LSTM(cfg.decoder_embed_dim, cfg.decoder_hidden_size, cfg.decoder_layers)
         self.output_projection = nn.Linear(cfg.decoder_hidden_size, len(dictionary))
         self.max_target_positions = cfg.max_target_positions or 100000
-        self.carried = CarriedStates()
+        self.carried = CarriedStates(LSTMState)
 
     def forward(self, prev_output_tokens: Tensor, stream_key: Optional[str] = None,
                 stream_position: int = 0, state: Optional[LSTMState] = None, **unused):
         if stream_key is not None:
-            state = self.carried.take(stream_key, stream_position, prev_output_tokens.size(0))
+            state = self.carried.take(
+                stream_key, stream_position, prev_output_tokens.size(0), prev_output_tokens.device
+            )
         x = self.dropout_module(self.embed_tokens(prev_output_tokens)).transpose(0, 1)
         x, (hidden, cell) = self.lstm(x, state)
         final = LSTMState(hidden, cell)

@@ -19,13 +19,14 @@ from typing import Optional
 import numpy as np
 import torch
 from fairseq.data import FairseqDataset
-from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
 from .. import criterions  # noqa: F401  (registers algorithmic_bits)
 from ..data.algorithmic import ALGORITHMS, AlgorithmSpec, ExampleSource, check_range
 from ..errors import ArminError
+from ..training.nonfinite import GuardedTraining, GuardedTrainingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _range_field(what: str):
 
 
 @dataclass
-class AlgorithmicConfig(FairseqDataclass):
+class AlgorithmicConfig(GuardedTrainingConfig):
     algorithm: ChoiceEnum(ALGORITHMS) = field(default="copy", metadata={"help": "which memory task"})
     width: int = field(default=8, metadata={"help": "bits per vector"})
     min_length: Optional[int] = _range_field("shortest training sequence (items for associative_recall)")
@@ -161,7 +162,7 @@ class AlgorithmicDataset(FairseqDataset):
 
 
 @register_task("armin_algorithmic", dataclass=AlgorithmicConfig)
-class AlgorithmicTask(FairseqTask):
+class AlgorithmicTask(GuardedTraining, FairseqTask):
     """Copy, repeat copy and associative recall as binary-vector sequence tasks."""
 
     def __init__(self, cfg: AlgorithmicConfig):

@@ -21,19 +21,19 @@ from typing import Optional
 import torch
 from fairseq import utils
 from fairseq.data import Dictionary, data_utils, iterators
-from fairseq.dataclass import FairseqDataclass
 from fairseq.distributed import utils as distributed_utils
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
 from ..data.streams import StreamSegments
 from ..errors import ArminError
+from ..training.nonfinite import GuardedTraining, GuardedTrainingConfig
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class ARMINTruncatedBPTTConfig(FairseqDataclass):
+class ARMINTruncatedBPTTConfig(GuardedTrainingConfig):
     data: str = field(default="???", metadata={"help": "fairseq data-bin directory"})
     tokens_per_sample: int = field(
         default=150, metadata={"help": "segment length: steps of backpropagation through time"}
@@ -49,7 +49,7 @@ class ARMINTruncatedBPTTConfig(FairseqDataclass):
 
 
 @register_task("armin_tbptt_lm", dataclass=ARMINTruncatedBPTTConfig)
-class ARMINTruncatedBPTTTask(FairseqTask):
+class ARMINTruncatedBPTTTask(GuardedTraining, FairseqTask):
     """Stream batches; each sample tells the model which stream it continues."""
 
     def __init__(self, cfg: ARMINTruncatedBPTTConfig, dictionary: Dictionary):

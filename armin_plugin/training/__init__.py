@@ -1,0 +1,3 @@
+"""What the plugin adds to fairseq's training loop: a clean stop on SIGINT/SIGTERM
+(:mod:`.interrupt`), a guard against non-finite losses (:mod:`.nonfinite`, whose task mixin
+also arms the other two) and refusing a missing ``--restore-file`` (:mod:`.restore_file`)."""

@@ -1,0 +1,48 @@
+"""Refusing a ``--restore-file`` that does not exist.
+
+fairseq-train given a ``--restore-file`` that is not there logs "No existing checkpoint
+found" and trains from scratch, and its first save then overwrites ``checkpoint_last.pt``
+of ``--save-dir``: a typo costs the run that was to be resumed. The plugin's models and
+tasks call :func:`check_restore_file` while fairseq-train builds them, so such a run stops
+with one line before anything is written.
+"""
+import os
+import sys
+
+from omegaconf import DictConfig
+
+from ..errors import ArminError
+
+DEFAULT_RESTORE_FILE = "checkpoint_last.pt"
+
+
+def _in_fairseq_train() -> bool:
+    """Whether fairseq-train's main() is on the stack (and not eval-lm or generate, which
+    build models from a checkpoint's stored configuration)."""
+    frame = sys._getframe(1)
+    train_py = os.path.join("fairseq_cli", "train.py")
+    while frame is not None:
+        if frame.f_code.co_name == "main" and frame.f_code.co_filename.endswith(train_py):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def root_config(cfg):
+    """The whole fairseq configuration that ``cfg`` (a task's or a model's node) is part of."""
+    while isinstance(cfg, DictConfig) and cfg._get_parent() is not None:
+        cfg = cfg._get_parent()
+    return cfg
+
+
+def check_restore_file(cfg):
+    """``cfg``: any node of the running configuration (a task's or a model's)."""
+    root = root_config(cfg)
+    if not (isinstance(root, DictConfig) and "checkpoint" in root) or not _in_fairseq_train():
+        return
+    restore_file = root.checkpoint.restore_file
+    if restore_file != DEFAULT_RESTORE_FILE and not os.path.exists(restore_file):
+        raise ArminError(
+            f"--restore-file {restore_file} does not exist (fairseq would start afresh and "
+            f"overwrite {os.path.join(root.checkpoint.save_dir, DEFAULT_RESTORE_FILE)})"
+        )

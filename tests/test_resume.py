@@ -1,0 +1,133 @@
+"""Exact resume: a run stopped at any update (by --max-update or by SIGINT/SIGTERM) and resumed
+from its checkpoint logs the same per-update values and ends with the same parameters as an
+uninterrupted run; for --task armin_tbptt_lm this needs the carried states of every row."""
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import PLUGIN, REPO, fairseq
+from armin_plugin.tools import fairseq_command
+
+TASKS = {
+    "language_modeling": ["--task", "language_modeling", "--arch", "armin_lm"],
+    "armin_tbptt_lm": ["--task", "armin_tbptt_lm", "--arch", "armin_lm"],
+    "lstm_stream_lm": ["--task", "armin_tbptt_lm", "--arch", "lstm_stream_lm",
+                       "--decoder-hidden-size", 16],
+}
+TINY = {"armin_lm": ["--armin-hidden-size", 24, "--armin-slot-size", 12, "--armin-slots", 4,
+                     "--armin-tau-updates", 8]}
+# Wall-clock figures differ from run to run; everything else on a train_inner line must not.
+TIMING = re.compile(r"(wps|ups|train_wall|wall)=[^,]*(, )?")
+
+
+def train_args(data, save_dir, setup, max_update, *extra):
+    arch = TASKS[setup]
+    return [
+        data, "--user-dir", PLUGIN, *arch, *TINY.get(arch[3], []), "--decoder-embed-dim", 16,
+        "--tokens-per-sample", 40, "--batch-size", 4, "--optimizer", "adam", "--lr", 0.003,
+        "--dropout", 0.2, "--max-update", max_update, "--save-dir", save_dir, "--log-format",
+        "simple", "--log-interval", 1, "--cpu", "--seed", 3, *extra,
+    ]
+
+
+def train(data, save_dir, setup, max_update, *extra):
+    return fairseq("train", *train_args(data, save_dir, setup, max_update, *extra))
+
+
+def update_lines(output):
+    """{update: the train_inner line without timings}."""
+    lines = {}
+    for line in output.splitlines():
+        if "| train_inner |" in line:
+            values = TIMING.sub("", line.split("| train_inner |")[1]).strip()
+            lines[int(re.search(r"num_updates=(\d+)", values).group(1))] = values
+    return lines
+
+
+def parameters(checkpoint):
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return {name: value for name, value in state["model"].items() if torch.is_tensor(value)}
+
+
+def assert_same_run(reference, pieces, reference_dir, resumed_dir):
+    expected = update_lines(reference.stdout)
+    got = {}
+    for piece in pieces:
+        got.update(update_lines(piece.stdout))
+    assert got == expected
+    assert "loss=" in expected[max(expected)]
+    final, resumed = parameters(reference_dir / "checkpoint_last.pt"), parameters(resumed_dir / "checkpoint_last.pt")
+    assert final.keys() == resumed.keys()
+    for name in final:
+        assert torch.equal(final[name], resumed[name]), name
+
+
+def test_stopped_and_resumed_run_equals_an_uninterrupted_one(ptb_char_slice, tmp_path):
+    """--max-update 3, then 7; lstm_stream_lm (the signal tests below cover armin_lm)."""
+    setup = "lstm_stream_lm"
+    reference = train(ptb_char_slice, tmp_path / "whole", setup, 7)
+    first = train(ptb_char_slice, tmp_path / "pieces", setup, 3)
+    second = train(ptb_char_slice, tmp_path / "pieces", setup, 7)
+    for result in (reference, first, second):
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "Loaded checkpoint" in second.stdout and "@ 3 updates" in second.stdout
+    assert_same_run(reference, [first, second], tmp_path / "whole", tmp_path / "pieces")
+
+
+def stop_with_signal(data, save_dir, setup, signum, after_update):
+    """Train until update ``after_update`` is logged, send ``signum``; the finished process."""
+    command = fairseq_command("train") + [str(a) for a in train_args(data, save_dir, setup, 10000)]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    output = []
+    for line in process.stdout:
+        output.append(line)
+        if f"num_updates={after_update}," in line:
+            process.send_signal(signum)
+            break
+    output.extend(process.stdout)
+    process.wait(timeout=300)
+    return subprocess.CompletedProcess(command, process.returncode, "".join(output), "")
+
+
+@pytest.mark.parametrize("setup, signum", [("armin_tbptt_lm", signal.SIGINT),
+                                           ("language_modeling", signal.SIGTERM)])
+def test_signal_saves_a_checkpoint_and_resume_is_exact(ptb_char_slice, tmp_path, setup, signum):
+    stopped = stop_with_signal(ptb_char_slice, tmp_path / "pieces", setup, signum, after_update=3)
+    assert stopped.returncode == 0, stopped.stdout[-3000:]
+    assert f"received {signal.Signals(signum).name}: finishing the update in progress" in stopped.stdout
+    stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stopped.stdout).group(1))
+    assert stop >= 3 and max(update_lines(stopped.stdout)) == stop
+    assert (tmp_path / "pieces" / "checkpoint_last.pt").is_file()
+    resumed = train(ptb_char_slice, tmp_path / "pieces", setup, stop + 2)
+    reference = train(ptb_char_slice, tmp_path / "whole", setup, stop + 2)
+    assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:]
+    assert f"@ {stop} updates" in resumed.stdout
+    assert_same_run(reference, [stopped, resumed], tmp_path / "whole", tmp_path / "pieces")
+
+
+def test_interrupted_main_job_leaves_a_checkpoint_to_resume_from(ptb_char_slice, tmp_path):
+    """Ctrl-C on ``python -m armin_plugin.compare_lm`` (what the recipes run) reaches the
+    fairseq-train it runs as one SIGINT: that run saves, and the job stops with one line."""
+    command = [sys.executable, "-m", "armin_plugin.compare_lm", "--data", str(ptb_char_slice), "--out",
+               str(tmp_path / "runs"), "--tokens-per-sample", "40", "--batch-size", "4", "--log-interval", "1"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    for line in process.stdout:
+        if "num_updates=2," in line:
+            process.send_signal(signal.SIGINT)
+            break
+    output = process.stdout.read()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 1
+    assert stderr.splitlines()[-1] == (f"error: interrupted; the run in progress saved its checkpoint_last.pt "
+                                       f"under {tmp_path / 'runs'}: the same command resumes it")
+    stop = int(re.search(r"Stopping training due to num_updates: (\d+)", output).group(1))
+    checkpoint = torch.load(tmp_path / "runs" / "armin" / "checkpoints" / "checkpoint_last.pt",
+                            map_location="cpu", weights_only=False)
+    assert checkpoint["optimizer_history"][-1]["num_updates"] == stop
+    assert not (tmp_path / "runs" / "lstm").exists()  # the job stopped, it did not go on
