@@ -9,4 +9,6 @@ setup(
     # The pinned environment is installed by scripts/install.sh (see README.md);
     # fairseq itself must be installed without its torchaudio dependency.
     install_requires=["torch"],
+    # armin-launch: fairseq-train on N CPU processes (README.md, "Distributed training")
+    entry_points={"console_scripts": ["armin-launch=armin_plugin.launch:main"]},
 )

@@ -120,10 +120,17 @@ def _strings(parts) -> List[str]:
     return [str(part) for part in parts]
 
 
+def train_command(args) -> List[str]:
+    """fairseq-train itself, or through ``armin-launch`` on ``--nprocs`` CPU processes."""
+    if args.nprocs == 1:
+        return fairseq_command("train")
+    return [sys.executable, "-m", "armin_plugin.launch", "--nprocs", str(args.nprocs), "--", "fairseq-train"]
+
+
 def train(args, run: Run, run_dir: Path, logdir: Path):
-    command = fairseq_command("train") + _strings([
+    command = train_command(args) + _strings([
         args.data, "--user-dir", PLUGIN, *run.task, *run.model,
-        "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size,
+        "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size // args.nprocs,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
         "--stop-time-hours", args.minutes / 60,
@@ -180,6 +187,9 @@ def parse_args(argv=None):
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="sizes and settings")
     parser.add_argument("--minutes", type=float, default=3.5, help="training budget per run in minutes (0: none)")
     parser.add_argument("--gpu", action="store_true", help="train on the GPU(s) fairseq finds (default: CPU)")
+    parser.add_argument("--nprocs", type=int, default=1,
+                        help="CPU processes per training run (through armin-launch); --batch-size is "
+                        "split over them, so the global batch stays the same")
     parser.add_argument("--max-epoch", type=int, help="epochs per run (default: the preset's)")
     parser.add_argument("--max-update", type=int, default=0,
                         help="updates per run (0: no limit); unlike --minutes, the same for every "
@@ -201,14 +211,20 @@ def parse_args(argv=None):
     for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr", "validate_every", "log_interval"):
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if args.nprocs < 1:
+        raise ArminError(f"--nprocs must be >= 1, got {args.nprocs}")
+    if args.nprocs > 1 and args.gpu:
+        raise ArminError("--nprocs is for CPU processes; with --gpu fairseq-train uses every visible GPU itself")
+    if args.batch_size % args.nprocs:
+        raise ArminError(f"--batch-size {args.batch_size} does not split evenly over --nprocs {args.nprocs} processes")
     args.device = [] if args.gpu else ["--cpu"]
     return args
 
 
 def main(argv=None):
     setup_cli_logging()
-    args = parse_args(argv)
     try:
+        args = parse_args(argv)
         check_data_bin(args.data)
         logdirs = []
         for run in plan_runs(args.plan, args.sizes, dictionary_size(args.data)):

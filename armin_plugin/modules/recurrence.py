@@ -8,6 +8,17 @@ write overwrote, so the memory costs O(T B d_r) instead of O(T B N d_r). Weight 
 accumulated after the loop in one matrix multiply over all T * B rows each.
 
 Shapes: T steps, B rows, N slots, d_h hidden, d_r slot, G = d_h + d_r, P = 4 d_h + d_r.
+
+Precision (``--fp16``, ``--bf16``, ``--amp``, ``torch.autocast``): the loop always runs in
+float32 (float64 stays float64) with autocast switched off, in forward and in backward. The
+inputs that arrive in float16/bfloat16 (the input projections of all steps, computed in low
+precision as one large matrix multiply, the recurrent weights of a half model, a low-precision
+state) are cast up, and the outputs are cast back to the dtype of the projections; the
+returned hidden state and memory stay float32. Reasons: the memory is written once and read
+back hundreds of steps later, and the cell state accumulates over all steps (rounding to
+bfloat16's 8 bits compounds); the address softmax at a low temperature (tau 0.1 divides the
+logits by 0.1) and its straight-through gradient need more than float16's range and 11 bits;
+the recurrent products have only B rows per step, so low precision would gain little speed.
 """
 from typing import NamedTuple, Optional, Tuple
 
@@ -248,9 +259,10 @@ class _Recurrence(torch.autograd.Function):
         real = rest.pop() if ctx.masked else None
         probs = rest.pop() if ctx.sampled else None
         acts = Activations(*rest, probs)
-        inputs, weight_grads = _run_backward(
-            grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature
-        )
+        with torch.autocast(grad_out.device.type, enabled=False):  # as forward ran
+            inputs, weight_grads = _run_backward(
+                grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature
+            )
         return (None, None, None, None, None, *inputs, *weight_grads)
 
 
@@ -275,14 +287,30 @@ def run_recurrence(
     Returns outputs (T, B, G) and the final (hidden, memory, steps).
     """
     hidden, memory, steps = state
+    output_dtype = addr_in.dtype
+    # float16/bfloat16 (a --fp16/--bf16 model, or autocast's projections): the loop runs in
+    # float32 with autocast off, so the memory, the cell state and the address softmax never
+    # round to 8 or 11 bits over hundreds of steps; see module docstring.
+    addr_in, gate_in, trans_in, hidden, memory, noise = (
+        _in_float32(t) for t in (addr_in, gate_in, trans_in, hidden, memory, noise)
+    )
+    weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (addr_in, gate_in, trans_in, hidden, memory, *weights)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        outputs, hidden, memory, steps = _Recurrence.apply(
-            steps, noise, real, temperature, record, *tensors
-        )
-    else:
-        outputs, hidden, memory, steps, _ = _run_forward(
-            addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-            temperature, keep=False, record=record,
-        )
-    return outputs, (hidden, memory, steps)
+    with torch.autocast(addr_in.device.type, enabled=False):
+        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+            outputs, hidden, memory, steps = _Recurrence.apply(
+                steps, noise, real, temperature, record, *tensors
+            )
+        else:
+            outputs, hidden, memory, steps, _ = _run_forward(
+                addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
+                temperature, keep=False, record=record,
+            )
+    return outputs.to(output_dtype), (hidden, memory, steps)
+
+
+def _in_float32(tensor: Optional[Tensor]) -> Optional[Tensor]:
+    """float16 and bfloat16 tensors as float32 (autograd casts gradients back); others as they are."""
+    if tensor is not None and tensor.dtype in (torch.float16, torch.bfloat16):
+        return tensor.float()
+    return tensor

@@ -1,0 +1,310 @@
+"""armin-launch: fairseq-train on CPU ranks through the real CLIs, on a slice of real char PTB."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from conftest import PLUGIN, REPO, assert_one_line_error, python_module
+
+from armin_plugin.errors import ArminError
+from armin_plugin.launch import cpu_cores, free_port
+from armin_plugin.launch_rank import compare_replicas
+
+# One memory slot and no dropout: no random draw changes the result, so 2 ranks x 4 rows
+# must give exactly what 1 process x 4 rows x --update-freq 2 gives (same batches per update).
+DETERMINISTIC_ARMIN = [
+    "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
+    "--armin-slot-size", 12, "--armin-slots", 1, "--dropout", 0, "--armin-tau-updates", 8,
+]
+SAMPLING_ARMIN = [
+    "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
+    "--armin-slot-size", 12, "--armin-slots", 4, "--armin-tau-updates", 8,
+]
+
+
+def fairseq_train(data, save_dir, max_update, model, *extra, task="language_modeling", batch_size=4):
+    return [
+        "fairseq-train", data, "--user-dir", PLUGIN, "--task", task,
+        "--tokens-per-sample", 64, "--batch-size", batch_size, "--optimizer", "adam", "--lr", 0.003,
+        "--max-update", max_update, "--save-interval-updates", 2, "--no-epoch-checkpoints",
+        "--save-dir", save_dir, "--log-format", "simple", "--log-interval", 1, "--seed", 3,
+        *model, *extra,
+    ]
+
+
+def launch(nprocs, command, *launcher_args):
+    return python_module("armin_plugin.launch", "--nprocs", nprocs, *launcher_args, "--", *command)
+
+
+def train_losses(output):
+    return [float(x) for x in re.findall(r"\| train_inner \|.* loss=([0-9.]+)", output)]
+
+
+def parameters(checkpoint):
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["model"]
+    return {k: v for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point()}
+
+
+@pytest.fixture(scope="module")
+def one_and_two_ranks(ptb_char_slice, tmp_path_factory):
+    """4 updates on 2 ranks (4 rows each, replicas checked) and on 1 process (4 rows,
+    --update-freq 2): the same 8 rows per update."""
+    two, one = tmp_path_factory.mktemp("two_ranks"), tmp_path_factory.mktemp("one_rank")
+    two_ranks = launch(2, fairseq_train(ptb_char_slice, two, 4, DETERMINISTIC_ARMIN), "--check-replicas")
+    assert two_ranks.returncode == 0, two_ranks.stdout[-3000:] + two_ranks.stderr[-3000:]
+    one_rank = launch(1, fairseq_train(ptb_char_slice, one, 4, DETERMINISTIC_ARMIN, "--update-freq", 2))
+    assert one_rank.returncode == 0, one_rank.stdout[-3000:] + one_rank.stderr[-3000:]
+    return two, two_ranks, one, one_rank
+
+
+def test_two_ranks_hold_identical_parameters(one_and_two_ranks):
+    _, two_ranks, _, _ = one_and_two_ranks
+    checks = re.findall(r"replica check at update (\d+): parameters identical on all (\d) ranks "
+                        r"\(rank 0 ([0-9a-f]+), rank 1 ([0-9a-f]+)\)", two_ranks.stdout)
+    assert [(update, ranks) for update, ranks, _, _ in checks] == [("2", "2"), ("4", "2")]
+    assert all(rank0 == rank1 for _, _, rank0, rank1 in checks)
+    assert checks[0][2] != checks[1][2]  # the parameters did change between the checks
+    assert "2 CPU rank(s) x 1 thread(s)" in two_ranks.stdout
+
+
+def test_two_ranks_match_one_process_with_the_same_global_batch(one_and_two_ranks):
+    two, two_ranks, one, one_rank = one_and_two_ranks
+    assert train_losses(two_ranks.stdout) == train_losses(one_rank.stdout)
+    assert len(train_losses(two_ranks.stdout)) == 4
+    assert "bsz=8" in two_ranks.stdout and "bsz=8" in one_rank.stdout
+    distributed, single = parameters(two / "checkpoint_last.pt"), parameters(one / "checkpoint_last.pt")
+    assert distributed.keys() == single.keys()
+    for name in single:
+        torch.testing.assert_close(distributed[name], single[name], rtol=1e-5, atol=1e-6, msg=name)
+    initial = parameters(two / "checkpoint_1_2.pt")
+    assert any(not torch.equal(initial[name], single[name]) for name in single)
+
+
+def test_two_machines_match_one_machine(one_and_two_ranks, ptb_char_slice, tmp_path):
+    """--nnodes 2: one launcher per "machine" (both here), one rank each, rendezvous on
+    machine 0's address: the same training as 2 ranks on one machine."""
+    two, _, _, _ = one_and_two_ranks
+    save_dir, port = tmp_path / "checkpoints", free_port()
+    command = [str(part) for part in fairseq_train(ptb_char_slice, save_dir, 4, DETERMINISTIC_ARMIN)]
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "armin_plugin.launch", "--nprocs", "1", "--nnodes", "2",
+             "--node-rank", str(node), "--master-addr", "127.0.0.1", "--port", str(port),
+             "--check-replicas", "--", *command],
+            cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        for node in (0, 1)
+    ]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], [err[-3000:] for _, err in outputs]
+    assert "1 CPU rank(s) x 1 thread(s) (world size 2)" in outputs[0][0]
+    assert "rank 1 pid" in outputs[1][0]
+    assert "replica check at update 4: parameters identical on all 2 ranks" in outputs[0][0]
+    one_machine, two_machines = parameters(two / "checkpoint_last.pt"), parameters(save_dir / "checkpoint_last.pt")
+    assert all(torch.equal(one_machine[name], two_machines[name]) for name in one_machine)
+
+
+def test_stream_training_on_two_ranks_matches_one_process(ptb_char_slice, tmp_path):
+    """--task armin_tbptt_lm: 2 ranks x 2 streams are the 4 streams of one process, each
+    rank carrying the hidden state and memory of its own rows; with no random draw the
+    losses and parameters agree to float tolerance (rows summed in another order).
+
+    Plain SGD: from the second segment on, the learned initial state gets no gradient;
+    fairseq's legacy_ddp then hands the optimizer zeros where one process has None, and
+    Adam's momentum moves a parameter with a zero gradient but skips one without."""
+    runs = {}
+    for nprocs, streams in ((2, 2), (1, 4)):
+        save_dir = tmp_path / f"{nprocs}_ranks"
+        command = fairseq_train(ptb_char_slice, save_dir, 4, DETERMINISTIC_ARMIN,
+                                "--optimizer", "sgd", "--lr", 0.5, task="armin_tbptt_lm", batch_size=streams)
+        result = launch(nprocs, command)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        runs[nprocs] = train_losses(result.stdout), parameters(save_dir / "checkpoint_last.pt")
+    (losses_two, two), (losses_one, one) = runs[2], runs[1]
+    assert len(losses_two) == 4 and losses_two == pytest.approx(losses_one, abs=1e-3)
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_differing_replicas_are_named():
+    assert "identical on all 2 ranks" in compare_replicas(["ab" * 32, "ab" * 32], 6)
+    with pytest.raises(ArminError, match="ranks hold different parameters at update 6: rank 0 abab.*, rank 1 cdcd"):
+        compare_replicas(["ab" * 32, "cd" * 32], 6)
+
+
+def _wait_for(predicate, timeout, what):
+    deadline = time.time() + timeout
+    while not predicate():
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _start_launcher(command, log_dir, nprocs=2):
+    stdout, stderr = open(log_dir / "stdout", "w"), open(log_dir / "stderr", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "armin_plugin.launch", "--nprocs", str(nprocs), "--",
+         *[str(part) for part in command]],
+        cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=stdout, stderr=stderr,
+    )
+    return process
+
+
+def _rank_pids(log_dir):
+    found = re.search(r"rank 0 pid (\d+), rank 1 pid (\d+)", (log_dir / "stdout").read_text())
+    return None if found is None else [int(found.group(1)), int(found.group(2))]
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _updates_in(checkpoint):
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    return state["optimizer_history"][-1]["num_updates"]
+
+
+def test_killed_rank_stops_the_job_and_relaunch_resumes(ptb_char_slice, tmp_path):
+    save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
+    logs.mkdir()
+    command = fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN)
+    launcher = _start_launcher(command, logs)
+    try:
+        _wait_for(lambda: _rank_pids(logs) is not None, 60, "the launcher's rank pids")
+        _wait_for(lambda: (save_dir / "checkpoint_last.pt").exists(), 120, "a first checkpoint")
+        rank0, rank1 = _rank_pids(logs)
+        os.kill(rank1, signal.SIGKILL)
+        launcher.wait(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    stderr = (logs / "stderr").read_text()
+    assert launcher.returncode == 128 + signal.SIGKILL, stderr[-3000:]
+    assert stderr.splitlines()[-1] == (
+        f"error: rank 1 of 2 (pid {rank1}) was killed by SIGKILL; stopped the other ranks"
+    )
+    assert _gone(rank0)
+
+    saved = _updates_in(save_dir / "checkpoint_last.pt")
+    assert saved >= 2
+    command = fairseq_train(ptb_char_slice, save_dir, saved + 2, SAMPLING_ARMIN)
+    resumed = launch(2, command, "--check-replicas")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert f"@ {saved} updates)" in resumed.stdout  # "Loaded checkpoint ... (epoch E @ N updates)"
+    updates = [int(n) for n in re.findall(r"num_updates=(\d+)", resumed.stdout)]
+    assert updates == [saved + 1, saved + 2]
+    assert f"replica check at update {saved + 2}: parameters identical on all 2 ranks" in resumed.stdout
+    assert _updates_in(save_dir / "checkpoint_last.pt") == saved + 2
+
+
+def test_signal_to_the_launcher_reaches_every_rank(ptb_char_slice, tmp_path):
+    save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
+    logs.mkdir()
+    launcher = _start_launcher(fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs)
+    try:
+        _wait_for(lambda: "num_updates=2," in (logs / "stdout").read_text(), 120, "training to start")
+        launcher.send_signal(signal.SIGTERM)
+        launcher.wait(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    stdout, stderr = (logs / "stdout").read_text(), (logs / "stderr").read_text()
+    assert "got SIGTERM: forwarding it to ranks [0, 1]" in stdout
+    assert launcher.returncode != 0
+    # each rank ended because of the signal itself, not because its peer disappeared
+    report = (stdout + stderr).splitlines()
+    final = [line for line in report if "interrupted by SIGTERM (forwarded to every rank)" in line]
+    assert final, stderr[-3000:]
+    assert "rank 1 failed with exit code 1" not in final[-1], final[-1]
+    assert all(_gone(pid) for pid in _rank_pids(logs))
+
+
+def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
+    """One rank: the plugin's clean stop (finish the update, save, exit 0) works through
+    the launcher, and the launcher exits 0."""
+    save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
+    logs.mkdir()
+    launcher = _start_launcher(fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs, nprocs=1)
+    try:
+        _wait_for(lambda: "num_updates=2," in (logs / "stdout").read_text(), 120, "training to start")
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    stdout = (logs / "stdout").read_text()
+    assert launcher.returncode == 0, (logs / "stderr").read_text()[-3000:]
+    assert "got SIGINT: forwarding it to ranks [0]" in stdout
+    assert "interrupted by SIGINT (forwarded to every rank): rank 0 exited with code 0" in stdout
+    assert _updates_in(save_dir / "checkpoint_last.pt") >= 2
+
+
+@pytest.mark.parametrize("launcher_args, command, expected", [
+    (["--nprocs", "0"], ["fairseq-train", "data"], "--nprocs must be at least 1, got 0"),
+    (["--nprocs", "two"], ["fairseq-train", "data"], "argument --nprocs: invalid int value: 'two'"),
+    (["--nprocs", "2", "--threads", "0"], ["fairseq-train", "data"], "--threads must be at least 1, got 0"),
+    (["--nprocs", "2"], [], "no command after --"),
+    (["--nprocs", "2"], ["python", "train.py"], "armin-launch runs fairseq-train, got 'python train.py'"),
+    (["--nprocs", "2"], ["/elsewhere/bin/fairseq-train", "data"], "runs the fairseq-train of its own environment"),
+    (["--nprocs", "2"], ["fairseq-train", "data", "--distributed-rank", "1"],
+     "remove --distributed-rank from the fairseq-train command"),
+    (["--nprocs", "2"], ["fairseq-train", "data", "--ddp-backend=c10d"],
+     "--ddp-backend c10d does not work on CPU ranks; armin-launch uses --ddp-backend legacy_ddp"),
+    (["--nprocs", "1", "--nnodes", "2"], ["fairseq-train", "data"], "--nnodes > 1 needs --port"),
+    (["--nprocs", "1", "--nnodes", "2", "--node-rank", "2", "--port", "29500"], ["fairseq-train", "data"],
+     "--node-rank must be in 0 .. --nnodes - 1 with --nnodes >= 1, got --nnodes 2 --node-rank 2"),
+    (["--nprocs", str(cpu_cores() + 1)], ["fairseq-train", "data"],
+     f"{cpu_cores() + 1} ranks x 1 threads is more than the {cpu_cores()} CPU cores here"),
+])
+def test_bad_launcher_input_is_one_line(launcher_args, command, expected):
+    assert_one_line_error(python_module("armin_plugin.launch", *launcher_args, "--", *command), expected)
+
+
+def test_missing_separator_is_one_line():
+    result = python_module("armin_plugin.launch", "--nprocs", 2, "fairseq-train", "data")
+    assert_one_line_error(result, "give the command after --")
+
+
+def test_failing_rank_exit_code_is_returned(tmp_path):
+    """fairseq-train refusing its arguments on every rank: the launcher returns its code."""
+    result = launch(2, ["fairseq-train", tmp_path / "missing", "--arch", "no_such_arch"])
+    assert result.returncode == 2, result.stderr[-3000:]
+    last = result.stderr.splitlines()[-1]
+    assert re.fullmatch(r"error: rank [01] of 2 \(pid \d+\) failed with exit code 2; stopped the other ranks", last)
+
+
+def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
+    """compare_lm --nprocs 2: every run trains on 2 ranks with half the rows each."""
+    out = tmp_path / "runs"
+    result = python_module(
+        "armin_plugin.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
+        "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 0,
+        "--validate-every", 2, "--log-interval", 1,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for run in ("armin", "lstm"):
+        log = (out / run / "train.log").read_text()
+        assert "2 CPU rank(s) x 1 thread(s)" in log
+        assert "'distributed_world_size': 2" in log and "'batch_size': 4" in log
+        assert "bsz=8" in log  # the global batch: 2 ranks x 4 rows
+    assert (out / "report" / "table.md").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--nprocs", 3, "--batch-size", 8], "--batch-size 8 does not split evenly over --nprocs 3 processes"),
+    (["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
+    (["--nprocs", 0], "--nprocs must be >= 1, got 0"),
+])
+def test_main_job_process_count_errors(tmp_path, args, expected):
+    result = python_module("armin_plugin.compare_lm", "--out", tmp_path / "runs", *args)
+    assert_one_line_error(result, expected)
+    assert not (tmp_path / "runs").exists()
