@@ -14,8 +14,8 @@ so that ranks x threads <= cores.
 fairseq's ``--batch-size`` stays per rank: the global batch is N times larger.
 
 While the ranks run, SIGINT, SIGTERM and SIGHUP sent to the launcher are forwarded to every
-rank; the launcher exits 0 when every rank then exits 0 (a one-rank run stops cleanly and
-saves, see ``armin_plugin/training/interrupt.py``), otherwise like a failure. When a rank fails, the others are stopped (SIGTERM, then SIGKILL after ``--grace``
+rank; the launcher exits 0 when every rank then exits 0 (the ranks agree on an update,
+stop after it and save, see ``armin_plugin/training/interrupt.py``), otherwise like a failure. When a rank fails, the others are stopped (SIGTERM, then SIGKILL after ``--grace``
 seconds) and the launcher exits with the failing rank's exit code (128 + signal number when
 it was killed by a signal) after one line naming the rank. Rank 0's output passes through
 unchanged; the output of the other ranks (fairseq logs only their warnings and errors) goes
@@ -338,7 +338,7 @@ def launch(options: Options) -> int:
         name = signal.Signals(interrupted[0]).name
         exits = ", ".join(f"rank {first + rank} {describe_exit(process.returncode)}"
                           for rank, process in enumerate(ranks.processes))
-        if failed is None:  # every rank stopped cleanly (a one-rank run saves and exits 0)
+        if failed is None:  # every rank stopped cleanly (saved after the same update, exit 0)
             logger.info("interrupted by %s (forwarded to every rank): %s", name, exits)
             return 0
         print(f"error: interrupted by {name} (forwarded to every rank): {exits}", file=sys.stderr)

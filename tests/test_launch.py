@@ -206,26 +206,48 @@ def test_killed_rank_stops_the_job_and_relaunch_resumes(ptb_char_slice, tmp_path
     assert _updates_in(save_dir / "checkpoint_last.pt") == saved + 2
 
 
-def test_signal_to_the_launcher_reaches_every_rank(ptb_char_slice, tmp_path):
+def _without_timings(output):
+    """{update: the train_inner line without its wall-clock figures}."""
+    lines = {}
+    for line in output.splitlines():
+        if "| train_inner |" in line:
+            values = re.sub(r"(wps|ups|train_wall|wall)=[^,]*(, )?", "", line.split("| train_inner |")[1])
+            lines[int(re.search(r"num_updates=(\d+)", values).group(1))] = values.strip()
+    return lines
+
+
+def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_char_slice, tmp_path):
+    """SIGTERM to the launcher reaches both ranks; they agree on the update to stop after,
+    save checkpoint_last.pt there and exit 0; a re-launch continues exactly as a run that
+    was never interrupted (losses and parameters)."""
     save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
     logs.mkdir()
     launcher = _start_launcher(fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs)
     try:
         _wait_for(lambda: "num_updates=2," in (logs / "stdout").read_text(), 120, "training to start")
         launcher.send_signal(signal.SIGTERM)
-        launcher.wait(timeout=60)
+        launcher.wait(timeout=120)
     finally:
         if launcher.poll() is None:
             launcher.kill()
     stdout, stderr = (logs / "stdout").read_text(), (logs / "stderr").read_text()
+    assert launcher.returncode == 0, stderr[-3000:]
     assert "got SIGTERM: forwarding it to ranks [0, 1]" in stdout
-    assert launcher.returncode != 0
-    # each rank ended because of the signal itself, not because its peer disappeared
-    report = (stdout + stderr).splitlines()
-    final = [line for line in report if "interrupted by SIGTERM (forwarded to every rank)" in line]
-    assert final, stderr[-3000:]
-    assert "rank 1 failed with exit code 1" not in final[-1], final[-1]
+    assert "received SIGTERM: finishing the update in progress" in stdout  # rank 0
+    assert "[rank 1]" in stderr and "received SIGTERM: finishing the update in progress" in stderr
+    stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stdout).group(1))
+    assert _updates_in(save_dir / "checkpoint_last.pt") == stop
     assert all(_gone(pid) for pid in _rank_pids(logs))
+
+    resumed = launch(2, fairseq_train(ptb_char_slice, save_dir, stop + 2, SAMPLING_ARMIN))
+    reference_dir = tmp_path / "reference"
+    reference = launch(2, fairseq_train(ptb_char_slice, reference_dir, stop + 2, SAMPLING_ARMIN))
+    assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:] + reference.stderr[-3000:]
+    assert f"@ {stop} updates)" in resumed.stdout
+    pieces = {**_without_timings(stdout), **_without_timings(resumed.stdout)}
+    assert pieces == _without_timings(reference.stdout) and max(pieces) == stop + 2
+    final, got = parameters(reference_dir / "checkpoint_last.pt"), parameters(save_dir / "checkpoint_last.pt")
+    assert final.keys() == got.keys() and all(torch.equal(final[k], got[k]) for k in final)
 
 
 def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
