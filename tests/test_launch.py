@@ -206,6 +206,21 @@ def test_killed_rank_stops_the_job_and_relaunch_resumes(ptb_char_slice, tmp_path
     assert _updates_in(save_dir / "checkpoint_last.pt") == saved + 2
 
 
+def _signal_during_training(command, logs, nprocs, signum):
+    """Launch ``command`` on ``nprocs`` ranks, send ``signum`` to the launcher once update 2
+    is logged; the launcher's exit code, stdout and stderr."""
+    logs.mkdir()
+    launcher = _start_launcher(command, logs, nprocs=nprocs)
+    try:
+        _wait_for(lambda: "num_updates=2," in (logs / "stdout").read_text(), 120, "training to start")
+        launcher.send_signal(signum)
+        launcher.wait(timeout=120)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    return launcher.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text()
+
+
 def _without_timings(output):
     """{update: the train_inner line without its wall-clock figures}."""
     lines = {}
@@ -221,17 +236,9 @@ def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_c
     save checkpoint_last.pt there and exit 0; a re-launch continues exactly as a run that
     was never interrupted (losses and parameters)."""
     save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
-    logs.mkdir()
-    launcher = _start_launcher(fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs)
-    try:
-        _wait_for(lambda: "num_updates=2," in (logs / "stdout").read_text(), 120, "training to start")
-        launcher.send_signal(signal.SIGTERM)
-        launcher.wait(timeout=120)
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
-    stdout, stderr = (logs / "stdout").read_text(), (logs / "stderr").read_text()
-    assert launcher.returncode == 0, stderr[-3000:]
+    returncode, stdout, stderr = _signal_during_training(
+        fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs, 2, signal.SIGTERM)
+    assert returncode == 0, stderr[-3000:]
     assert "got SIGTERM: forwarding it to ranks [0, 1]" in stdout
     assert "received SIGTERM: finishing the update in progress" in stdout  # rank 0
     assert "[rank 1]" in stderr and "received SIGTERM: finishing the update in progress" in stderr
@@ -254,17 +261,9 @@ def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
     """One rank: the plugin's clean stop (finish the update, save, exit 0) works through
     the launcher, and the launcher exits 0."""
     save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
-    logs.mkdir()
-    launcher = _start_launcher(fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs, nprocs=1)
-    try:
-        _wait_for(lambda: "num_updates=2," in (logs / "stdout").read_text(), 120, "training to start")
-        launcher.send_signal(signal.SIGINT)
-        launcher.wait(timeout=60)
-    finally:
-        if launcher.poll() is None:
-            launcher.kill()
-    stdout = (logs / "stdout").read_text()
-    assert launcher.returncode == 0, (logs / "stderr").read_text()[-3000:]
+    returncode, stdout, stderr = _signal_during_training(
+        fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs, 1, signal.SIGINT)
+    assert returncode == 0, stderr[-3000:]
     assert "got SIGINT: forwarding it to ranks [0]" in stdout
     assert "interrupted by SIGINT (forwarded to every rank): rank 0 exited with code 0" in stdout
     assert _updates_in(save_dir / "checkpoint_last.pt") >= 2

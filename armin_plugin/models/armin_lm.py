@@ -2,44 +2,26 @@
 from dataclasses import dataclass, field
 from typing import Optional
 
-from fairseq.dataclass import FairseqDataclass
 from fairseq.models import FairseqLanguageModel, register_model, register_model_architecture
 from omegaconf import II
 
 from ..training.interrupt import stop_cleanly_on_signals
 from ..training.restore_file import check_restore_file
 from .armin_lm_decoder import ARMINLanguageModelDecoder
+from .armin_cell_config import ARMINCellConfig
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 DEFAULT_MAX_TARGET_POSITIONS = 100000
 
 
 @dataclass
-class ARMINLanguageModelConfig(FairseqDataclass):
+class ARMINLanguageModelConfig(ARMINCellConfig):
     decoder_embed_dim: int = field(default=256, metadata={"help": "token embedding size"})
     armin_hidden_size: int = field(default=512, metadata={"help": "d_h: ARMIN state size"})
     armin_slot_size: int = field(default=128, metadata={"help": "d_r: size of one memory slot"})
     armin_slots: int = field(default=16, metadata={"help": "N: number of memory slots"})
     armin_layers: int = field(default=1, metadata={"help": "number of stacked ARMIN layers"})
     dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and outputs"})
-    armin_layer_dropout: float = field(
-        default=0.0, metadata={"help": "dropout between stacked ARMIN layers"}
-    )
-    armin_forget_bias: float = field(
-        default=1.0, metadata={"help": "constant added to the forget gate"}
-    )
-    armin_tau_start: float = field(
-        default=1.0, metadata={"help": "Gumbel-softmax temperature at update 0"}
-    )
-    armin_tau_end: float = field(
-        default=0.1, metadata={"help": "temperature reached after --armin-tau-updates"}
-    )
-    armin_tau_updates: int = field(
-        default=10000, metadata={"help": "updates over which the temperature anneals"}
-    )
-    armin_sample_eval: bool = field(
-        default=False, metadata={"help": "keep Gumbel sampling of addresses in eval mode"}
-    )
     share_decoder_input_output_embed: bool = field(
         default=False, metadata={"help": "tie input embeddings and output projection"}
     )

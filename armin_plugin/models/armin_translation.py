@@ -37,18 +37,20 @@ class ARMINTranslationModel(FairseqEncoderDecoderModel):
         super().set_num_updates(num_updates)
 
 
+def default_both_sides(cfg, **sizes):
+    """For each ``name=value``: ``--encoder-NAME`` and ``--decoder-NAME`` default to value."""
+    for side in ("encoder", "decoder"):
+        for name, value in sizes.items():
+            setattr(cfg, f"{side}_{name}", getattr(cfg, f"{side}_{name}", value))
+
+
 @register_model_architecture("armin", "armin_iwslt_de_en")
 def armin_iwslt_de_en(cfg):
     """Sized like fairseq's ``lstm_wiseman_iwslt_de_en`` (256-wide embeddings and attentional
     output, one unidirectional encoder layer, one decoder layer): the ARMIN state size is
     chosen so that the parameters outside the vocabulary-sized tables come within 1% of
     that LSTM's (0.3% above it; tests/test_translation_model.py checks it)."""
-    for side in ("encoder", "decoder"):
-        setattr(cfg, f"{side}_embed_dim", getattr(cfg, f"{side}_embed_dim", 256))
-        setattr(cfg, f"{side}_hidden_size", getattr(cfg, f"{side}_hidden_size", 175))
-        setattr(cfg, f"{side}_slot_size", getattr(cfg, f"{side}_slot_size", 64))
-        setattr(cfg, f"{side}_slots", getattr(cfg, f"{side}_slots", 16))
-        setattr(cfg, f"{side}_layers", getattr(cfg, f"{side}_layers", 1))
+    default_both_sides(cfg, embed_dim=256, hidden_size=175, slot_size=64, slots=16, layers=1)
     cfg.decoder_out_embed_dim = getattr(cfg, "decoder_out_embed_dim", 256)
     cfg.dropout = getattr(cfg, "dropout", 0.1)
 
@@ -56,10 +58,6 @@ def armin_iwslt_de_en(cfg):
 @register_model_architecture("armin", "armin_tiny")
 def armin_tiny(cfg):
     """A few thousand parameters plus the vocabulary tables: for tests."""
-    for side in ("encoder", "decoder"):
-        setattr(cfg, f"{side}_embed_dim", getattr(cfg, f"{side}_embed_dim", 16))
-        setattr(cfg, f"{side}_hidden_size", getattr(cfg, f"{side}_hidden_size", 24))
-        setattr(cfg, f"{side}_slot_size", getattr(cfg, f"{side}_slot_size", 8))
-        setattr(cfg, f"{side}_slots", getattr(cfg, f"{side}_slots", 4))
+    default_both_sides(cfg, embed_dim=16, hidden_size=24, slot_size=8, slots=4)
     cfg.decoder_out_embed_dim = getattr(cfg, "decoder_out_embed_dim", 16)
     cfg.armin_tau_updates = getattr(cfg, "armin_tau_updates", 20)

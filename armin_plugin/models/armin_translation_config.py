@@ -2,17 +2,17 @@
 from dataclasses import dataclass, field
 from typing import Optional
 
-from fairseq.dataclass import FairseqDataclass
 from omegaconf import II
 
 from ..errors import ArminError
+from .armin_cell_config import ARMINCellConfig
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 DEFAULT_MAX_POSITIONS = 1024
 
 
 @dataclass
-class ARMINTranslationConfig(FairseqDataclass):
+class ARMINTranslationConfig(ARMINCellConfig):
     encoder_embed_dim: int = field(default=256, metadata={"help": "source embedding size"})
     encoder_hidden_size: int = field(default=256, metadata={"help": "d_h of the encoder"})
     encoder_slot_size: int = field(default=64, metadata={"help": "d_r of the encoder"})
@@ -42,24 +42,6 @@ class ARMINTranslationConfig(FairseqDataclass):
         metadata={"help": "one embedding table for source, target and output (joined dictionary)"},
     )
     dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and outputs"})
-    armin_layer_dropout: float = field(
-        default=0.0, metadata={"help": "dropout between stacked ARMIN layers"}
-    )
-    armin_forget_bias: float = field(
-        default=1.0, metadata={"help": "constant added to the forget gate"}
-    )
-    armin_tau_start: float = field(
-        default=1.0, metadata={"help": "Gumbel-softmax temperature at update 0"}
-    )
-    armin_tau_end: float = field(
-        default=0.1, metadata={"help": "temperature reached after --armin-tau-updates"}
-    )
-    armin_tau_updates: int = field(
-        default=10000, metadata={"help": "updates over which the temperature anneals"}
-    )
-    armin_sample_eval: bool = field(
-        default=False, metadata={"help": "keep Gumbel sampling of addresses in eval mode"}
-    )
     max_source_positions: Optional[int] = II("task.max_source_positions")
     max_target_positions: Optional[int] = II("task.max_target_positions")
 
