@@ -34,3 +34,12 @@ def test_model_benchmark_runs_both_models_through_fairseq(ptb_char_slice):
     assert [row.model.split()[0] for row in rows] == ["armin_lm", "lstm_lm"]
     assert abs(rows[0].params - rows[1].params) / rows[0].params < 0.05
     assert all(row.train_tokens_per_s > 0 and row.decode_ms_per_step > 0 for row in rows)
+
+
+def test_step_loop_benchmark_times_all_three_loops():
+    from benchmarks.step_loop_speed import measure_step_loops
+
+    medians = measure_step_loops(input_size=6, hidden=5, slot=3, slots=2, lstm_hidden=4,
+                                 steps=3, batch=2, reps=1)
+    assert set(medians) == {"ARMIN, reusing weights", "ARMIN, weights per call", "nn.LSTMCell"}
+    assert all(seconds > 0 for seconds in medians.values())

@@ -119,3 +119,30 @@ def test_inference_cache_is_dropped_by_training_mode():
         after, _ = model(x)
     expected, _ = naive_armin(model, x)
     torch.testing.assert_close(after, expected.detach(), **TOL)
+
+
+def test_reused_weights_give_the_naive_values_and_gradients_one_step_at_a_time():
+    """Stepping the stack one token per call inside ``reusing_weights()`` (as the
+    translation decoder does) gives the naive reference's outputs and parameter gradients;
+    outside the block each call arranges the weights again."""
+    model = build(3, 5, 4, 3, layers=2)
+    steps, batch = 6, 2
+    x = torch.randn(steps, batch, 3, dtype=DT)
+    noise = sample_gumbel((2, steps, batch, 3), dtype=DT, generator=torch.Generator().manual_seed(4))
+    expected, _ = naive_armin(model, x, gumbel_noise=noise)
+    expected_grads = torch.autograd.grad(expected.square().sum(), list(model.parameters()))
+
+    arranged = []
+    state, outputs = None, []
+    with model.reusing_weights():
+        for t in range(steps):
+            out, state = model(x[t:t + 1], state, gumbel_noise=noise[:, t:t + 1])
+            outputs.append(out)
+            arranged.append(model.layers[0].arranged_weights()[0])
+    got = torch.cat(outputs)
+    torch.testing.assert_close(got, expected, **TOL)
+    grads = torch.autograd.grad(got.square().sum(), list(model.parameters()))
+    for (name, _), g, e in zip(model.named_parameters(), grads, expected_grads):
+        torch.testing.assert_close(g, e, **TOL, msg=lambda m: f"{name}: {m}")
+    assert all(a is arranged[0] for a in arranged)
+    assert model.layers[0].arranged_weights()[0] is not arranged[0]

@@ -106,17 +106,18 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         padding_mask = prev_output_tokens.eq(self.padding_idx).t()  # (T, B)
         state, feed = cache.state, cache.input_feed
         outputs, weights = [], []
-        for x, pad in zip(embedded.unbind(0), padding_mask.unbind(0)):
-            step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
-            out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None)
-            out = out.squeeze(0)
-            if self.attention is None:
-                feed = self.dropout_module(self.project_state(out))
-            else:
-                feed, step_weights = self.attention(out, encoder_out.outputs, encoder_out.padding_mask)
-                feed = self.dropout_module(feed)
-                weights.append(step_weights.t())
-            outputs.append(feed)
+        with self.armin.reusing_weights():
+            for x, pad in zip(embedded.unbind(0), padding_mask.unbind(0)):
+                step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
+                out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None)
+                out = out.squeeze(0)
+                if self.attention is None:
+                    feed = self.dropout_module(self.project_state(out))
+                else:
+                    feed, step_weights = self.attention(out, encoder_out.outputs, encoder_out.padding_mask)
+                    feed = self.dropout_module(feed)
+                    weights.append(step_weights.t())
+                outputs.append(feed)
         if incremental_state is not None:
             self._set_cache(incremental_state, DecoderCache(*state, feed))
         attn = torch.stack(weights, dim=1) if weights else None  # (B, T, S)

@@ -1,5 +1,6 @@
 """A multi-layer ARMIN stack with an ``nn.LSTM``-like interface."""
-from typing import Optional, Tuple
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Optional, Tuple
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -144,6 +145,15 @@ class ARMIN(nn.Module):
         if self.batch_first:
             output = output.transpose(0, 1)
         return output, ARMINState.stack(final)
+
+    @contextmanager
+    def reusing_weights(self) -> Iterator[None]:
+        """Every layer arranges its parameters once for the whole block instead of once per
+        call (see :meth:`ARMINCell.reusing_weights`): for one-step-per-call loops."""
+        with ExitStack() as layers:
+            for layer in self.layers:
+                layers.enter_context(layer.reusing_weights())
+            yield
 
     def extra_repr(self) -> str:
         return (

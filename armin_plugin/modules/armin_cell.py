@@ -1,5 +1,6 @@
 """One ARMIN layer: the cell of ../shared/armin-spec.md run over a sequence."""
-from typing import Optional, Tuple
+from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,7 @@ class ARMINCell(nn.Module):
         self.initial_hidden = nn.Parameter(torch.randn(d_h))
         self.initial_memory = nn.Parameter(torch.zeros(num_slots, d_r))
         self._arranged_key, self._arranged = None, None  # see arranged_weights()
+        self._reused = None  # see reusing_weights()
         # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
         self.record_addressing = False
         self.last_trace: Optional[AddressingTrace] = None
@@ -92,6 +94,8 @@ class ARMINCell(nn.Module):
         (fairseq's do) leave the version counter alone; they run in training mode, and
         ``train()`` drops the cache.
         """
+        if self._reused is not None:
+            return self._reused
         if torch.is_grad_enabled():
             return self._arrange_weights()
         key = (self.forget_bias, tuple((p.data_ptr(), p._version) for p in self.parameters()))
@@ -101,6 +105,19 @@ class ARMINCell(nn.Module):
             self._arranged = input_weight, input_bias, weights
             self._arranged_key = key
         return self._arranged
+
+    @contextmanager
+    def reusing_weights(self) -> Iterator[None]:
+        """Within the block every call uses one arrangement of the parameters, built on entry
+        (with autograd when it is on: gradients of all calls flow back through it). For
+        callers that run one step per call while training, such as a decoder with input
+        feeding; the parameters must not change inside the block."""
+        input_weight, input_bias, weights = self._arrange_weights()
+        self._reused = input_weight, input_bias, RecurrentWeights(*(w.contiguous() for w in weights))
+        try:
+            yield
+        finally:
+            self._reused = None
 
     def train(self, mode: bool = True):
         self._arranged_key, self._arranged = None, None
