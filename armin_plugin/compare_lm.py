@@ -32,7 +32,9 @@ from armin_plugin.data.data_bin import check_data_bin
 from armin_plugin.errors import ArminError
 from armin_plugin.report import write_report
 from armin_plugin.sizing import closest_hidden_size
-from armin_plugin.tools import fairseq_command, run_streamed, setup_cli_logging
+from armin_plugin.tools import (
+    check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed, setup_cli_logging,
+)
 
 logger = logging.getLogger("armin_plugin.compare_lm")
 
@@ -120,15 +122,8 @@ def _strings(parts) -> List[str]:
     return [str(part) for part in parts]
 
 
-def train_command(args) -> List[str]:
-    """fairseq-train itself, or through ``armin-launch`` on ``--nprocs`` CPU processes."""
-    if args.nprocs == 1:
-        return fairseq_command("train")
-    return [sys.executable, "-m", "armin_plugin.launch", "--nprocs", str(args.nprocs), "--", "fairseq-train"]
-
-
 def train(args, run: Run, run_dir: Path, logdir: Path):
-    command = train_command(args) + _strings([
+    command = fairseq_train_command(args.nprocs) + _strings([
         args.data, "--user-dir", PLUGIN, *run.task, *run.model,
         "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size // args.nprocs,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0, "--seed", args.seed,
@@ -211,10 +206,7 @@ def parse_args(argv=None):
     for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr", "validate_every", "log_interval"):
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if args.nprocs < 1:
-        raise ArminError(f"--nprocs must be >= 1, got {args.nprocs}")
-    if args.nprocs > 1 and args.gpu:
-        raise ArminError("--nprocs is for CPU processes; with --gpu fairseq-train uses every visible GPU itself")
+    check_process_count(args.nprocs, args.gpu)
     if args.batch_size % args.nprocs:
         raise ArminError(f"--batch-size {args.batch_size} does not split evenly over --nprocs {args.nprocs} processes")
     args.device = [] if args.gpu else ["--cpu"]
@@ -243,8 +235,7 @@ def main(argv=None):
     except ArminError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
-        sys.exit(f"error: interrupted; the run in progress saved its checkpoint_last.pt under {args.out}: "
-                 f"the same command resumes it")
+        sys.exit(interrupted(args.out))
     print(f"\nTest split of {args.data} (fairseq-eval-lm, base-2 loss per token):\n{markdown.read_text()}")
     print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 

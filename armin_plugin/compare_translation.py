@@ -25,7 +25,9 @@ from armin_plugin.compare_lm import PLUGIN, _strings, checkpoint_facts
 from armin_plugin.data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from armin_plugin.errors import ArminError
 from armin_plugin.report import plot, read_run
-from armin_plugin.tools import fairseq_command, run_streamed, setup_cli_logging
+from armin_plugin.tools import (
+    check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed, setup_cli_logging,
+)
 
 logger = logging.getLogger("armin_plugin.compare_translation")
 
@@ -57,12 +59,12 @@ class Result(NamedTuple):
 
 
 def train(args, arch: str, run_dir: Path, logdir: Path, name: str):
-    command = fairseq_command("train") + _strings([
+    command = fairseq_train_command(args.nprocs) + _strings([
         args.data, "--user-dir", PLUGIN, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0,
-        "--max-tokens", args.max_tokens, "--seed", args.seed,
+        "--max-tokens", args.max_tokens // args.nprocs, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
         "--stop-time-hours", args.minutes / 60,
         "--validate-interval-updates", args.validate_every, "--no-epoch-checkpoints",
@@ -171,27 +173,33 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-interval", type=int, default=50)
     parser.add_argument("--gpu", action="store_true", help="train and translate on the GPU (default: CPU)")
+    parser.add_argument("--nprocs", type=int, default=1,
+                        help="CPU processes per training run (through armin-launch); --max-tokens is "
+                        "split over them, so the tokens per update stay about the same")
     args = parser.parse_args(argv)
     for name, value in PRESETS[args.preset].items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
+    check_process_count(args.nprocs, args.gpu)
     args.device = [] if args.gpu else ["--cpu"]
     return args
 
 
 def main(argv=None):
     setup_cli_logging()
-    args = parse_args(argv)
     started = time.time()
     try:
+        args = parse_args(argv)
         check_parallel_data_bin(args.data, args.src, args.tgt)
         reference_path = args.data / REFERENCE_DIR / f"test.{args.tgt}"
         references = reference_path.read_text(encoding="utf-8").splitlines()
         results = [run_one(args, name, arch, references) for name, arch in RUNS.items()]
     except ArminError as error:
         sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(interrupted(args.out))
     report = table(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.md").write_text(report + "\n", encoding="utf-8")

@@ -320,12 +320,14 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     assert (out / "report" / "table.md").exists()
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--nprocs", 3, "--batch-size", 8], "--batch-size 8 does not split evenly over --nprocs 3 processes"),
-    (["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
-    (["--nprocs", 0], "--nprocs must be >= 1, got 0"),
+@pytest.mark.parametrize("job, args, expected", [
+    ("compare_lm", ["--nprocs", 3, "--batch-size", 8], "--batch-size 8 does not split evenly over --nprocs 3 processes"),
+    ("compare_lm", ["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
+    ("compare_lm", ["--nprocs", 0], "--nprocs must be >= 1, got 0"),
+    ("compare_translation", ["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
+    ("compare_translation", ["--nprocs", 0], "--nprocs must be >= 1, got 0"),
 ])
-def test_main_job_process_count_errors(tmp_path, args, expected):
-    result = python_module("armin_plugin.compare_lm", "--out", tmp_path / "runs", *args)
+def test_job_process_count_errors(tmp_path, job, args, expected):
+    result = python_module(f"armin_plugin.{job}", "--out", tmp_path / "runs", *args)
     assert_one_line_error(result, expected)
     assert not (tmp_path / "runs").exists()

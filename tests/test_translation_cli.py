@@ -163,3 +163,18 @@ def test_missing_restore_file_is_refused(libreoffice_slice, tmp_path):
         libreoffice_slice, tmp_path / "ck", 2, "--restore-file", tmp_path / "nope.pt"))
     assert_one_line_error(result, f"--restore-file {tmp_path / 'nope.pt'} does not exist", only_line=False)
     assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())
+
+
+def test_compare_job_trains_on_two_processes(libreoffice_slice, tmp_path):
+    """--nprocs 2: each model trains through armin-launch on 2 CPU ranks, then is scored."""
+    out = tmp_path / "runs"
+    result = python_module(
+        "armin_plugin.compare_translation", "--data", libreoffice_slice, "--out", out,
+        "--preset", "tiny", "--max-update", 3, "--nprocs", 2,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = table_rows(result.stdout)
+    assert set(rows) == {"ARMIN", "LSTM"} and all(int(cells[3]) == 3 for cells in rows.values())
+    for name in ("armin", "lstm"):
+        log = (out / name / "train.log").read_text()
+        assert "2 CPU rank(s)" in log and "distributed init (rank 1)" in log
