@@ -15,8 +15,9 @@ from fairseq.models import BaseFairseqModel, register_model, register_model_arch
 from torch import Tensor, nn
 
 from ..errors import ArminError
-from ..modules import ARMIN, TemperatureSchedule
+from ..modules import ARMIN
 from ..sizing import closest_hidden_size
+from .armin_parts import temperature_schedule
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 
@@ -44,9 +45,7 @@ class ARMINAlgorithmicConfig(FairseqDataclass):
 class ARMINAlgorithmicModel(BaseFairseqModel):
     def __init__(self, cfg: ARMINAlgorithmicConfig, input_size: int, output_size: int):
         super().__init__()
-        self.temperature_schedule = TemperatureSchedule(
-            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
-        )
+        self.temperature_schedule = temperature_schedule(cfg)
         self.armin = ARMIN(
             input_size,
             cfg.armin_hidden_size,

@@ -7,6 +7,7 @@ from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
 from ..modules import ARMIN, TemperatureSchedule
+from .armin_parts import armin_stack, new_embedding, temperature_schedule
 
 
 class ARMINEncoderOut(NamedTuple):
@@ -26,27 +27,10 @@ class ARMINEncoderOut(NamedTuple):
         )
 
 
-def new_embedding(dictionary, dim: int) -> nn.Embedding:
-    """Token embeddings initialised in [-0.1, 0.1], zero at the pad index."""
-    embedding = nn.Embedding(len(dictionary), dim, dictionary.pad())
-    nn.init.uniform_(embedding.weight, -0.1, 0.1)
-    nn.init.zeros_(embedding.weight[dictionary.pad()])
-    return embedding
-
-
-def armin_stack(cfg, side: str, input_size: int, schedule: TemperatureSchedule) -> ARMIN:
-    """The ARMIN stack of ``side`` ("encoder" or "decoder") sized by its flags."""
-    return ARMIN(
-        input_size,
-        getattr(cfg, f"{side}_hidden_size"),
-        getattr(cfg, f"{side}_slot_size"),
-        getattr(cfg, f"{side}_slots"),
-        num_layers=getattr(cfg, f"{side}_layers"),
-        dropout=cfg.armin_layer_dropout,
-        forget_bias=cfg.armin_forget_bias,
-        temperature=schedule(0),
-        sample_in_eval=cfg.armin_sample_eval,
-    )
+def side_stack(cfg, side: str, input_size: int, schedule: TemperatureSchedule) -> ARMIN:
+    """The ARMIN stack of ``side`` ("encoder" or "decoder") sized by its ``--SIDE-*`` flags."""
+    sizes = (getattr(cfg, f"{side}_{name}") for name in ("hidden_size", "slot_size", "slots", "layers"))
+    return armin_stack(cfg, input_size, *sizes, schedule)
 
 
 class ARMINEncoder(FairseqEncoder):
@@ -63,15 +47,13 @@ class ARMINEncoder(FairseqEncoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.encoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = TemperatureSchedule(
-            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
-        )
-        self.forward_stack = armin_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
+        self.temperature_schedule = temperature_schedule(cfg)
+        self.forward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
         self.output_size = self.forward_stack.output_size
         self.backward_stack = None
         self.project_directions = None
         if cfg.encoder_bidirectional:
-            self.backward_stack = armin_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
+            self.backward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
             self.project_directions = nn.Linear(2 * self.output_size, self.output_size)
         self.max_source_positions = cfg.max_source_positions
 

@@ -8,9 +8,10 @@ from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import AdaptiveSoftmax, FairseqDropout
 from torch import Tensor, nn
 
-from ..modules import ARMIN, ARMINState, TemperatureSchedule
+from ..modules import ARMINState
 from ..modules.memory_diagnostics import MemoryUse, memory_use
 from ..training.nonfinite import NonFiniteLoss
+from .armin_parts import armin_stack, new_embedding, temperature_schedule
 from .carried_state import CarriedStates
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -34,23 +35,12 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
     def __init__(self, cfg, dictionary):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
-        self.embed_tokens = nn.Embedding(len(dictionary), cfg.decoder_embed_dim, self.padding_idx)
-        nn.init.uniform_(self.embed_tokens.weight, -0.1, 0.1)
-        nn.init.zeros_(self.embed_tokens.weight[self.padding_idx])
+        self.embed_tokens = new_embedding(dictionary, cfg.decoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = TemperatureSchedule(
-            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
-        )
-        self.armin = ARMIN(
-            cfg.decoder_embed_dim,
-            cfg.armin_hidden_size,
-            cfg.armin_slot_size,
-            cfg.armin_slots,
-            num_layers=cfg.armin_layers,
-            dropout=cfg.armin_layer_dropout,
-            forget_bias=cfg.armin_forget_bias,
-            temperature=self.temperature_schedule(0),
-            sample_in_eval=cfg.armin_sample_eval,
+        self.temperature_schedule = temperature_schedule(cfg)
+        self.armin = armin_stack(
+            cfg, cfg.decoder_embed_dim, cfg.armin_hidden_size, cfg.armin_slot_size, cfg.armin_slots,
+            cfg.armin_layers, self.temperature_schedule,
         )
         features = self.armin.output_size
         self.max_target_positions = cfg.max_target_positions

@@ -6,7 +6,8 @@ from fairseq.models import FairseqEncoderDecoderModel, register_model, register_
 
 from ..training.interrupt import stop_cleanly_on_signals
 from ..training.restore_file import check_restore_file
-from .armin_encoder import ARMINEncoder, new_embedding
+from .armin_encoder import ARMINEncoder
+from .armin_parts import new_embedding
 from .armin_translation_config import ARMINTranslationConfig, check_translation_flags
 from .armin_translation_decoder import ARMINTranslationDecoder
 

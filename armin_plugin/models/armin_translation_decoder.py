@@ -8,8 +8,9 @@ from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
-from ..modules import ARMINState, TemperatureSchedule
-from .armin_encoder import ARMINEncoderOut, armin_stack, new_embedding
+from ..modules import ARMINState
+from .armin_encoder import ARMINEncoderOut, side_stack
+from .armin_parts import new_embedding, temperature_schedule
 from .attention import SourceAttention
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -54,12 +55,10 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.decoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = TemperatureSchedule(
-            cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates
-        )
+        self.temperature_schedule = temperature_schedule(cfg)
         self.out_embed_dim = cfg.decoder_out_embed_dim
         feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
-        self.armin = armin_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size, self.temperature_schedule)
+        self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size, self.temperature_schedule)
         self.initial_hidden = nn.Linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
         if cfg.no_decoder_attention:
             self.attention = None

@@ -1,0 +1,32 @@
+"""Parts every ARMIN model of the plugin builds from its flags (see :class:`ARMINCellConfig`):
+token embeddings, the temperature schedule and the ARMIN stack."""
+from torch import nn
+
+from ..modules import ARMIN, TemperatureSchedule
+
+
+def new_embedding(dictionary, dim: int) -> nn.Embedding:
+    """Token embeddings initialised in [-0.1, 0.1], zero at the pad index."""
+    embedding = nn.Embedding(len(dictionary), dim, dictionary.pad())
+    nn.init.uniform_(embedding.weight, -0.1, 0.1)
+    nn.init.zeros_(embedding.weight[dictionary.pad()])
+    return embedding
+
+
+def temperature_schedule(cfg) -> TemperatureSchedule:
+    """The Gumbel-softmax temperature of ``--armin-tau-start/-end/-updates``."""
+    return TemperatureSchedule(cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates)
+
+
+def armin_stack(cfg, input_size: int, hidden_size: int, slot_size: int, num_slots: int,
+                num_layers: int, schedule: TemperatureSchedule) -> ARMIN:
+    """An ARMIN stack of these sizes whose cells behave as the shared ``--armin-*`` flags say
+    (layer dropout, forget bias, sampling in eval), at the temperature of update 0."""
+    return ARMIN(
+        input_size, hidden_size, slot_size, num_slots,
+        num_layers=num_layers,
+        dropout=cfg.armin_layer_dropout,
+        forget_bias=cfg.armin_forget_bias,
+        temperature=schedule(0),
+        sample_in_eval=cfg.armin_sample_eval,
+    )
