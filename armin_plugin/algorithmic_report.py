@@ -26,12 +26,11 @@ from typing import Dict, List
 from armin_plugin.compare_lm import checkpoint_facts
 from armin_plugin.data.algorithmic import ALGORITHMS
 from armin_plugin.errors import ArminError
-from armin_plugin.tools import fairseq_command, run_streamed
+from armin_plugin.tools import PLUGIN, argv, fairseq_command, run_streamed
 
 logger = logging.getLogger("armin_plugin.algorithmic_report")
 
 MODELS = ("armin", "lstm")
-PLUGIN = Path(__file__).parent
 
 
 @dataclass
@@ -69,7 +68,7 @@ def model_flags(args, algorithm: str, model: str) -> List:
 
 
 def train(args, algorithm: str, model: str, run_dir: Path):
-    command = fairseq_command("train") + [
+    command = fairseq_command("train") + argv([
         "--user-dir", PLUGIN, "--task", "armin_algorithmic", "--algorithm", algorithm,
         "--criterion", "algorithmic_bits", "--optimizer", "adam", "--lr", args.lr,
         "--clip-norm", args.clip_norm, "--batch-size", args.batch_size, "--seed", args.seed,
@@ -82,8 +81,7 @@ def train(args, algorithm: str, model: str, run_dir: Path):
         "--tensorboard-logdir", run_dir / "tensorboard", "--log-format", "simple",
         "--log-interval", args.log_interval, "--cpu",
         *model_flags(args, algorithm, model),
-    ]
-    command = [str(part) for part in command]
+    ])
     logger.info("training %s on %s: %s", model, algorithm, " ".join(command))
     finished = run_streamed(command, run_dir / "train.log", prefix=f"[{algorithm}/{model}] ")
     if finished.returncode != 0:
@@ -92,11 +90,10 @@ def train(args, algorithm: str, model: str, run_dir: Path):
 
 def validate(args, name: str, checkpoint: Path, run_dir: Path) -> Dict[str, Dict[str, float]]:
     """{subset: {metric: value}} of ``fairseq-validate`` on valid and valid_long."""
-    command = fairseq_command("validate") + [
+    command = fairseq_command("validate") + argv([
         "--user-dir", PLUGIN, "--task", "armin_algorithmic", "--path", checkpoint,
         "--valid-subset", "valid,valid_long", "--batch-size", args.batch_size, "--cpu",
-    ]
-    command = [str(part) for part in command]
+    ])
     logger.info("evaluating %s: %s", name, " ".join(command))
     finished = run_streamed(command, run_dir / "validate.log", prefix=f"[{name}] ")
     scores = {}

@@ -30,15 +30,15 @@ import torch
 
 from armin_plugin.data.data_bin import check_data_bin
 from armin_plugin.errors import ArminError
-from armin_plugin.report import write_report
+from armin_plugin.report import write_report, write_test_scalars
 from armin_plugin.sizing import closest_hidden_size
 from armin_plugin.tools import (
-    check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed, setup_cli_logging,
+    PLUGIN, argv, check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed,
+    setup_cli_logging,
 )
 
 logger = logging.getLogger("armin_plugin.compare_lm")
 
-PLUGIN = str(Path(__file__).parent)
 # Sizes and training settings. "quick*" fit a few CPU minutes per run. The others are the
 # GPU-scale settings of the recipes, after the AWD-LSTM setups of Merity et al. (2018, "An
 # analysis of neural language modeling at multiple scales"): segments of 150 / 70 / 200
@@ -118,12 +118,8 @@ def plan_runs(plan: str, preset: dict, vocab: int) -> List[Run]:
     ]
 
 
-def _strings(parts) -> List[str]:
-    return [str(part) for part in parts]
-
-
 def train(args, run: Run, run_dir: Path, logdir: Path):
-    command = fairseq_train_command(args.nprocs) + _strings([
+    command = fairseq_train_command(args.nprocs) + argv([
         args.data, "--user-dir", PLUGIN, *run.task, *run.model,
         "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size // args.nprocs,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0, "--seed", args.seed,
@@ -140,7 +136,7 @@ def train(args, run: Run, run_dir: Path, logdir: Path):
 
 
 def evaluate(args, run: Run, checkpoint: Path, run_dir: Path) -> float:
-    command = fairseq_command("eval-lm") + _strings([
+    command = fairseq_command("eval-lm") + argv([
         args.data, "--user-dir", PLUGIN, *run.task, "--path", checkpoint, "--gen-subset", "test",
         "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size, *args.device,
     ])
@@ -163,12 +159,8 @@ def checkpoint_facts(checkpoint: Path):
 
 def log_test_result(logdir: Path, checkpoint: Path, test_loss: float):
     """Add the test loss and parameter count to the run's TensorBoard logs (``test/``)."""
-    from torch.utils.tensorboard import SummaryWriter
-
     params, updates, _ = checkpoint_facts(checkpoint)
-    with SummaryWriter(str(logdir / "test")) as writer:
-        writer.add_scalar("loss", test_loss, updates)
-        writer.add_scalar("params", params, updates)
+    write_test_scalars(logdir, updates, {"loss": test_loss, "params": params})
 
 
 def parse_args(argv=None):

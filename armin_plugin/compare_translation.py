@@ -21,12 +21,13 @@ import time
 from pathlib import Path
 from typing import Dict, List, NamedTuple
 
-from armin_plugin.compare_lm import PLUGIN, _strings, checkpoint_facts
+from armin_plugin.compare_lm import checkpoint_facts
 from armin_plugin.data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from armin_plugin.errors import ArminError
-from armin_plugin.report import plot, read_run
+from armin_plugin.report import plot, read_run, write_test_scalars
 from armin_plugin.tools import (
-    check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed, setup_cli_logging,
+    PLUGIN, argv, check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed,
+    setup_cli_logging,
 )
 
 logger = logging.getLogger("armin_plugin.compare_translation")
@@ -59,7 +60,7 @@ class Result(NamedTuple):
 
 
 def train(args, arch: str, run_dir: Path, logdir: Path, name: str):
-    command = fairseq_train_command(args.nprocs) + _strings([
+    command = fairseq_train_command(args.nprocs) + argv([
         args.data, "--user-dir", PLUGIN, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
@@ -79,7 +80,7 @@ def train(args, arch: str, run_dir: Path, logdir: Path, name: str):
 
 def translate(args, checkpoint: Path, run_dir: Path, name: str):
     """{sentence index: detokenized hypothesis} of the test split, and the seconds taken."""
-    command = fairseq_command("generate") + _strings([
+    command = fairseq_command("generate") + argv([
         args.data, "--user-dir", PLUGIN, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--path", checkpoint,
         "--gen-subset", "test", "--beam", args.beam, "--max-len-a", 1.2, "--max-len-b", 10,
@@ -110,15 +111,6 @@ def score(hypotheses: List[str], references: List[str]):
     )
 
 
-def log_scores(logdir: Path, updates: int, params: int, bleu: float, chrf: float):
-    from torch.utils.tensorboard import SummaryWriter
-
-    with SummaryWriter(str(logdir / "test")) as writer:
-        writer.add_scalar("bleu", bleu, updates)
-        writer.add_scalar("chrf", chrf, updates)
-        writer.add_scalar("params", params, updates)
-
-
 def table(results: List[Result]) -> str:
     rows = [
         "| model | arch | params | updates | train minutes | train tokens/s | generate seconds | BLEU | chrF |",
@@ -146,7 +138,7 @@ def run_one(args, name: str, arch: str, references: List[str]) -> Result:
     (run_dir / f"test.hyp.{args.tgt}").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     bleu, chrf = score(hypotheses, references)
     params, updates, minutes = checkpoint_facts(checkpoint)
-    log_scores(logdir, updates, params, bleu, chrf)
+    write_test_scalars(logdir, updates, {"bleu": bleu, "chrf": chrf, "params": params})
     speed = read_run(logdir).words_per_second or 0.0
     logger.info("%s: BLEU %.2f chrF %.2f (%d updates, %.1f training minutes)", name, bleu, chrf, updates, minutes)
     return Result(name, arch, params, updates, minutes, speed, seconds, bleu, chrf)

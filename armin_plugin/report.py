@@ -46,6 +46,16 @@ def _scalars(folder: Path) -> Dict[str, list]:
     return {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
 
 
+def write_test_scalars(logdir: Path, updates: int, scalars: Dict[str, float]):
+    """Add a run's test scores (``scalars``: name -> value) to the ``test`` subfolder of its
+    ``--tensorboard-logdir``, at step ``updates``."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(str(logdir / "test")) as writer:
+        for name, value in scalars.items():
+            writer.add_scalar(name, value, updates)
+
+
 def read_run(logdir) -> RunLog:
     """Read the event files of one run directory."""
     logdir = Path(logdir)

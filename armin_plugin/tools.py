@@ -16,6 +16,9 @@ _LOG_RECORD = re.compile(r"^(\d{4}-\d\d-\d\d [\d:,]+ \| [A-Z]+ \||(INFO|WARNING|
 _CONFIG_DUMP = "{'_name': None, 'common':"
 _TAIL_ON_FAILURE = 20
 
+# The --user-dir of every fairseq command the jobs run.
+PLUGIN = str(Path(__file__).parent)
+
 
 class Finished(NamedTuple):
     returncode: int
@@ -30,6 +33,11 @@ def setup_cli_logging():
         level=logging.INFO,
         stream=sys.stdout,
     )
+
+
+def argv(parts) -> List[str]:
+    """``parts`` (strings, paths, numbers) as command-line arguments."""
+    return [str(part) for part in parts]
 
 
 def fairseq_command(tool: str) -> List[str]:
