@@ -20,6 +20,7 @@ import torch
 
 from armin_plugin.errors import ArminError
 from armin_plugin.launch import flag_value
+from armin_plugin.ranks import rank_and_world_size
 
 logger = logging.getLogger("armin_plugin.launch_rank")
 
@@ -43,12 +44,13 @@ def compare_replicas(digests: List[str], num_updates: int) -> str:
 
 def check_replicas(model: torch.nn.Module, num_updates: int):
     """Gather every rank's :func:`parameter_digest` and compare them (a collective call)."""
+    rank, world_size = rank_and_world_size()
     digests = [parameter_digest(model)]
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        digests = [None] * torch.distributed.get_world_size()
+    if world_size > 1:
+        digests = [None] * world_size
         torch.distributed.all_gather_object(digests, parameter_digest(model))
     line = compare_replicas(digests, num_updates)
-    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+    if rank == 0:
         logger.info(line)
 
 

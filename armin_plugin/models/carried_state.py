@@ -5,19 +5,14 @@ from typing import Dict, NamedTuple, Optional, Tuple, Type
 import torch
 from torch import Tensor, nn
 
+from ..ranks import rank_and_world_size
+
 logger = logging.getLogger(__name__)
 
 
 class _Carried(NamedTuple):
     state: Tuple[Tensor, ...]
     next_position: int
-
-
-def _data_parallel_place() -> Tuple[int, int]:
-    """(rank, world size) of this process; (0, 1) outside distributed training."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 class CarriedStates(nn.Module):
@@ -59,7 +54,7 @@ class CarriedStates(nn.Module):
 
     def get_extra_state(self) -> Dict:
         """{"rank", "world_size", "streams": {key: {"next_position", "state": {field: tensor}}}}"""
-        rank, world_size = _data_parallel_place()
+        rank, world_size = rank_and_world_size()
         streams = {
             key: {"next_position": carried.next_position, "state": carried.state._asdict()}
             for key, carried in self._carried.items()
@@ -70,7 +65,7 @@ class CarriedStates(nn.Module):
         self._carried.clear()
         if not saved["streams"]:
             return
-        if (saved["rank"], saved["world_size"]) != _data_parallel_place():
+        if (saved["rank"], saved["world_size"]) != rank_and_world_size():
             logger.warning(
                 "carried stream states were saved by rank %d of %d: this rank starts its rows fresh",
                 saved["rank"], saved["world_size"],

@@ -26,15 +26,12 @@ import torch
 import torch.distributed as dist
 from omegaconf import DictConfig
 
+from ..ranks import rank_and_world_size
 from .restore_file import root_config
 
 logger = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _several_ranks() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def _any_rank(flag: bool) -> bool:
@@ -50,7 +47,7 @@ class _StopAfterUpdate:
 
     def __init__(self, training_cfg: DictConfig):
         self.training_cfg = training_cfg
-        self.several_ranks = _several_ranks()
+        self.several_ranks = rank_and_world_size()[1] > 1
         self.updates_done = -1
         self.signalled = False
         self.stopping = False
