@@ -47,8 +47,8 @@ def stop_prefetch_threads(wait_seconds: float = WAIT_SECONDS):
     """End every live fairseq ``BackgroundConsumer``: at most ``wait_seconds`` in all."""
     deadline = time.monotonic() + wait_seconds
     for consumer in _live_consumers():
-        # The consumer stops once it has put as many batches as this (fairseq's own
-        # ``--max-update``-style limit on an epoch); 0 ends it after the batch in hand.
+        # The consumer stops once it has put as many batches as this (the epoch's length,
+        # or what ``BufferedIterator.take`` left of it); 0 ends it after the batch in hand.
         consumer._max_len = 0
         while consumer.is_alive() and time.monotonic() < deadline:
             _drain(consumer._queue)
