@@ -4,11 +4,13 @@ Everything a user can get wrong (sizes, paths, data) raises :class:`ArminError`.
 entry points, and fairseq's own CLIs once the plugin is imported through ``--user-dir``, print
 such an error as a single ``error: ...`` line and exit with status 1 instead of a traceback.
 So are the user errors that fairseq reports with a traceback of its own and
-:mod:`armin_plugin.fairseq_errors` recognises (unreadable checkpoints, checkpoints of another
+:mod:`armin_plugin.training.fairseq_errors` recognises (unreadable checkpoints, checkpoints of another
 model), and an ``ArminError`` that fairseq re-raised wrapped in another exception.
 Other exceptions keep their tracebacks.
 """
 import sys
+from types import TracebackType
+from typing import Callable, Optional
 
 
 class ArminError(ValueError):
@@ -25,10 +27,8 @@ def _armin_error_in_chain(exc):
     return None
 
 
-def _one_line_excepthook(previous_hook):
+def _one_line_excepthook(previous_hook, describe):
     def hook(exc_type, exc, tb):
-        from .fairseq_errors import describe
-
         armin_error = _armin_error_in_chain(exc)
         message = str(armin_error) if armin_error is not None else describe(exc, tb)
         if message is not None:
@@ -43,7 +43,8 @@ def _one_line_excepthook(previous_hook):
     return hook
 
 
-def install_excepthook():
-    """Print uncaught :class:`ArminError` as one line (idempotent)."""
+def install_excepthook(describe: Callable[[BaseException, TracebackType], Optional[str]]):
+    """Print uncaught :class:`ArminError` as one line, and other exceptions for which
+    ``describe(exc, traceback)`` returns a line (idempotent)."""
     if not getattr(sys.excepthook, "armin_one_line", False):
-        sys.excepthook = _one_line_excepthook(sys.excepthook)
+        sys.excepthook = _one_line_excepthook(sys.excepthook, describe)

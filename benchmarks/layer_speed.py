@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from armin_plugin.modules import ARMIN
-from armin_plugin.sizing import closest_hidden_size
+from armin_plugin.modules.sizing import lstm_hidden_for
 from benchmarks.measure import interleaved_medians, peak_training_bytes
 from benchmarks.naive_armin import naive_armin
 
@@ -38,12 +38,6 @@ class LayerRow:
 
 def count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def lstm_hidden_for(params: int, input_size: int) -> int:
-    """Hidden size H of a one-layer nn.LSTM (4 H (input_size + H + 2) parameters) nearest
-    to ``params``."""
-    return closest_hidden_size(params, lambda hidden: 4 * hidden * (input_size + hidden + 2))
 
 
 def training_pass(forward: Callable[[], torch.Tensor]) -> Callable[[], Callable[[], None]]:

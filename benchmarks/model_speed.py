@@ -12,7 +12,7 @@ import torch
 from fairseq import options, tasks
 
 import armin_plugin.models.armin_lm  # noqa: F401 (registers armin_lm with fairseq)
-from armin_plugin.compare_lm import dictionary_size, plan_runs
+from armin_plugin.jobs.compare_lm import dictionary_size, plan_runs
 from benchmarks.measure import interleaved_medians
 
 PLUGIN = Path(__file__).resolve().parents[1] / "armin_plugin"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # enwik8 (bytes of English Wikipedia XML; 90M/5M/5M split) with stream training: ARMIN over
 # streams, ARMIN over independent blocks, an LSTM over streams, then test bits per byte and
-# a report (runs/<data>_stream/report/).
+# results (runs/<data>_stream/: results.md, results.json, curves.png).
 #
 #   bash recipes/enwik8.sh                          # downloads enwik8.zip (online)
 #   bash recipes/enwik8.sh --source enwik8.zip      # a local copy (zip, raw or .bz2)
@@ -25,5 +25,5 @@ while [ $# -gt 0 ]; do
 done
 bash recipes/install.sh
 .venv/bin/python -m armin_plugin.data.enwik8 --dest "data-bin/$name" "${source_args[@]}"
-exec .venv/bin/python -m armin_plugin.compare_lm --plan stream --data "data-bin/$name" \
+exec .venv/bin/python -m armin_plugin.jobs.compare_lm --plan stream --data "data-bin/$name" \
   --out "runs/${name}_stream" --metric bpc "${scale[@]}" "$@"

@@ -23,5 +23,5 @@ bash recipes/install.sh
 PY=.venv/bin/python
 $PY -m armin_plugin.data.iwslt14 --source "${IWSLT14_SOURCE:-http://dl.fbaipublicfiles.com/fairseq/data/iwslt14/de-en.tgz}" \
   --raw raw/iwslt14_de_en --dest data-bin/iwslt14_de_en --vocab-size "${VOCAB_SIZE:-10000}"
-exec $PY -m armin_plugin.compare_translation --data data-bin/iwslt14_de_en --out runs/iwslt14_de_en \
+exec $PY -m armin_plugin.jobs.compare_translation --data data-bin/iwslt14_de_en --out runs/iwslt14_de_en \
   --preset full --minutes "${TRAIN_MINUTES:-0}" "$@"

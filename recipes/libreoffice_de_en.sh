@@ -5,7 +5,7 @@
 #      dpkg-deb -x, pair paragraphs by (page, id), split by page, check the counts;
 #   2. joint sentencepiece BPE (VOCAB_SIZE pieces: 2,000 quick, 8,000 full), fairseq-preprocess
 #      -> data-bin/libreoffice_de_en (data-bin/libreoffice_de_en_full);
-#   3. python -m armin_plugin.compare_translation: train both, fairseq-generate --beam 5 on
+#   3. python -m armin_plugin.jobs.compare_translation: train both, fairseq-generate --beam 5 on
 #      test, detokenized sacrebleu BLEU and chrF, one table (results.md), TensorBoard logs.
 #
 #   bash recipes/libreoffice_de_en.sh                  # CPU budget: about 15 minutes in all
@@ -29,4 +29,4 @@ case "${ARMIN_RUN:-quick}" in
   *) echo "error: ARMIN_RUN must be quick or full, got '${ARMIN_RUN}'" >&2; exit 1 ;;
 esac
 $PY -m armin_plugin.data.libreoffice --debs raw/debs --raw raw/libreoffice_de_en --dest "$DATA" --vocab-size "$VOCAB"
-exec $PY -m armin_plugin.compare_translation --data "$DATA" --out "$OUT" --preset "$PRESET" --minutes "$MINUTES" "$@"
+exec $PY -m armin_plugin.jobs.compare_translation --data "$DATA" --out "$OUT" --preset "$PRESET" --minutes "$MINUTES" "$@"

@@ -2,7 +2,7 @@
 # Character-level Penn Treebank with stream training (truncated BPTT that carries ARMIN's
 # hidden state and memory across segments): ARMIN over streams, ARMIN over independent
 # blocks, and an LSTM over streams (similar parameter counts), then test BPC and a report
-# (runs/ptb_char_stream/report/: curves.png, table.md; TensorBoard under tensorboard/).
+# (runs/ptb_char_stream/: results.md, results.json, curves.png; TensorBoard under tensorboard/).
 #
 #   bash recipes/ptb_char.sh               # CPU budget: 4 minutes per run, about 15 in all
 #   TRAIN_MINUTES=10 bash recipes/ptb_char.sh
@@ -11,7 +11,7 @@
 # GPU-scale settings (preset "ptb_char" in armin_plugin/compare_lm.py; after the char-PTB
 # setup of Merity et al. 2018): segments of 150 characters, 128 streams, Adam lr 0.002,
 # clip 1.0, dropout 0.25, 50 epochs; ARMIN embed 128, d_h 1000, d_r 256, 16 slots.
-# Further arguments go to `python -m armin_plugin.compare_lm`.
+# Further arguments go to `python -m armin_plugin.jobs.compare_lm`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash recipes/install.sh
@@ -21,5 +21,5 @@ if [ "${1:-}" = "--gpu-scale" ]; then
 else
   set -- --preset quick --minutes "${TRAIN_MINUTES:-4}" "$@"
 fi
-exec .venv/bin/python -m armin_plugin.compare_lm --plan stream --data data-bin/ptb_char \
+exec .venv/bin/python -m armin_plugin.jobs.compare_lm --plan stream --data data-bin/ptb_char \
   --out runs/ptb_char_stream --metric bpc "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Word-level Penn Treebank (10k words) with stream training: ARMIN over streams, ARMIN over
 # independent blocks, an LSTM over streams, then test perplexity and a report
-# (runs/ptb_word_stream/report/).
+# (runs/ptb_word_stream/: results.md, results.json, curves.png).
 #
 #   bash recipes/ptb_word.sh               # CPU budget: 4 minutes per run, about 15 in all
 #   bash recipes/ptb_word.sh --gpu-scale   # GPU: the ptb_word preset below, no time limit
@@ -18,5 +18,5 @@ if [ "${1:-}" = "--gpu-scale" ]; then
 else
   set -- --preset quick_word --minutes "${TRAIN_MINUTES:-4}" "$@"
 fi
-exec .venv/bin/python -m armin_plugin.compare_lm --plan stream --data data-bin/ptb_word \
+exec .venv/bin/python -m armin_plugin.jobs.compare_lm --plan stream --data data-bin/ptb_word \
   --out runs/ptb_word_stream --metric ppl "$@"

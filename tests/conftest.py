@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from armin_plugin.data import ptb
-from armin_plugin.tools import fairseq_command
+from armin_plugin.cli.process import fairseq_command
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = str(REPO / "armin_plugin")

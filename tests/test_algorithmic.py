@@ -221,15 +221,16 @@ def algorithmic_task(**overrides):
 
 
 def test_lstm_baseline_matches_a_parameter_budget():
-    from armin_plugin.models.algorithmic import LSTMAlgorithmicConfig, LSTMAlgorithmicModel, lstm_params
+    from armin_plugin.models.algorithmic import LSTMAlgorithmicConfig, LSTMAlgorithmicModel
+    from armin_plugin.modules.sizing import lstm_params
 
     task = algorithmic_task(algorithm="associative_recall")
     model = LSTMAlgorithmicModel.build_model(LSTMAlgorithmicConfig(lstm_params=50000), task)
     count = sum(p.numel() for p in model.parameters())
     hidden = model.lstm.hidden_size
-    assert count == lstm_params(10, 8, hidden)  # 8 bits + 2 delimiter channels in, 8 bits out
-    assert abs(count - 50000) <= abs(lstm_params(10, 8, hidden + 1) - 50000)
-    assert abs(count - 50000) <= abs(lstm_params(10, 8, hidden - 1) - 50000)
+    assert count == lstm_params(10, hidden, 8)  # 8 bits + 2 delimiter channels in, 8 bits out
+    assert abs(count - 50000) <= abs(lstm_params(10, hidden + 1, 8) - 50000)
+    assert abs(count - 50000) <= abs(lstm_params(10, hidden - 1, 8) - 50000)
     task.load_dataset("valid_long")
     dataset = task.dataset("valid_long")
     batch = dataset.collater([dataset[i] for i in range(4)])
@@ -268,6 +269,6 @@ def test_bad_flags_stop_fairseq_train_with_one_line(tmp_path, flags, message):
 
 
 def test_report_refuses_unknown_task(tmp_path):
-    result = python_module("armin_plugin.algorithmic_report", "--tasks", "sort", "--out", tmp_path / "r")
+    result = python_module("armin_plugin.jobs.compare_algorithmic", "--tasks", "sort", "--out", tmp_path / "r")
     assert result.returncode == 2 and "error: --tasks: unknown sort" in result.stderr
     assert not (tmp_path / "r").exists()

@@ -72,7 +72,7 @@ def test_missing_restore_file_is_refused_before_anything_is_overwritten(ptb_char
 
 
 def test_main_job_refuses_sizes_that_cannot_work(ptb_char_slice, tmp_path):
-    result = python_module("armin_plugin.compare_lm", "--data", ptb_char_slice, "--out", tmp_path / "runs",
+    result = python_module("armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", tmp_path / "runs",
                            "--batch-size", 0)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].endswith("error: --batch-size must be positive, got 0")
@@ -98,7 +98,7 @@ def test_ptb_refuses_no_lines(tmp_path):
 ])
 def test_report_refuses_missing_or_empty_run_directories(tmp_path, make, message):
     make(tmp_path / "run")
-    result = python_module("armin_plugin.report", tmp_path / "run", "--out", tmp_path / "report")
+    result = python_module("armin_plugin.jobs.report", tmp_path / "run", "--out", tmp_path / "report")
     assert_one_line_error(result, message)
     assert not (tmp_path / "report").exists()
 

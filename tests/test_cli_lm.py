@@ -108,7 +108,7 @@ def test_impossible_sizes_stop_fairseq_train_with_one_line(ptb_char_slice, tmp_p
 
 
 def test_main_job_refuses_missing_data_dir(tmp_path):
-    result = python_module("armin_plugin.compare_lm", "--data", tmp_path / "nowhere", "--out", tmp_path / "runs")
+    result = python_module("armin_plugin.jobs.compare_lm", "--data", tmp_path / "nowhere", "--out", tmp_path / "runs")
     assert_one_line_error(result, f"data directory {tmp_path / 'nowhere'} does not exist")
     assert not (tmp_path / "runs").exists()
 
@@ -118,7 +118,7 @@ def test_main_job_refuses_incomplete_data_dir(ptb_char_slice, tmp_path):
     incomplete.mkdir()
     for name in ("dict.txt", "train.bin", "train.idx", "valid.bin", "valid.idx"):
         (incomplete / name).write_bytes((ptb_char_slice / name).read_bytes())
-    result = python_module("armin_plugin.compare_lm", "--data", incomplete, "--out", tmp_path / "runs")
+    result = python_module("armin_plugin.jobs.compare_lm", "--data", incomplete, "--out", tmp_path / "runs")
     assert_one_line_error(result, "lacks test.bin, test.idx")
 
 

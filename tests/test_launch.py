@@ -11,8 +11,8 @@ import torch
 from conftest import PLUGIN, REPO, assert_one_line_error, python_module
 
 from armin_plugin.errors import ArminError
-from armin_plugin.launch import cpu_cores, free_port
-from armin_plugin.launch_rank import compare_replicas
+from armin_plugin.launch.launcher import cpu_cores, free_port
+from armin_plugin.launch.rank import compare_replicas
 
 # One memory slot and no dropout: no random draw changes the result, so 2 ranks x 4 rows
 # must give exactly what 1 process x 4 rows x --update-freq 2 gives (same batches per update).
@@ -307,7 +307,7 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     """compare_lm --nprocs 2: every run trains on 2 ranks with half the rows each."""
     out = tmp_path / "runs"
     result = python_module(
-        "armin_plugin.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
+        "armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
         "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 0,
         "--validate-every", 2, "--log-interval", 1,
     )
@@ -317,7 +317,7 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
         assert "2 CPU rank(s) x 1 thread(s)" in log
         assert "'distributed_world_size': 2" in log and "'batch_size': 4" in log
         assert "bsz=8" in log  # the global batch: 2 ranks x 4 rows
-    assert (out / "report" / "table.md").exists()
+    assert (out / "results.md").exists()
 
 
 @pytest.mark.parametrize("job, args, expected", [

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 from conftest import PLUGIN, REPO, fairseq
-from armin_plugin.tools import fairseq_command
+from armin_plugin.cli.process import fairseq_command
 
 TASKS = {
     "language_modeling": ["--task", "language_modeling", "--arch", "armin_lm"],
@@ -112,9 +112,9 @@ def test_signal_saves_a_checkpoint_and_resume_is_exact(ptb_char_slice, tmp_path,
 
 
 def test_interrupted_main_job_leaves_a_checkpoint_to_resume_from(ptb_char_slice, tmp_path):
-    """Ctrl-C on ``python -m armin_plugin.compare_lm`` (what the recipes run) reaches the
+    """Ctrl-C on ``python -m armin_plugin.jobs.compare_lm`` (what the recipes run) reaches the
     fairseq-train it runs as one SIGINT: that run saves, and the job stops with one line."""
-    command = [sys.executable, "-m", "armin_plugin.compare_lm", "--data", str(ptb_char_slice), "--out",
+    command = [sys.executable, "-m", "armin_plugin.jobs.compare_lm", "--data", str(ptb_char_slice), "--out",
                str(tmp_path / "runs"), "--tokens-per-sample", "40", "--batch-size", "4", "--log-interval", "1"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "1"})

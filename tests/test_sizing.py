@@ -1,7 +1,7 @@
 """closest_hidden_size: the hidden size nearest a parameter budget."""
 import pytest
 
-from armin_plugin.sizing import closest_hidden_size
+from armin_plugin.modules.sizing import closest_hidden_size
 
 
 @pytest.mark.parametrize(

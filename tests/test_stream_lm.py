@@ -10,7 +10,7 @@ from fairseq import tasks
 
 from armin_plugin.data.streams import StreamSegments
 from armin_plugin.errors import ArminError
-from armin_plugin.models.carried_state import CarriedStates
+from armin_plugin.training.carried_state import CarriedStates
 from armin_plugin.tasks import armin_tbptt_lm  # noqa: F401 (registers the task in-process)
 from test_armin_lm import build, random_tokens
 
@@ -144,7 +144,7 @@ def test_train_and_evaluate_in_stream_mode(stream_runs, ptb_char_slice, name):
 
 
 def test_memory_diagnostics_reach_logs_and_tensorboard(stream_runs):
-    from armin_plugin.report import _scalars
+    from armin_plugin.jobs.tensorboard_logs import scalars as _scalars
 
     _, logdir, stdout = stream_runs["armin"]
     line = [row for row in stdout.splitlines() if "train_inner" in row][-1]
@@ -158,10 +158,11 @@ def test_memory_diagnostics_reach_logs_and_tensorboard(stream_runs):
 
 def test_report_reads_the_event_files(stream_runs, tmp_path):
     logdirs = [stream_runs[name][1] for name in sorted(stream_runs)]
-    result = python_module("armin_plugin.report", *logdirs, "--out", tmp_path)
+    result = python_module("armin_plugin.jobs.report", *logdirs, "--out", tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    rows = {line.split("|")[1].strip(): line.split("|") for line in (tmp_path / "table.md").read_text().splitlines()[2:]}
+    table = [line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("|")]
+    rows = {line.split("|")[1].strip(): line.split("|") for line in table[2:]}
     assert set(rows) == set(ARCHS)
     for name in ARCHS:
         stdout = stream_runs[name][2]

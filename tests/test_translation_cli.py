@@ -21,7 +21,7 @@ def compared(libreoffice_slice, tmp_path_factory):
     """The comparison job (tiny preset, 8 updates per model) and its output folder."""
     out = tmp_path_factory.mktemp("compare") / "runs"
     result = python_module(
-        "armin_plugin.compare_translation", "--data", libreoffice_slice, "--out", out,
+        "armin_plugin.jobs.compare_translation", "--data", libreoffice_slice, "--out", out,
         "--preset", "tiny", "--max-update", 8,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -129,7 +129,7 @@ def test_unequal_sides_stop_before_anything_is_built(libreoffice_raw, libreoffic
         assert_one_line_error(result, message)
         assert [p.name for p in dest.iterdir()] == ["dict.de.txt"] and (dest / "dict.de.txt").read_text() == "kept\n"
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-    result = python_module("armin_plugin.compare_translation", "--data", raw, "--out", tmp_path / "runs")
+    result = python_module("armin_plugin.jobs.compare_translation", "--data", raw, "--out", tmp_path / "runs")
     assert_one_line_error(result, f"data directory {raw} lacks dict.de.txt")
     assert not (tmp_path / "runs").exists()
 
@@ -169,7 +169,7 @@ def test_compare_job_trains_on_two_processes(libreoffice_slice, tmp_path):
     """--nprocs 2: each model trains through armin-launch on 2 CPU ranks, then is scored."""
     out = tmp_path / "runs"
     result = python_module(
-        "armin_plugin.compare_translation", "--data", libreoffice_slice, "--out", out,
+        "armin_plugin.jobs.compare_translation", "--data", libreoffice_slice, "--out", out,
         "--preset", "tiny", "--max-update", 3, "--nprocs", 2,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -27,7 +27,7 @@ from typing import NamedTuple, Tuple
 
 import numpy as np
 
-from armin_plugin.errors import ArminError
+from ..errors import ArminError
 
 ALGORITHMS = ("copy", "repeat_copy", "associative_recall")
 

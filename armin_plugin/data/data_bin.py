@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ArminError
-from ..tools import fairseq_command, run_streamed
+from ..cli.process import fairseq_command, run_streamed
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import ArminError
-from ..tools import setup_cli_logging
+from ..cli.logs import setup_cli_logging
 from .data_bin import binarize, building, check_data_bin
 
 logger = logging.getLogger("armin_plugin.data.enwik8")

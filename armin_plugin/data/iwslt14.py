@@ -27,8 +27,8 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
-from armin_plugin.errors import ArminError
-from armin_plugin.tools import setup_cli_logging
+from ..errors import ArminError
+from ..cli.logs import setup_cli_logging
 
 from .parallel import add_binarizing_args, prepare_parallel
 

@@ -23,8 +23,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, List, NamedTuple
 
-from armin_plugin.errors import ArminError
-from armin_plugin.tools import setup_cli_logging
+from ..errors import ArminError
+from ..cli.logs import setup_cli_logging
 
 from .data_bin import SPLITS
 from .parallel import add_binarizing_args, prepare_parallel

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Dict
 
-from armin_plugin.errors import ArminError
-from armin_plugin.tools import setup_cli_logging
+from ..errors import ArminError
+from ..cli.logs import setup_cli_logging
 
 from .data_bin import SPLITS, building, preprocess
 

@@ -15,8 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from armin_plugin.errors import ArminError
-from armin_plugin.tools import setup_cli_logging
+from ..errors import ArminError
+from ..cli.logs import setup_cli_logging
 
 from .data_bin import SPLITS, binarize, building, check_data_bin, dict_entries
 

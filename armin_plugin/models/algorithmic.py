@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ..errors import ArminError
 from ..modules import ARMIN
-from ..sizing import closest_hidden_size
+from ..modules.sizing import lstm_hidden_for
 from .armin_parts import temperature_schedule
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
@@ -91,18 +91,6 @@ class LSTMAlgorithmicConfig(FairseqDataclass):
         metadata={"help": "if > 0: choose the hidden size whose parameter count comes closest "
                           "to this (overrides --lstm-hidden-size)"},
     )
-
-
-def lstm_params(input_size: int, output_size: int, hidden: int, layers: int = 1) -> int:
-    """Parameters of ``lstm_algorithmic``: nn.LSTM (two bias vectors) and the output map."""
-    first = 4 * hidden * (input_size + hidden) + 8 * hidden
-    rest = (layers - 1) * (4 * hidden * 2 * hidden + 8 * hidden)
-    return first + rest + (hidden + 1) * output_size
-
-
-def lstm_hidden_for(budget: int, input_size: int, output_size: int, layers: int = 1) -> int:
-    """The hidden size whose :func:`lstm_params` comes closest to ``budget``."""
-    return closest_hidden_size(budget, lambda hidden: lstm_params(input_size, output_size, hidden, layers))
 
 
 @register_model("lstm_algorithmic", dataclass=LSTMAlgorithmicConfig)

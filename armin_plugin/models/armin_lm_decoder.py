@@ -12,7 +12,7 @@ from ..modules import ARMINState
 from ..modules.memory_diagnostics import MemoryUse, memory_use
 from ..training.nonfinite import NonFiniteLoss
 from .armin_parts import armin_stack, new_embedding, temperature_schedule
-from .carried_state import CarriedStates
+from ..training.carried_state import CarriedStates
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 

@@ -13,7 +13,7 @@ from fairseq.modules import FairseqDropout
 from omegaconf import II
 from torch import Tensor, nn
 
-from .carried_state import CarriedStates
+from ..training.carried_state import CarriedStates
 from .flag_checks import require_positive_integers
 
 

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from omegaconf import DictConfig
 
-from ..ranks import rank_and_world_size
+from .ranks import rank_and_world_size
 from .restore_file import root_config
 
 logger = logging.getLogger(__name__)

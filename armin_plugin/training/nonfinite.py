@@ -15,7 +15,7 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
 from ..errors import ArminError
-from ..models.carried_state import CarriedStates
+from .carried_state import CarriedStates
 from .interrupt import stop_cleanly_on_signals
 from .restore_file import check_restore_file
 

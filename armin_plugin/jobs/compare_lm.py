@@ -1,14 +1,14 @@
 """Train ARMIN and LSTM language models side by side, evaluate them, report and plot.
 
-    python -m armin_plugin.compare_lm --data data-bin/ptb_char --out runs/ptb_char
-    python -m armin_plugin.compare_lm --plan stream --data data-bin/ptb_char --out runs/stream
+    python -m armin_plugin.jobs.compare_lm --data data-bin/ptb_char --out runs/ptb_char
+    python -m armin_plugin.jobs.compare_lm --plan stream --data data-bin/ptb_char --out runs/stream
 
 All runs of a plan get the same data, batch layout, optimizer and training budget, and
 similar parameter counts (the LSTM's hidden size is solved for ARMIN's count). Each is
 trained with ``fairseq-train`` (checkpoints and TensorBoard logs under ``--out``), scored on
-the test split with ``fairseq-eval-lm`` under the task it was trained with, and the report
-(``armin_plugin.report``: a table and ``report/curves.png``) is written from the event
-files. A finished run is not trained again: a second call resumes from its checkpoint,
+the test split with ``fairseq-eval-lm`` under the task it was trained with, and the results
+(``--out``/results.json, the table results.md and curves.png, drawn by
+:mod:`armin_plugin.jobs.report`) are written from the event files and the test scores. A finished run is not trained again: a second call resumes from its checkpoint,
 finds the budget spent, and only evaluates. Losses are in base 2.
 
 Plans:
@@ -26,18 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List
 
-import torch
+from ..cli.logs import setup_cli_logging
+from ..data.data_bin import check_data_bin
+from ..errors import ArminError
+from ..modules.sizing import lstm_hidden_for
+from .checkpoints import checkpoint_facts
+from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
+from .lm_results import TestScore, lm_results
+from .report import render
+from .results import TestScalars
+from .tensorboard_logs import read_run
 
-from armin_plugin.data.data_bin import check_data_bin
-from armin_plugin.errors import ArminError
-from armin_plugin.report import write_report, write_test_scalars
-from armin_plugin.sizing import closest_hidden_size
-from armin_plugin.tools import (
-    PLUGIN, argv, check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed,
-    setup_cli_logging,
-)
-
-logger = logging.getLogger("armin_plugin.compare_lm")
+logger = logging.getLogger(__name__)
 
 # Sizes and training settings. "quick*" fit a few CPU minutes per run. The others are the
 # GPU-scale settings of the recipes, after the AWD-LSTM setups of Merity et al. (2018, "An
@@ -67,17 +67,6 @@ class Run:
     model: List
 
 
-def lstm_lm_params(vocab: int, embed: int, hidden: int) -> int:
-    """Parameters of a one-layer LSTM LM (fairseq's ``lstm_lm`` with out-embed-dim =
-    hidden, or ``lstm_stream_lm``): embedding, LSTM with two biases, output projection."""
-    return vocab * embed + 4 * hidden * (embed + hidden) + 8 * hidden + hidden * vocab + vocab
-
-
-def lstm_hidden_for(params: int, vocab: int, embed: int) -> int:
-    """The hidden size at which ``lstm_lm_params`` comes closest to ``params``."""
-    return closest_hidden_size(params, lambda hidden: lstm_lm_params(vocab, embed, hidden))
-
-
 def armin_lm_params(vocab: int, embed: int, hidden: int, slot: int, slots: int) -> int:
     """Parameters of a one-layer ``armin_lm`` without tied embeddings."""
     inputs = embed + hidden + slot
@@ -104,7 +93,8 @@ def plan_runs(plan: str, preset: dict, vocab: int) -> List[Run]:
         "--armin-slots", preset["slots"], "--dropout", preset["dropout"],
     ]
     params = armin_lm_params(vocab, preset["embed"], preset["hidden"], preset["slot"], preset["slots"])
-    hidden = lstm_hidden_for(params, vocab, preset["embed"])
+    # the LSTM's embedding table does not grow with its hidden size; its output map does
+    hidden = lstm_hidden_for(params - vocab * preset["embed"], preset["embed"], vocab)
     lstm = ["--decoder-embed-dim", preset["embed"], "--decoder-hidden-size", hidden, "--dropout", preset["dropout"]]
     if plan == "main":
         return [
@@ -118,54 +108,34 @@ def plan_runs(plan: str, preset: dict, vocab: int) -> List[Run]:
     ]
 
 
-def train(args, run: Run, run_dir: Path, logdir: Path):
-    command = fairseq_train_command(args.nprocs) + argv([
-        args.data, "--user-dir", PLUGIN, *run.task, *run.model,
+def train_run(args, run: Run, run_dir: Path, logdir: Path) -> Path:
+    return train(run.name, [
+        args.data, *run.task, *run.model,
         "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size // args.nprocs,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
-        "--stop-time-hours", args.minutes / 60,
-        "--validate-interval-updates", args.validate_every, "--no-epoch-checkpoints",
-        "--save-dir", run_dir / "checkpoints", "--tensorboard-logdir", logdir,
-        "--log-format", "simple", "--log-interval", args.log_interval, *args.device,
-    ])
-    logger.info("training %s: %s", run.name, " ".join(command))
-    finished = run_streamed(command, run_dir / "train.log", prefix=f"[{run.name}] ")
-    if finished.returncode != 0:
-        raise ArminError(f"fairseq-train of {run.name} failed (exit {finished.returncode}); see {run_dir / 'train.log'}")
+        "--stop-time-hours", args.minutes / 60, "--validate-interval-updates", args.validate_every,
+        *bookkeeping_flags(run_dir, logdir, args.log_interval), *args.device,
+    ], run_dir, args.nprocs)
 
 
 def evaluate(args, run: Run, checkpoint: Path, run_dir: Path) -> float:
-    command = fairseq_command("eval-lm") + argv([
-        args.data, "--user-dir", PLUGIN, *run.task, "--path", checkpoint, "--gen-subset", "test",
+    """Base-2 test loss of ``checkpoint`` from fairseq-eval-lm."""
+    log = run_dir / "eval_test.log"
+    finished = run_tool("eval-lm", run.name, [
+        args.data, *run.task, "--path", checkpoint, "--gen-subset", "test",
         "--tokens-per-sample", args.tokens_per_sample, "--batch-size", args.batch_size, *args.device,
-    ])
-    logger.info("evaluating %s on test: %s", run.name, " ".join(command))
-    finished = run_streamed(command, run_dir / "eval_test.log", prefix=f"[{run.name}] ")
+    ], log)
     found = [re.search(r"Loss \(base 2\): ([0-9.]+)", line) for line in finished.lines]
     found = [match for match in found if match]
     if finished.returncode != 0 or not found:
-        raise ArminError(f"fairseq-eval-lm of {run.name} failed; see {run_dir / 'eval_test.log'}")
+        raise tool_failed("eval-lm", run.name, log)
     return float(found[-1].group(1))
-
-
-def checkpoint_facts(checkpoint: Path):
-    """(parameters, updates, training minutes) stored in a fairseq checkpoint."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    params = sum(value.numel() for value in state["model"].values() if torch.is_tensor(value))
-    updates = state["optimizer_history"][-1]["num_updates"]
-    return params, updates, state["extra_state"]["previous_training_time"] / 60
-
-
-def log_test_result(logdir: Path, checkpoint: Path, test_loss: float):
-    """Add the test loss and parameter count to the run's TensorBoard logs (``test/``)."""
-    params, updates, _ = checkpoint_facts(checkpoint)
-    write_test_scalars(logdir, updates, {"loss": test_loss, "params": params})
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m armin_plugin.compare_lm", description=__doc__.split("\n\n")[0],
+        prog="python -m armin_plugin.jobs.compare_lm", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("Plans:")[1],
     )
     parser.add_argument("--data", type=Path, default=Path("data-bin/ptb_char"), help="fairseq data-bin directory")
@@ -210,25 +180,29 @@ def main(argv=None):
     try:
         args = parse_args(argv)
         check_data_bin(args.data)
-        logdirs = []
+        runs, tests, scalars = [], {}, []
         for run in plan_runs(args.plan, args.sizes, dictionary_size(args.data)):
             run_dir, logdir = args.out / run.name.lower(), args.out / "tensorboard" / run.name
             run_dir.mkdir(parents=True, exist_ok=True)
             started = time.time()
-            train(args, run, run_dir, logdir)
-            checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
-            if not checkpoint.exists():
-                raise ArminError(f"{run.name} wrote no checkpoint to {checkpoint.parent}; see {run_dir / 'train.log'}")
+            checkpoint = train_run(args, run, run_dir, logdir)
             test_loss = evaluate(args, run, checkpoint, run_dir)
-            log_test_result(logdir, checkpoint, test_loss)
-            logdirs.append(logdir)
+            facts = checkpoint_facts(checkpoint)
+            tests[run.name] = TestScore(test_loss, facts.params)
+            scalars.append(TestScalars(str(logdir), facts.updates, {"loss": test_loss, "params": facts.params}))
+            runs.append(read_run(logdir))
             logger.info("%s done in %.1f min: test loss %.3f (base 2)", run.name, (time.time() - started) / 60, test_loss)
-        png, markdown = write_report(logdirs, args.out / "report", args.metric)
+        title = (f"Test split of {args.data} (fairseq-eval-lm, base-2 loss per token); "
+                 f"valid at the last validation, updates {args.max_update or 'unlimited'}, "
+                 f"{args.minutes:g} min budget per run, Adam lr {args.lr:g}:")
+        results = lm_results(runs, args.metric, tests, title)
+        results.test_scalars = scalars
+        markdown, png = render(results, args.out)
     except ArminError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         sys.exit(interrupted(args.out))
-    print(f"\nTest split of {args.data} (fairseq-eval-lm, base-2 loss per token):\n{markdown.read_text()}")
+    print(f"\n{markdown.read_text()}")
     print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 
 

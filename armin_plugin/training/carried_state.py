@@ -5,7 +5,7 @@ from typing import Dict, NamedTuple, Optional, Tuple, Type
 import torch
 from torch import Tensor, nn
 
-from ..ranks import rank_and_world_size
+from .ranks import rank_and_world_size
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """One rank of ``armin-launch``: fairseq-train's command line, run in this process.
 
-    python -m armin_plugin.launch_rank [--check-replicas] -- FAIRSEQ_TRAIN_ARGS...
+    python -m armin_plugin.launch.rank [--check-replicas] -- FAIRSEQ_TRAIN_ARGS...
 
 The launcher starts this module once per rank with the distributed flags added. It sets
 torch's thread counts from ``OMP_NUM_THREADS`` and runs ``fairseq_cli.train.cli_main``.
@@ -18,11 +18,11 @@ from typing import List
 
 import torch
 
-from armin_plugin.errors import ArminError
-from armin_plugin.launch import flag_value
-from armin_plugin.ranks import rank_and_world_size
+from ..errors import ArminError
+from ..training.ranks import rank_and_world_size
+from .launcher import flag_value
 
-logger = logging.getLogger("armin_plugin.launch_rank")
+logger = logging.getLogger("armin_plugin.launch.rank")
 
 
 def parameter_digest(module: torch.nn.Module) -> str:

@@ -41,8 +41,8 @@ import threading
 from pathlib import Path
 from typing import List, NamedTuple, Optional
 
-from armin_plugin.errors import ArminError
-from armin_plugin.tools import setup_cli_logging
+from ..cli.logs import setup_cli_logging
+from ..errors import ArminError
 
 logger = logging.getLogger("armin_plugin.launch")
 
@@ -189,8 +189,8 @@ def parse_args(argv: List[str]) -> Options:
 
 def rank_command(options: Options, rank: int) -> List[str]:
     """The command line of global rank ``rank``: fairseq-train through
-    :mod:`armin_plugin.launch_rank`."""
-    command = [sys.executable, "-m", "armin_plugin.launch_rank"]
+    :mod:`armin_plugin.launch.rank`."""
+    command = [sys.executable, "-m", "armin_plugin.launch.rank"]
     if options.check_replicas:
         command.append("--check-replicas")
     command += ["--", *options.fairseq_args]
@@ -360,6 +360,3 @@ def main(argv=None):
         sys.exit(f"error: {error}")
     sys.exit(launch(options))
 
-
-if __name__ == "__main__":
-    main()

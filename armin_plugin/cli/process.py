@@ -1,5 +1,4 @@
 """Running fairseq's command-line tools of this environment, with their output streamed."""
-import logging
 import re
 import signal
 import subprocess
@@ -8,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import List, NamedTuple, Optional
 
-from .errors import ArminError
+from ..errors import ArminError
 
 # What is echoed live: fairseq's log records (not its dump of the whole config). Python
 # warnings and other start-up chatter go only to the log file.
@@ -17,22 +16,12 @@ _CONFIG_DUMP = "{'_name': None, 'common':"
 _TAIL_ON_FAILURE = 20
 
 # The --user-dir of every fairseq command the jobs run.
-PLUGIN = str(Path(__file__).parent)
+PLUGIN = str(Path(__file__).resolve().parents[1])
 
 
 class Finished(NamedTuple):
     returncode: int
     lines: List[str]
-
-
-def setup_cli_logging():
-    """Log lines like fairseq's, on stdout (errors alone go to stderr)."""
-    logging.basicConfig(
-        format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-        level=logging.INFO,
-        stream=sys.stdout,
-    )
 
 
 def argv(parts) -> List[str]:
@@ -46,28 +35,6 @@ def fairseq_command(tool: str) -> List[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", f"fairseq_cli.{tool.replace('-', '_')}"]
-
-
-def fairseq_train_command(nprocs: int = 1) -> List[str]:
-    """argv prefix of ``fairseq-train``, or of it on ``nprocs`` CPU processes through
-    ``armin-launch`` when ``nprocs`` > 1."""
-    if nprocs == 1:
-        return fairseq_command("train")
-    return [sys.executable, "-m", "armin_plugin.launch", "--nprocs", str(nprocs), "--", "fairseq-train"]
-
-
-def check_process_count(nprocs: int, gpu: bool):
-    """The ``--nprocs`` of a job that runs fairseq-train (raises ArminError)."""
-    if nprocs < 1:
-        raise ArminError(f"--nprocs must be >= 1, got {nprocs}")
-    if nprocs > 1 and gpu:
-        raise ArminError("--nprocs is for CPU processes; with --gpu fairseq-train uses every visible GPU itself")
-
-
-def interrupted(out: Path) -> str:
-    """The one line of a job interrupted while run_streamed ran fairseq-train under ``out``."""
-    return (f"error: interrupted; the run in progress saved its checkpoint_last.pt under {out}: "
-            f"the same command resumes it")
 
 
 def _raise_keyboard_interrupt(signum, frame):

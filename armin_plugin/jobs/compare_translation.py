@@ -1,7 +1,7 @@
 """Train ARMIN and fairseq's LSTM translation models on the same data, translate the test
 set with beam search, score both with sacrebleu and print one table.
 
-    python -m armin_plugin.compare_translation --data data-bin/libreoffice_de_en --out runs/libreoffice_de_en
+    python -m armin_plugin.jobs.compare_translation --data data-bin/libreoffice_de_en --out runs/libreoffice_de_en
 
 Both runs (``armin_iwslt_de_en`` and ``lstm_wiseman_iwslt_de_en``, whose parameter counts
 match within 1%) get the same binarized data, batches, optimizer, criterion and budget.
@@ -19,18 +19,18 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, NamedTuple
+from typing import Dict, List
 
-from armin_plugin.compare_lm import checkpoint_facts
-from armin_plugin.data.parallel import REFERENCE_DIR, check_parallel_data_bin
-from armin_plugin.errors import ArminError
-from armin_plugin.report import plot, read_run, write_test_scalars
-from armin_plugin.tools import (
-    PLUGIN, argv, check_process_count, fairseq_command, fairseq_train_command, interrupted, run_streamed,
-    setup_cli_logging,
-)
+from ..cli.logs import setup_cli_logging
+from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
+from ..errors import ArminError
+from .checkpoints import checkpoint_facts
+from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
+from .report import render
+from .results import Column, JobResults, Series, TestScalars
+from .tensorboard_logs import read_run
 
-logger = logging.getLogger("armin_plugin.compare_translation")
+logger = logging.getLogger(__name__)
 
 RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
 # Training settings. "quick": a few CPU minutes per model (small batches: more updates). "full": the GPU-scale setting
@@ -47,48 +47,37 @@ GENERATED = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
 GENERATE_SPEED = re.compile(r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) in ([\d.]+)s")
 
 
-class Result(NamedTuple):
-    name: str
-    arch: str
-    params: int
-    updates: int
-    train_minutes: float
-    train_tokens_per_second: float
-    generate_seconds: float
-    bleu: float
-    chrf: float
+COLUMNS = [
+    Column("model", "model"), Column("arch", "arch"), Column("params", "params", "{:,}"),
+    Column("updates", "updates", "{:,}"), Column("train_minutes", "train minutes", "{:.1f}"),
+    Column("tokens_per_s", "train tokens/s", "{:,.0f}"), Column("generate_seconds", "generate seconds", "{:.0f}"),
+    Column("bleu", "BLEU", "{:.2f}"), Column("chrf", "chrF", "{:.2f}"),
+]
 
 
-def train(args, arch: str, run_dir: Path, logdir: Path, name: str):
-    command = fairseq_train_command(args.nprocs) + argv([
-        args.data, "--user-dir", PLUGIN, "--task", "translation",
+def train_run(args, arch: str, run_dir: Path, logdir: Path, name: str) -> Path:
+    return train(name, [
+        args.data, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0,
         "--max-tokens", args.max_tokens // args.nprocs, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
-        "--stop-time-hours", args.minutes / 60,
-        "--validate-interval-updates", args.validate_every, "--no-epoch-checkpoints",
-        "--save-dir", run_dir / "checkpoints", "--tensorboard-logdir", logdir,
-        "--log-format", "simple", "--log-interval", args.log_interval, *args.device,
-    ])
-    logger.info("training %s: %s", name, " ".join(command))
-    finished = run_streamed(command, run_dir / "train.log", prefix=f"[{name}] ")
-    if finished.returncode != 0:
-        raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {run_dir / 'train.log'}")
+        "--stop-time-hours", args.minutes / 60, "--validate-interval-updates", args.validate_every,
+        *bookkeeping_flags(run_dir, logdir, args.log_interval), *args.device,
+    ], run_dir, args.nprocs)
 
 
 def translate(args, checkpoint: Path, run_dir: Path, name: str):
     """{sentence index: detokenized hypothesis} of the test split, and the seconds taken."""
-    command = fairseq_command("generate") + argv([
-        args.data, "--user-dir", PLUGIN, "--task", "translation",
+    log = run_dir / "generate_test.log"
+    finished = run_tool("generate", name, [
+        args.data, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--path", checkpoint,
         "--gen-subset", "test", "--beam", args.beam, "--max-len-a", 1.2, "--max-len-b", 10,
         "--batch-size", 64, "--required-batch-size-multiple", 1,  # else the last batch is dropped
         "--post-process", "sentencepiece", *args.device,
-    ])
-    logger.info("translating the test split with %s: %s", name, " ".join(command))
-    finished = run_streamed(command, run_dir / "generate_test.log", prefix=f"[{name}] ")
+    ], log)
     hypotheses: Dict[int, str] = {}
     for line in finished.lines:
         match = GENERATED.match(line)
@@ -97,7 +86,7 @@ def translate(args, checkpoint: Path, run_dir: Path, name: str):
     speed = [GENERATE_SPEED.search(line) for line in finished.lines]
     speed = [match for match in speed if match]
     if finished.returncode != 0 or not speed:
-        raise ArminError(f"fairseq-generate of {name} failed; see {run_dir / 'generate_test.log'}")
+        raise tool_failed("generate", name, log)
     return hypotheses, float(speed[-1].group(3))
 
 
@@ -111,42 +100,30 @@ def score(hypotheses: List[str], references: List[str]):
     )
 
 
-def table(results: List[Result]) -> str:
-    rows = [
-        "| model | arch | params | updates | train minutes | train tokens/s | generate seconds | BLEU | chrF |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        rows.append(
-            f"| {r.name} | {r.arch} | {r.params:,} | {r.updates:,} | {r.train_minutes:.1f} "
-            f"| {r.train_tokens_per_second:,.0f} | {r.generate_seconds:.0f} | {r.bleu:.2f} | {r.chrf:.2f} |"
-        )
-    return "\n".join(rows)
-
-
-def run_one(args, name: str, arch: str, references: List[str]) -> Result:
+def run_one(args, name: str, arch: str, references: List[str], results: JobResults):
+    """Train, translate and score one model; add its row, curve and test scores to ``results``."""
     run_dir, logdir = args.out / name.lower(), args.out / "tensorboard" / name
     run_dir.mkdir(parents=True, exist_ok=True)
-    train(args, arch, run_dir, logdir, name)
-    checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
-    if not checkpoint.exists():
-        raise ArminError(f"{name} wrote no checkpoint to {checkpoint.parent}; see {run_dir / 'train.log'}")
+    checkpoint = train_run(args, arch, run_dir, logdir, name)
     translated, seconds = translate(args, checkpoint, run_dir, name)
     if sorted(translated) != list(range(len(references))):
         raise ArminError(f"{name} translated {len(translated)} of the {len(references)} test sentences; see {run_dir / 'generate_test.log'}")
     hypotheses = [translated[index] for index in range(len(references))]
     (run_dir / f"test.hyp.{args.tgt}").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
     bleu, chrf = score(hypotheses, references)
-    params, updates, minutes = checkpoint_facts(checkpoint)
-    write_test_scalars(logdir, updates, {"bleu": bleu, "chrf": chrf, "params": params})
-    speed = read_run(logdir).words_per_second or 0.0
-    logger.info("%s: BLEU %.2f chrF %.2f (%d updates, %.1f training minutes)", name, bleu, chrf, updates, minutes)
-    return Result(name, arch, params, updates, minutes, speed, seconds, bleu, chrf)
+    facts = checkpoint_facts(checkpoint)
+    log = read_run(logdir)
+    results.rows.append(dict(model=name, arch=arch, params=facts.params, updates=facts.updates,
+                             train_minutes=facts.train_minutes, tokens_per_s=log.words_per_second or 0.0,
+                             generate_seconds=seconds, bleu=bleu, chrf=chrf))
+    results.series.append(Series("validation", name, [(u, s, 2.0**v) for u, s, v in log.curve()]))
+    results.test_scalars.append(TestScalars(str(logdir), facts.updates, {"bleu": bleu, "chrf": chrf, "params": facts.params}))
+    logger.info("%s: BLEU %.2f chrF %.2f (%d updates, %.1f training minutes)", name, bleu, chrf, facts.updates, facts.train_minutes)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m armin_plugin.compare_translation", description=__doc__.split("\n\n")[0],
+        prog="python -m armin_plugin.jobs.compare_translation", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--data", type=Path, default=Path("data-bin/libreoffice_de_en"),
@@ -187,18 +164,20 @@ def main(argv=None):
         check_parallel_data_bin(args.data, args.src, args.tgt)
         reference_path = args.data / REFERENCE_DIR / f"test.{args.tgt}"
         references = reference_path.read_text(encoding="utf-8").splitlines()
-        results = [run_one(args, name, arch, references) for name, arch in RUNS.items()]
+        results = JobResults(
+            f"Test split of {args.data}: fairseq-generate --beam {args.beam}, detokenized sacrebleu "
+            f"against {reference_path}; Adam lr {args.lr:g}, {args.max_tokens} tokens per batch:",
+            COLUMNS, panels={"validation": "validation perplexity (label-smoothed loss)"},
+        )
+        for name, arch in RUNS.items():
+            run_one(args, name, arch, references, results)
+        markdown, png = render(results, args.out)
     except ArminError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         sys.exit(interrupted(args.out))
-    report = table(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(report + "\n", encoding="utf-8")
-    plot([read_run(args.out / "tensorboard" / name) for name in RUNS], "ppl", args.out / "curves.png")
-    print(f"\nTest split of {args.data}: fairseq-generate --beam {args.beam}, detokenized sacrebleu "
-          f"against {reference_path}\n{report}")
-    print(f"Total wall time {(time.time() - started) / 60:.1f} min. Plot: {args.out / 'curves.png'}. "
+    print(f"\n{markdown.read_text()}")
+    print(f"Total wall time {(time.time() - started) / 60:.1f} min. Plot: {png}. "
           f"TensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 
 

@@ -1,0 +1,175 @@
+"""Train ARMIN and an LSTM of about the same size on the memory tasks; plot and tabulate.
+
+    python -m armin_plugin.jobs.compare_algorithmic --out runs/algorithmic --minutes 10
+
+For every task (copy, repeat_copy, associative_recall) and model (``armin_algorithmic``,
+and ``lstm_algorithmic`` with ``--lstm-params`` set to the ARMIN model's count) this runs
+``fairseq-train --task armin_algorithmic`` for a budget of CPU minutes, validating on the
+training lengths (``valid``) and on longer ones (``valid_long``), and keeping the checkpoint
+with the fewest bit errors on ``valid``. That checkpoint is then scored with
+``fairseq-validate`` on both splits. Written under ``--out``: ``results.md`` (the table),
+``results.json``, ``curves.png`` (validation bit errors per sequence against updates and
+wall-clock time, one panel per task, from the TensorBoard logs) and, per run, checkpoints,
+``train.log`` and ``validate.log``. A finished
+run is not trained again: a second call resumes from its checkpoint, finds the budget spent,
+and only evaluates.
+"""
+import argparse
+import logging
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+from ..cli.logs import setup_cli_logging
+from ..data.algorithmic import ALGORITHMS, AlgorithmSpec
+from ..errors import ArminError
+from ..modules import ARMIN
+from .checkpoints import checkpoint_facts
+from .fairseq_runs import bookkeeping_flags, run_tool, tool_failed, train
+from .report import render
+from .results import Column, JobResults, Series
+from .tensorboard_logs import read_run
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("armin", "lstm")
+COLUMNS = [
+    Column("task", "task"), Column("model", "model"), Column("params", "params", "{:,}"),
+    Column("updates", "updates", "{:,}"), Column("train_minutes", "train min", "{:.1f}"),
+    Column("wall_minutes", "wall min", "{:.1f}"),
+    Column("bit_errors", "bit errors/seq (train lengths)", "{:.2f}"), Column("seq_acc", "seq acc", "{:.3f}"),
+    Column("long_bit_errors", "bit errors/seq (long)", "{:.2f}"), Column("long_seq_acc", "seq acc (long)", "{:.3f}"),
+]
+SUBSETS = ("valid", "valid_long")
+
+
+def armin_params(args, algorithm: str) -> int:
+    """Parameters of the ARMIN model of ``args`` for ``algorithm`` (built, not trained)."""
+    spec = AlgorithmSpec(algorithm=algorithm, min_length=2, max_length=2)  # sizes only
+    armin = ARMIN(spec.input_size, args.armin_hidden_size, args.armin_slot_size, args.armin_slots)
+    return sum(p.numel() for p in armin.parameters()) + (armin.output_size + 1) * spec.output_size
+
+
+def model_flags(args, algorithm: str, model: str) -> List:
+    if model == "armin":
+        return [
+            "--arch", "armin_algorithmic", "--armin-hidden-size", args.armin_hidden_size,
+            "--armin-slot-size", args.armin_slot_size, "--armin-slots", args.armin_slots,
+            "--armin-tau-updates", args.tau_updates,
+        ]
+    return ["--arch", "lstm_algorithmic", "--lstm-params", armin_params(args, algorithm)]
+
+
+def train_run(args, algorithm: str, model: str, run_dir: Path) -> Path:
+    return train(f"{algorithm}/{model}", [
+        "--task", "armin_algorithmic", "--algorithm", algorithm,
+        "--criterion", "algorithmic_bits", "--optimizer", "adam", "--lr", args.lr,
+        "--clip-norm", args.clip_norm, "--batch-size", args.batch_size, "--seed", args.seed,
+        "--train-size", args.train_size, "--valid-size", args.valid_size,
+        "--valid-subset", ",".join(SUBSETS), "--best-checkpoint-metric", "bit_errors",
+        "--stop-time-hours", args.minutes / 60, "--max-update", args.max_update,
+        "--validate-interval-updates", args.validate_every,
+        "--save-interval-updates", args.validate_every, "--keep-interval-updates", 1,
+        "--num-workers", 0, *bookkeeping_flags(run_dir, run_dir / "tensorboard", args.log_interval), "--cpu",
+        *model_flags(args, algorithm, model),
+    ], run_dir)
+
+
+def validate(args, name: str, checkpoint: Path, run_dir: Path) -> Dict[str, Dict[str, float]]:
+    """{subset: {metric: value}} of ``fairseq-validate`` on valid and valid_long."""
+    log = run_dir / "validate.log"
+    finished = run_tool("validate", name, [
+        "--task", "armin_algorithmic", "--path", checkpoint,
+        "--valid-subset", ",".join(SUBSETS), "--batch-size", args.batch_size, "--cpu",
+    ], log)
+    scores = {}
+    for line in finished.lines:
+        found = re.search(r"valid on '(\w+)' subset \| (.*)$", line)
+        if found:
+            fields = dict(re.findall(r"(\w+) ([-0-9.e]+)", found.group(2)))
+            scores[found.group(1)] = {key: float(value) for key, value in fields.items()}
+    if finished.returncode != 0 or set(SUBSETS) - set(scores):
+        raise tool_failed("validate", name, log)
+    return scores
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m armin_plugin.jobs.compare_algorithmic",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/algorithmic"), help="checkpoints, logs, plot, table")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model in minutes")
+    parser.add_argument("--tasks", default=",".join(ALGORITHMS), help="comma-separated tasks")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: armin, lstm")
+    parser.add_argument("--max-update", type=int, default=0, help="also stop after this many updates (0: no limit)")
+    parser.add_argument("--armin-hidden-size", type=int, default=64)
+    parser.add_argument("--armin-slot-size", type=int, default=32)
+    parser.add_argument("--armin-slots", type=int, default=32)
+    parser.add_argument("--tau-updates", type=int, default=2000, help="updates over which ARMIN's temperature anneals")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.001)
+    parser.add_argument("--clip-norm", type=float, default=10.0)
+    parser.add_argument("--train-size", type=int, default=10000, help="training sequences per epoch")
+    parser.add_argument("--valid-size", type=int, default=512, help="sequences of valid and valid_long")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--validate-every", type=int, default=500, help="validation interval in updates")
+    parser.add_argument("--log-interval", type=int, default=100)
+    args = parser.parse_args(argv)
+    if not args.minutes > 0:
+        parser.error(f"--minutes must be positive, got {args.minutes}")
+    args.tasks = [t for t in args.tasks.split(",") if t]
+    args.models = [m for m in args.models.split(",") if m]
+    for name, chosen, allowed in (("--tasks", args.tasks, ALGORITHMS), ("--models", args.models, MODELS)):
+        unknown = sorted(set(chosen) - set(allowed)) or ([] if chosen else ["(none)"])
+        if unknown:
+            parser.error(f"{name}: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    for name in ("batch_size", "validate_every", "train_size", "valid_size", "armin_hidden_size",
+                 "armin_slot_size", "armin_slots"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    return args
+
+
+def main(argv=None):
+    setup_cli_logging()
+    args = parse_args(argv)
+    if args.max_update == 0:
+        args.max_update = 10**9
+    results = JobResults(
+        f"Best checkpoint (fewest bit errors at training lengths), fairseq-validate on "
+        f"{args.valid_size} fixed sequences per split; {args.minutes:g} min budget per model, "
+        f"Adam lr {args.lr:g}:", COLUMNS,
+        panels={task: "validation bit errors per sequence" for task in args.tasks},
+    )
+    try:
+        for task in args.tasks:
+            for model in args.models:
+                run_dir = args.out / task / model
+                run_dir.mkdir(parents=True, exist_ok=True)
+                started = time.time()
+                checkpoint = train_run(args, task, model, run_dir)
+                wall = (time.time() - started) / 60
+                scores = validate(args, f"{task}/{model}", checkpoint, run_dir)
+                facts = checkpoint_facts(run_dir / "checkpoints" / "checkpoint_last.pt")
+                results.rows.append(dict(
+                    task=task, model=model.upper(), params=facts.params, updates=facts.updates,
+                    train_minutes=facts.train_minutes, wall_minutes=wall,
+                    bit_errors=scores["valid"]["bit_errors"], seq_acc=scores["valid"]["seq_acc"],
+                    long_bit_errors=scores["valid_long"]["bit_errors"], long_seq_acc=scores["valid_long"]["seq_acc"],
+                ))
+                log = read_run(run_dir / "tensorboard", SUBSETS)
+                for subset in SUBSETS:
+                    variant = "long lengths" if subset == "valid_long" else ""
+                    results.series.append(Series(task, model.upper(), log.curve("bit_errors", subset), variant))
+                logger.info("%s on %s: %s", model, task, results.rows[-1])
+        markdown, png = render(results, args.out)
+    except ArminError as error:
+        sys.exit(f"error: {error}")
+    print(f"\n{markdown.read_text()}")
+    print(f"Plot: {png}; TensorBoard: tensorboard --logdir {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

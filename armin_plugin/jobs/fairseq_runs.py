@@ -1,0 +1,68 @@
+"""The one way the jobs build and run fairseq commands: ``fairseq-train`` (alone, or on N
+CPU processes through ``armin-launch``) and the evaluation tools, always with
+``--user-dir`` set to this plugin, their output streamed and logged to a file per run."""
+import logging
+import sys
+from pathlib import Path
+from typing import List
+
+from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
+from ..errors import ArminError
+
+logger = logging.getLogger(__name__)
+
+
+def fairseq_train_command(nprocs: int = 1) -> List[str]:
+    """argv prefix of ``fairseq-train``, or of it on ``nprocs`` CPU processes through
+    ``armin-launch`` when ``nprocs`` > 1."""
+    if nprocs == 1:
+        return fairseq_command("train")
+    return [sys.executable, "-m", "armin_plugin.launch", "--nprocs", str(nprocs), "--", "fairseq-train"]
+
+
+def check_process_count(nprocs: int, gpu: bool):
+    """The ``--nprocs`` of a job that runs fairseq-train (raises ArminError)."""
+    if nprocs < 1:
+        raise ArminError(f"--nprocs must be >= 1, got {nprocs}")
+    if nprocs > 1 and gpu:
+        raise ArminError("--nprocs is for CPU processes; with --gpu fairseq-train uses every visible GPU itself")
+
+
+def interrupted(out: Path) -> str:
+    """The one line of a job interrupted while it ran fairseq-train under ``out``."""
+    return (f"error: interrupted; the run in progress saved its checkpoint_last.pt under {out}: "
+            f"the same command resumes it")
+
+
+def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
+    """fairseq-train flags every job gives: checkpoints under ``run_dir``/checkpoints (no
+    per-epoch copies), TensorBoard logs in ``logdir``, plain log lines."""
+    return ["--no-epoch-checkpoints", "--save-dir", run_dir / "checkpoints", "--tensorboard-logdir", logdir,
+            "--log-format", "simple", "--log-interval", log_interval]
+
+
+def train(name: str, flags: List, run_dir: Path, nprocs: int = 1) -> Path:
+    """Run fairseq-train with ``flags`` (logged to ``run_dir``/train.log); returns its
+    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops."""
+    command = fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
+    logger.info("training %s: %s", name, " ".join(command))
+    log = run_dir / "train.log"
+    finished = run_streamed(command, log, prefix=f"[{name}] ")
+    if finished.returncode != 0:
+        raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {log}")
+    checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
+    if not checkpoint.exists():
+        raise ArminError(f"{name} wrote no checkpoint to {checkpoint.parent}; see {log}")
+    return checkpoint
+
+
+def run_tool(tool: str, name: str, flags: List, log: Path) -> Finished:
+    """Run ``fairseq-<tool>`` (eval-lm, generate, validate) with ``flags`` for run ``name``,
+    logged to ``log``; the caller reads its lines (and raises :func:`tool_failed`)."""
+    command = fairseq_command(tool) + argv(["--user-dir", PLUGIN, *flags])
+    logger.info("fairseq-%s of %s: %s", tool, name, " ".join(command))
+    return run_streamed(command, log, prefix=f"[{name}] ")
+
+
+def tool_failed(tool: str, name: str, log: Path) -> ArminError:
+    return ArminError(f"fairseq-{tool} of {name} failed; see {log}")

@@ -1,0 +1,39 @@
+"""The results of language-model runs: one row per run (parameters, updates, minutes,
+validation and test metric, tokens per second, peak memory) and their validation curves."""
+from typing import Dict, List, NamedTuple, Optional
+
+from .results import Column, JobResults, Series
+from .tensorboard_logs import RunLog
+
+# fairseq's losses are base 2: bits per token, or 2^loss = perplexity
+METRICS = {"bpc": ("BPC", lambda loss: loss), "ppl": ("perplexity", lambda loss: 2.0**loss)}
+
+
+class TestScore(NamedTuple):
+    loss: float  # base 2, per token
+    params: int
+
+
+def lm_results(runs: List[RunLog], metric: str, tests: Optional[Dict[str, TestScore]] = None,
+               title: str = "fairseq-train runs (validation metric at the last validation)") -> JobResults:
+    """Rows and validation curves of ``runs`` in ``metric`` ("bpc" or "ppl"); ``tests``:
+    the test score of each run by name, when the runs were evaluated."""
+    name, convert = METRICS[metric]
+    tests = tests or {}
+    results = JobResults(title, [
+        Column("run", "run"), Column("params", "params", "{:,}"), Column("updates", "updates"),
+        Column("minutes", "minutes", "{:.1f}"), Column("valid", f"valid {name}", "{:.3f}"),
+        Column("test", f"test {name}", "{:.3f}"), Column("tokens_per_s", "train tokens/s", "{:,.0f}"),
+        Column("peak_memory_gb", "peak memory (GB)", "{:.2f}"),
+    ], panels={"validation": f"validation {name}"})
+    for run in runs:
+        valid = run.curve()
+        test = tests.get(run.name)
+        results.rows.append(dict(
+            run=run.name, params=test.params if test else None,
+            updates=valid[-1][0] if valid else None, minutes=run.minutes,
+            valid=convert(valid[-1][2]) if valid else None, test=convert(test.loss) if test else None,
+            tokens_per_s=run.words_per_second, peak_memory_gb=run.peak_memory_gb,
+        ))
+        results.series.append(Series("validation", run.name, [(u, s, convert(v)) for u, s, v in valid]))
+    return results

@@ -1,0 +1,102 @@
+"""The one renderer of the comparison jobs: a :class:`~.results.JobResults` becomes
+``results.json``, ``results.md`` (its table), ``curves.png`` (every panel against updates
+and against wall-clock time) and the runs' TensorBoard ``test/`` scalars.
+
+    python -m armin_plugin.jobs.report runs/ptb_char/tensorboard/* --out runs/ptb_char/report
+
+From the command line it tabulates fairseq-train runs of any language model from their
+``--tensorboard-logdir`` folders (validation curves, final validation metric, tokens per
+second, peak memory): the same table the main job prints, without its test column.
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Tuple
+
+from ..cli.logs import setup_cli_logging
+from ..errors import ArminError
+from .lm_results import METRICS, lm_results
+from .results import JobResults
+from .tensorboard_logs import read_run
+
+
+def table(results: JobResults) -> str:
+    """The rows of ``results`` as a Markdown table."""
+    lines = ["| " + " | ".join(c.header for c in results.columns) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(results.columns))) + "|"]
+    for row in results.rows:
+        lines.append("| " + " | ".join(c.show(row.get(c.key)) for c in results.columns) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: JobResults, path: Path):
+    """One row of two axes per panel: the panel's curves against updates and against
+    wall-clock minutes; one colour per run, variants dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(results.panels) or ["(no curves)"]
+    figure, axes = plt.subplots(len(panels), 2, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    runs = list(dict.fromkeys(series.run for series in results.series))
+    colours = {run: f"C{index % 10}" for index, run in enumerate(runs)}
+    for (by_update, by_time), panel in zip(axes, panels):
+        for series in (s for s in results.series if s.panel == panel and s.points):
+            updates, seconds, values = zip(*series.points)
+            style = dict(color=colours[series.run], linestyle="--" if series.variant else "-",
+                         marker="o", markersize=3, label=series.label)
+            by_update.plot(updates, values, **style)
+            by_time.plot([s / 60 for s in seconds], values, **style)
+        for axis, label in ((by_update, "updates"), (by_time, "wall-clock minutes")):
+            axis.set_title(panel, fontsize=10)
+            axis.set_xlabel(label)
+            axis.set_ylabel(results.panels.get(panel, ""))
+            axis.grid(alpha=0.3)
+            if axis.lines:
+                axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_test_scalars(results: JobResults):
+    """Add each run's test scores to the ``test`` subfolder of its TensorBoard logs."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    for scores in results.test_scalars:
+        with SummaryWriter(str(Path(scores.logdir) / "test")) as writer:
+            for name, value in scores.values.items():
+                writer.add_scalar(name, value, scores.step)
+
+
+def render(results: JobResults, out_dir: Path) -> Tuple[Path, Path]:
+    """Write results.json, results.md, curves.png under ``out_dir`` and the test scalars;
+    returns the paths of the table and the plot."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results.save(out_dir / "results.json")
+    markdown, png = out_dir / "results.md", out_dir / "curves.png"
+    markdown.write_text(f"{results.title}\n\n{table(results)}\n", encoding="utf-8")
+    plot(results, png)
+    write_test_scalars(results)
+    return markdown, png
+
+
+def main(argv: List[str] = None):
+    parser = argparse.ArgumentParser(prog="python -m armin_plugin.jobs.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", help="TensorBoard log directories, one per run")
+    parser.add_argument("--out", required=True, help="where results.json, results.md and curves.png go")
+    parser.add_argument("--metric", choices=sorted(METRICS), default="bpc", help="bpc (2^loss: ppl)")
+    args = parser.parse_args(argv)
+    setup_cli_logging()
+    try:
+        markdown, png = render(lm_results([read_run(logdir) for logdir in args.runs], args.metric), args.out)
+    except ArminError as error:
+        sys.exit(f"error: {error}")
+    print(markdown.read_text(), end="")
+    print(f"plot: {png}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The package's layering (docs/layout.md): imports only run downward, the pure-PyTorch layer
+imports no fairseq, and no job imports another job."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "armin_plugin"
+# Each part of the package and the parts it may import (besides itself and errors.py).
+ALLOWED = {
+    "cli": set(),
+    "modules": set(),
+    "training": {"modules"},
+    "data": {"cli", "modules", "training"},
+    "models": {"modules", "training", "data"},
+    "tasks": {"modules", "training", "data", "models", "criterions"},
+    "criterions": {"modules", "training", "data"},
+    "jobs": {"cli", "modules", "training", "data", "models", "tasks", "criterions"},
+    "launch": {"cli", "modules", "training"},
+}
+JOBS = {"compare_lm", "compare_translation", "compare_algorithmic"}
+
+
+def plugin_imports(path: Path):
+    """(line, target) of each import in ``path``: ``target`` is "fairseq", or a module path
+    inside the package ("jobs.report"; "" for the package itself)."""
+    package = list(path.relative_to(PACKAGE).parent.parts)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules = [node.module]
+        elif isinstance(node, ast.ImportFrom):
+            base = ["armin_plugin", *package[: len(package) - node.level + 1]]
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            modules = [".".join(base + [name]) for name in names]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "fairseq":
+                yield node.lineno, "fairseq"
+            elif parts[0] == "armin_plugin":
+                yield node.lineno, ".".join(parts[1:])
+
+
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if len(p.relative_to(PACKAGE).parts) > 1)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_only_run_downward(path):
+    part = path.relative_to(PACKAGE).parts[0]
+    for line, target in plugin_imports(path):
+        if target == "fairseq":
+            assert part not in ("modules", "cli"), f"{path.name}:{line} imports fairseq"
+            continue
+        top = target.split(".")[0]
+        assert top in ALLOWED[part] | {part, "errors", ""}, f"{path.name}:{line} ({part}/) imports {target}"
+        if part == "jobs" and path.stem in JOBS:
+            assert not (top == "jobs" and target.split(".")[1] in JOBS), f"{path.name}:{line}: a job imports {target}"
+
+
+def test_the_top_level_holds_only_the_package_and_its_errors():
+    assert sorted(p.name for p in PACKAGE.glob("*.py")) == ["__init__.py", "errors.py"]
+
+
+def test_the_checker_sees_imports():
+    # relative, absolute and "from . import x" forms are all resolved
+    found = dict((target, line) for line, target in plugin_imports(PACKAGE / "tasks" / "armin_algorithmic.py"))
+    assert "criterions" in found and "data.algorithmic" in found and "errors" in found
