@@ -6,9 +6,9 @@ setup(
     description="ARMIN (memory-augmented RNN, Li et al. IJCAI 2019) as a fairseq plugin",
     packages=find_packages(include=["armin_plugin", "armin_plugin.*"]),
     python_requires=">=3.9",
-    # The pinned environment is installed by recipes/install.sh (see README.md);
+    # The pinned environment is installed by recipes/install.sh (see docs/installation.md);
     # fairseq itself must be installed without its torchaudio dependency.
     install_requires=["torch"],
-    # armin-launch: fairseq-train on N CPU processes (README.md, "Distributed training")
+    # armin-launch: fairseq-train on N CPU processes (docs/distributed.md)
     entry_points={"console_scripts": ["armin-launch=armin_plugin.launch:main"]},
 )

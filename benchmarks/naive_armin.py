@@ -1,4 +1,4 @@
-"""A naive ARMIN stack, written plainly from the spec (../shared/armin-spec.md).
+"""A naive ARMIN stack, written plainly from the specification (docs/the-cell.md).
 
 Every step reads with a dense straight-through weight w = onehot(k) - y.detach() + y
 (forward: one-hot) blended over all N slots, writes by blending the new value into all N

@@ -1,4 +1,4 @@
-"""The ARMIN layer checked against ../shared/armin-spec.md.
+"""The ARMIN layer checked against its specification, docs/the-cell.md.
 
 Expected values come from hand computations or from ``reference_layer`` below: a plain
 per-step loop written from the spec's dense formulation (w = onehot - y.detach() + y,
@@ -498,7 +498,7 @@ def test_initial_state_is_the_learned_start():
         torch.testing.assert_close(hidden, torch.tanh(cell.initial_hidden).expand(3, -1))
         assert torch.equal(memory, cell.initial_memory.detach().expand(3, -1, -1))
         assert steps.tolist() == [0, 0, 0]
-    # p_M = 0 at init (spec step 9)
+    # p_M = 0 at init (docs/the-cell.md, step 9)
     fresh = ARMIN(3, 4, 5, 6)
     assert torch.equal(fresh.layers[0].initial_memory, torch.zeros(6, 5))
 

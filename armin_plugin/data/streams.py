@@ -1,4 +1,31 @@
-"""A token corpus as parallel contiguous streams, cut into segments for truncated BPTT."""
+"""A token corpus as parallel contiguous streams, cut into segments for truncated BPTT.
+
+How ``--task armin_tbptt_lm`` lays out one split (``n`` tokens: every line of the split,
+each ending in eos, joined in order), with B = ``--batch-size`` (streams per process),
+W = world size (data-parallel ranks), T = ``--tokens-per-sample``::
+
+    corpus   t_0 t_1 t_2 ...................................................... t_{n-1}
+             \_______ L _______/\_______ L _______/ ... \_______ L _______/ (dropped: n - S L)
+             cut into S = B x W streams of L = n // S tokens each
+
+                  segment 0       segment 1             segment K-1 (may be shorter)
+                 |<--- T --->|   |<--- T --->|         |<-- <= T -->|
+    stream 0     t_0 ...         t_T ...          ...                    \
+    ...                                                                   > rank 0: rows 0..B-1
+    stream B-1   t_{(B-1)L} ...                                          /
+    stream B     t_{BL} ...                                              \
+    ...                                                                   > rank 1: rows 0..B-1
+    stream 2B-1                                                          /
+    ...                                                                  (ranks 2..W-1)
+
+    item i of rank r = one batch: segment i of its B streams
+        inputs  (B, <= T) = stream[.., i T     : i T + T    ]
+        targets (B, <= T) = stream[.., i T + 1 : i T + T + 1]      (the next token)
+    K = ceil((L - 1) / T) items; row b of item i + 1 continues row b of item i, so the
+    model carries each row's state from batch to batch (detached).
+
+Every rank sees the same number of items K, so the ranks stay in step.
+"""
 from typing import Tuple
 
 from fairseq.data import FairseqDataset

@@ -27,7 +27,7 @@ node-rank x nprocs + local rank. When a rank fails, the ranks of the other machi
 their next collective call and their launchers stop in turn.
 
 On GPUs, fairseq-train itself starts one process per visible device; across GPU machines
-use torchrun or Slurm as fairseq supports (see README.md, "Distributed training").
+use torchrun or Slurm as fairseq supports (see docs/distributed.md).
 """
 import argparse
 import ctypes

@@ -12,20 +12,79 @@ from .armin_state import ARMINState
 
 
 class ARMIN(nn.Module):
-    """Stacked ARMIN layers (Li et al., IJCAI 2019).
+    r"""A stack of ARMIN layers (Li et al., IJCAI 2019) with an ``nn.LSTM``-like interface.
 
-    Layer 0 reads ``input_size`` features; layer l > 0 reads the previous layer's output
-    [sigmoid(o) * h ; sigmoid(o_m) * r] of size ``hidden_size + slot_size``, which is also
-    the size of the stack's output. In training mode every layer reads one memory slot per
-    step through a hard straight-through Gumbel-softmax at ``temperature``; in eval mode
-    through argmax of the address logits, unless ``sample_in_eval`` keeps the sampling.
+    Every layer is an :class:`ARMINCell`, whose docstring gives the equations of one step:
+    address logits :math:`a_t = W_a [x_t ; h_{t-1}] + b_a`, one slot :math:`k_t` read through
+    a hard straight-through Gumbel-softmax, gates on :math:`h_{t-1}` and the read
+    :math:`r_t`, the state update
+    :math:`h_t = \tanh(\sigma(f + \text{forget\_bias}) h_{t-1} + \sigma(i) \tanh(j))`,
+    the output :math:`out_t = [\sigma(o) h_t ; \sigma(o_m) r_t]`, and the write of
+    :math:`v_t = W_v h_t + b_v` to slot :math:`n_{t-1}` while the memory fills, then to the
+    slot just read. Layer 0 reads ``input_size`` features; layer :math:`l > 0` reads the
+    output of layer :math:`l - 1` (size :math:`d_h + d_r`, after dropout when ``dropout``
+    > 0), and the last layer's output is the stack's.
+
+    Addressing: in training mode every layer samples its slot with fresh Gumbel noise at
+    ``temperature`` (noise drawn in float32, also for float16/bfloat16 inputs); in eval mode
+    it reads the argmax of the address logits (deterministic), unless ``sample_in_eval``
+    keeps the sampling. The temperature changes only the gradient, not the slot read.
 
     Args:
-        input_size: d_x; hidden_size: d_h; slot_size: d_r; num_slots: N.
-        num_layers: L; dropout: on each layer's output except the last (as ``nn.LSTM``).
-        batch_first: inputs and outputs are (B, T, ...) instead of (T, B, ...).
-        forget_bias: constant added to the forget gate pre-activation.
-        temperature: tau of the Gumbel-softmax; settable between calls.
+        input_size: :math:`d_x`, the features of the input.
+        hidden_size: :math:`d_h`, the carried state of each layer.
+        slot_size: :math:`d_r`, the size of one memory slot (any size, also above :math:`d_h`).
+        num_slots: :math:`N`, the memory slots of each layer.
+        num_layers: :math:`L`, stacked layers. Default: 1
+        dropout: dropout on the output of each layer except the last, as ``nn.LSTM``.
+            Default: 0
+        batch_first: inputs and outputs (and ``padding_mask``) are :math:`(B, T, \dots)`
+            instead of :math:`(T, B, \dots)`; the state is not affected. Default: False
+        forget_bias: constant added to every forget-gate pre-activation. Default: 1.0
+        temperature: :math:`\tau` of the Gumbel-softmax, positive; settable between calls
+            (fairseq models set it from their schedule). Default: 1.0
+        sample_in_eval: sample addresses in eval mode too. Default: False
+
+    Inputs: input, state, padding_mask, gumbel_noise
+        - **input** of shape :math:`(T, B, d_x)`, or :math:`(B, T, d_x)` with ``batch_first``.
+        - **state**: an :class:`ARMINState` to continue from (from a previous call, after
+          ``detach()`` for truncated BPTT, or ``index_select`` for beam search); None: the
+          learned start state of every layer (:meth:`initial_state`).
+        - **padding_mask** of shape :math:`(T, B)` (:math:`(B, T)` with ``batch_first``),
+          bool, True at pads, anywhere in the sequence: pad steps leave hidden state, memory
+          and step counter of every layer unchanged, so left- and right-padded rows end in
+          the state of the unpadded sequence. None: no pads.
+        - **gumbel_noise** of shape :math:`(L, T, B, N)`: the noise to use instead of drawing
+          it (tests); used only when addresses are sampled.
+
+    Outputs: output, state
+        - **output** of shape :math:`(T, B, d_h + d_r)` (or :math:`(B, T, d_h + d_r)`): the
+          last layer's :math:`out_t` at every step; at pad steps meant to be ignored.
+        - **state**: the :class:`ARMINState` after the last step: ``hidden``
+          :math:`(L, B, d_h)`, ``memory`` :math:`(L, B, N, d_r)`, ``steps`` :math:`(L, B)`
+          (long, real steps taken; slots fill 0..N-1 first). Calling again with it continues
+          exactly: one call over T steps equals calls over chunks of them (in eval mode, or
+          with the same noise).
+
+    Attributes:
+        layers: ``nn.ModuleList`` of :math:`L` :class:`ARMINCell`; the parameters are
+            ``layers.{l}.address.weight`` :math:`(N, d_x + d_h)` (:math:`d_x` is
+            ``input_size`` for :math:`l = 0`, :math:`d_h + d_r` above), ``.address.bias``
+            :math:`(N)`, ``.gate.weight`` :math:`(d_h + d_r, d_x + d_h + d_r)`,
+            ``.gate.bias`` :math:`(d_h + d_r)`, ``.transform.weight``
+            :math:`(4 d_h + d_r, d_x + d_h + d_r)`, ``.transform.bias`` :math:`(4 d_h + d_r)`,
+            ``.write.weight`` :math:`(d_r, d_h)`, ``.write.bias`` :math:`(d_r)`,
+            ``.initial_hidden`` :math:`(d_h)` and ``.initial_memory`` :math:`(N, d_r)`.
+        output_size: :math:`d_h + d_r`.
+
+    Examples::
+
+        >>> armin = ARMIN(input_size=64, hidden_size=256, slot_size=64, num_slots=16, num_layers=2)
+        >>> x = torch.randn(150, 32, 64)                 # (T, B, d_x)
+        >>> out, state = armin(x)                        # out: (150, 32, 320)
+        >>> out2, state = armin(x, state.detach())       # carry h, M and n (truncated BPTT)
+        >>> state = state.index_select(torch.tensor([2, 0]))   # reorder or drop rows (beam search)
+        >>> armin.temperature = 0.5
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""One ARMIN layer: the cell of ../shared/armin-spec.md run over a sequence."""
+"""One ARMIN layer: the cell (equations in :class:`ARMINCell`; docs/the-cell.md) run over a sequence."""
 from contextlib import contextmanager
 from typing import Iterator, Optional, Tuple
 
@@ -13,14 +13,102 @@ LayerState = Tuple[Tensor, Tensor, Tensor]  # hidden (B, d_h), memory (B, N, d_r
 
 
 class ARMINCell(nn.Module):
-    """One recurrent layer with an external memory of ``num_slots`` slots.
+    r"""One ARMIN layer (Li et al., IJCAI 2019): a recurrent cell with an external memory of
+    ``num_slots`` slots, of which it reads exactly one per step and writes exactly one.
 
-    Parameters follow the spec's matrices, each over the concatenation it names:
-    ``address``: [x ; h] -> N logits, ``gate``: [x ; h ; r] -> d_h + d_r gates,
-    ``transform``: [x ; g_h*h ; g_r*r] -> [i ; j ; f ; o ; o_m], ``write``: h -> d_r,
-    ``initial_hidden`` p_h (h_0 = tanh(p_h)) and ``initial_memory`` p_M (M_0 = p_M).
-    The input parts of ``address``, ``gate`` and ``transform`` are applied to all steps in
-    one matrix multiply; :func:`.recurrence.run_recurrence` does the recurrent parts.
+    For each row of the batch, one step takes the input :math:`x_t` and the state
+    :math:`(h_{t-1}, M_{t-1}, n_{t-1})` and computes::
+
+        a_t     = W_a [x_t ; h_{t-1}] + b_a                          address logits     (N)
+        k_t     = argmax(a_t + g_t),  g_t ~ Gumbel(0, 1) per slot    slot read (sampled)
+        k_t     = argmax(a_t)                                        slot read (no noise)
+        y_t     = softmax((a_t + g_t) / tau)                         (gradient only)
+        w_t     = onehot(k_t) - sg(y_t) + y_t                        hard straight-through
+        r_t     = sum_k w_t[k] M_{t-1}[k]   (= M_{t-1}[k_t])         read               (d_r)
+        [g_h ; g_r] = sigmoid(W_g [x_t ; h_{t-1} ; r_t] + b_g)       gates          (d_h, d_r)
+        z_t     = [x_t ; g_h * h_{t-1} ; g_r * r_t]                  (x_t is not gated)
+        [i ; j ; f ; o ; o_m] = W z_t + b                            (d_h, d_h, d_h, d_h, d_r)
+        h_t     = tanh(sigmoid(f + forget_bias) * h_{t-1} + sigmoid(i) * tanh(j))
+        out_t   = [sigmoid(o) * h_t ; sigmoid(o_m) * r_t]            output       (d_h + d_r)
+        v_t     = W_v h_t + b_v                                      write value        (d_r)
+        s_t     = n_{t-1} if n_{t-1} < N else k_t                    slot written
+        M_t     = M_{t-1} with row s_t replaced by v_t
+        n_t     = n_{t-1} + 1
+
+    where ``sg`` stops the gradient and ``*`` is the elementwise product. The forward value of
+    :math:`w_t` is the one-hot vector of :math:`k_t`, so the read is the slot itself; in
+    backward, the gradient of the read reaches slot :math:`k_t` of the memory only, and every
+    slot's logit through :math:`y_t`: :math:`\partial L/\partial y_t[k] =
+    \langle M_{t-1}[k], \partial L/\partial r_t\rangle`. The temperature ``tau`` therefore
+    changes only the gradient, never which slot is read. Without noise (``gumbel_noise`` None,
+    as :class:`ARMIN` passes in eval mode) no gradient reaches the address logits. Ties go to
+    the lowest slot index (``torch.argmax``). There is one carried state vector :math:`h`, no
+    separate LSTM cell state.
+
+    Write rule: the first :math:`N` real steps of a sequence fill slots 0, 1, ..., N-1 in
+    order, whatever the address; from then on the new value replaces the slot that was read
+    at the same step (its index carries no gradient). Pad steps (``step_mask`` False) change
+    nothing: :math:`h`, :math:`M` and :math:`n` keep their values; the output at a pad step
+    is what the step would have given and is meant to be ignored.
+
+    A fresh sequence starts from :meth:`initial_state`: :math:`h_0 = \tanh(p_h)`,
+    :math:`M_0 = p_M` (every row alike), :math:`n_0 = 0`.
+
+    Args:
+        input_size: :math:`d_x`, the features of :math:`x_t`.
+        hidden_size: :math:`d_h`, the size of :math:`h`.
+        slot_size: :math:`d_r`, the size of one memory slot (any size, also above :math:`d_h`).
+        num_slots: :math:`N`, the number of memory slots.
+        forget_bias: constant added to the forget-gate pre-activation :math:`f`. Default: 1.0
+
+    Inputs of :meth:`forward`: inputs, state, step_mask, temperature, gumbel_noise
+        - **inputs** of shape :math:`(T, B, d_x)`.
+        - **state**: ``(hidden, memory, steps)``, shapes :math:`(B, d_h)`, :math:`(B, N, d_r)`
+          and :math:`(B,)` (long: real steps taken), as from :meth:`initial_state` or a
+          previous call (chunked calls equal one long call).
+        - **step_mask** of shape :math:`(T, B)`, bool, True at real steps; None: all real.
+        - **temperature**: ``tau`` of the Gumbel-softmax (a positive float). Default: 1.0
+        - **gumbel_noise** of shape :math:`(T, B, N)`, the noise :math:`g_t`; None: argmax of
+          the logits without noise.
+
+    Outputs of :meth:`forward`: outputs, (hidden, memory, steps)
+        - **outputs** of shape :math:`(T, B, d_h + d_r)`: :math:`out_t` of every step.
+        - the state after the last step, shapes as above. In float16/bfloat16 the loop runs
+          in float32 and the returned hidden state and memory stay float32 (see
+          :mod:`.recurrence`); the outputs are cast back to the input dtype.
+
+    Attributes (each ``nn.Linear`` maps the concatenation it names, its input columns in
+    that order; ``weight`` is (out_features, in_features)):
+        address.weight: :math:`W_a`, shape :math:`(N, d_x + d_h)`; address.bias:
+            :math:`b_a`, shape :math:`(N)`.
+        gate.weight: :math:`W_g`, shape :math:`(d_h + d_r, d_x + d_h + d_r)`; gate.bias:
+            :math:`b_g`, shape :math:`(d_h + d_r)`; rows :math:`g_h` then :math:`g_r`.
+        transform.weight: :math:`W`, shape :math:`(4 d_h + d_r, d_x + d_h + d_r)`;
+            transform.bias: :math:`b`, shape :math:`(4 d_h + d_r)`; rows
+            :math:`i, j, f, o, o_m` in that order.
+        write.weight: :math:`W_v`, shape :math:`(d_r, d_h)`; write.bias: :math:`b_v`, shape
+            :math:`(d_r)`.
+        initial_hidden: :math:`p_h`, shape :math:`(d_h)`, initialised from
+            :math:`\mathcal{N}(0, 1)`.
+        initial_memory: :math:`p_M`, shape :math:`(N, d_r)`, initialised to zeros.
+
+    The linear maps keep ``nn.Linear``'s initialisation,
+    :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with :math:`k = 1/\text{in\_features}`.
+
+    Cost per step and row, in multiply-adds: :math:`(d_x + d_h) N + (d_x + d_h + d_r)(d_h +
+    d_r) + (d_x + d_h + d_r)(4 d_h + d_r) + d_h d_r`; the read and the write copy one slot
+    (:math:`O(d_r)`), and backward adds :math:`O(N d_r)` for the straight-through product
+    with every slot. The input parts of ``address``, ``gate`` and ``transform`` are applied to all
+    steps in one matrix multiply; :func:`.recurrence.run_recurrence` runs the recurrent
+    parts with a hand-written backward through time.
+
+    Examples::
+
+        >>> cell = ARMINCell(input_size=10, hidden_size=20, slot_size=8, num_slots=4)
+        >>> x = torch.randn(5, 3, 10)                      # (T, B, d_x)
+        >>> out, (h, M, n) = cell(x, cell.initial_state(3))
+        >>> out.shape, h.shape, M.shape, n.tolist()
+        (torch.Size([5, 3, 28]), torch.Size([3, 20]), torch.Size([3, 4, 8]), [5, 5, 5])
     """
 
     def __init__(self, input_size, hidden_size, slot_size, num_slots, forget_bias=1.0):
