@@ -32,9 +32,9 @@ from ..errors import ArminError
 from ..modules.sizing import lstm_hidden_for
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
-from .lm_results import TestScore, lm_results
+from .lm_results import SplitScore, lm_results
 from .report import render
-from .results import TestScalars
+from .results import TensorBoardScores
 from .tensorboard_logs import read_run
 
 logger = logging.getLogger(__name__)
@@ -188,8 +188,8 @@ def main(argv=None):
             checkpoint = train_run(args, run, run_dir, logdir)
             test_loss = evaluate(args, run, checkpoint, run_dir)
             facts = checkpoint_facts(checkpoint)
-            tests[run.name] = TestScore(test_loss, facts.params)
-            scalars.append(TestScalars(str(logdir), facts.updates, {"loss": test_loss, "params": facts.params}))
+            tests[run.name] = SplitScore(test_loss, facts.params)
+            scalars.append(TensorBoardScores(str(logdir), facts.updates, {"loss": test_loss, "params": facts.params}))
             runs.append(read_run(logdir))
             logger.info("%s done in %.1f min: test loss %.3f (base 2)", run.name, (time.time() - started) / 60, test_loss)
         title = (f"Test split of {args.data} (fairseq-eval-lm, base-2 loss per token); "

@@ -27,7 +27,7 @@ from ..errors import ArminError
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
 from .report import render
-from .results import Column, JobResults, Series, TestScalars
+from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def run_one(args, name: str, arch: str, references: List[str], results: JobResul
                              train_minutes=facts.train_minutes, tokens_per_s=log.words_per_second or 0.0,
                              generate_seconds=seconds, bleu=bleu, chrf=chrf))
     results.series.append(Series("validation", name, [(u, s, 2.0**v) for u, s, v in log.curve()]))
-    results.test_scalars.append(TestScalars(str(logdir), facts.updates, {"bleu": bleu, "chrf": chrf, "params": facts.params}))
+    results.test_scalars.append(TensorBoardScores(str(logdir), facts.updates, {"bleu": bleu, "chrf": chrf, "params": facts.params}))
     logger.info("%s: BLEU %.2f chrF %.2f (%d updates, %.1f training minutes)", name, bleu, chrf, facts.updates, facts.train_minutes)
 
 

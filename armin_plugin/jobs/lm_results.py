@@ -9,12 +9,12 @@ from .tensorboard_logs import RunLog
 METRICS = {"bpc": ("BPC", lambda loss: loss), "ppl": ("perplexity", lambda loss: 2.0**loss)}
 
 
-class TestScore(NamedTuple):
+class SplitScore(NamedTuple):
     loss: float  # base 2, per token
     params: int
 
 
-def lm_results(runs: List[RunLog], metric: str, tests: Optional[Dict[str, TestScore]] = None,
+def lm_results(runs: List[RunLog], metric: str, tests: Optional[Dict[str, SplitScore]] = None,
                title: str = "fairseq-train runs (validation metric at the last validation)") -> JobResults:
     """Rows and validation curves of ``runs`` in ``metric`` ("bpc" or "ppl"); ``tests``:
     the test score of each run by name, when the runs were evaluated."""

@@ -2,11 +2,13 @@
 ``results.json``, ``results.md`` (its table), ``curves.png`` (every panel against updates
 and against wall-clock time) and the runs' TensorBoard ``test/`` scalars.
 
-    python -m armin_plugin.jobs.report runs/ptb_char/tensorboard/* --out runs/ptb_char/report
+    python -m armin_plugin.jobs.report runs/ptb_char          # redraw a job's results
+    python -m armin_plugin.jobs.report LOGDIR... --out DIR      # tabulate fairseq-train runs
 
-From the command line it tabulates fairseq-train runs of any language model from their
-``--tensorboard-logdir`` folders (validation curves, final validation metric, tokens per
-second, peak memory): the same table the main job prints, without its test column.
+Given a job's ``--out`` folder (or its results.json) it draws the table and the plot again
+from the results file alone. Given ``--tensorboard-logdir`` folders of any fairseq-train
+language-model runs, it tabulates them (validation curves, final validation metric, tokens
+per second, peak memory): the main job's table without its test column.
 """
 import argparse
 import sys
@@ -70,28 +72,47 @@ def write_test_scalars(results: JobResults):
                 writer.add_scalar(name, value, scores.step)
 
 
-def render(results: JobResults, out_dir: Path) -> Tuple[Path, Path]:
-    """Write results.json, results.md, curves.png under ``out_dir`` and the test scalars;
-    returns the paths of the table and the plot."""
+def render(results: JobResults, out_dir: Path, tensorboard: bool = True) -> Tuple[Path, Path]:
+    """Write results.json, results.md, curves.png under ``out_dir`` and (``tensorboard``)
+    the test scalars; returns the paths of the table and the plot."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results.save(out_dir / "results.json")
     markdown, png = out_dir / "results.md", out_dir / "curves.png"
     markdown.write_text(f"{results.title}\n\n{table(results)}\n", encoding="utf-8")
     plot(results, png)
-    write_test_scalars(results)
+    if tensorboard:
+        write_test_scalars(results)
     return markdown, png
+
+
+def _results_file(paths: List[Path]):
+    """The results.json that ``paths`` name, if they name one job's results."""
+    if len(paths) == 1:
+        found = paths[0] / "results.json" if paths[0].is_dir() else paths[0]
+        if found.name == "results.json" and found.is_file():
+            return found
+    return None
 
 
 def main(argv: List[str] = None):
     parser = argparse.ArgumentParser(prog="python -m armin_plugin.jobs.report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("runs", nargs="+", help="TensorBoard log directories, one per run")
-    parser.add_argument("--out", required=True, help="where results.json, results.md and curves.png go")
-    parser.add_argument("--metric", choices=sorted(METRICS), default="bpc", help="bpc (2^loss: ppl)")
+    parser.add_argument("paths", nargs="+", type=Path,
+                        help="a job's --out folder (or its results.json), or TensorBoard log directories, one per run")
+    parser.add_argument("--out", type=Path, help="where results.json, results.md and curves.png go "
+                        "(default for a job's results: its folder)")
+    parser.add_argument("--metric", choices=sorted(METRICS), default="bpc", help="for log directories: bpc (2^loss: ppl)")
     args = parser.parse_args(argv)
     setup_cli_logging()
     try:
-        markdown, png = render(lm_results([read_run(logdir) for logdir in args.runs], args.metric), args.out)
+        found = _results_file(args.paths)
+        if found is not None:
+            results, out, scalars = JobResults.load(found), args.out or found.parent, False  # written by the job
+        elif args.out is None:
+            raise ArminError("--out is needed to tabulate TensorBoard log directories")
+        else:
+            results, out, scalars = lm_results([read_run(logdir) for logdir in args.paths], args.metric), args.out, True
+        markdown, png = render(results, out, scalars)
     except ArminError as error:
         sys.exit(f"error: {error}")
     print(markdown.read_text(), end="")

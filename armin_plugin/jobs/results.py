@@ -8,7 +8,7 @@ draws the same files again from the JSON alone.
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from ..errors import ArminError
 
@@ -43,7 +43,7 @@ class Series:
 
 
 @dataclass
-class TestScalars:
+class TensorBoardScores:
     """Scores written to ``logdir``/test at step ``step`` (a run's TensorBoard folder)."""
 
     logdir: str
@@ -61,10 +61,7 @@ class JobResults:
     rows: List[Dict[str, Any]] = field(default_factory=list)
     panels: Dict[str, str] = field(default_factory=dict)
     series: List[Series] = field(default_factory=list)
-    test_scalars: List[TestScalars] = field(default_factory=list)
-
-    def column(self, key: str) -> Optional[Column]:
-        return next((column for column in self.columns if column.key == key), None)
+    test_scalars: List[TensorBoardScores] = field(default_factory=list)
 
     def save(self, path: Path):
         path.write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
@@ -76,7 +73,7 @@ class JobResults:
             return cls(
                 data["title"], [Column(**c) for c in data["columns"]], data["rows"], data["panels"],
                 [Series(s["panel"], s["run"], [tuple(p) for p in s["points"]], s["variant"]) for s in data["series"]],
-                [TestScalars(**t) for t in data["test_scalars"]],
+                [TensorBoardScores(**t) for t in data["test_scalars"]],
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ArminError(f"{path} is not a results file of a comparison job ({error})") from None
