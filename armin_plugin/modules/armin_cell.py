@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .memory_diagnostics import AddressingTrace
+from .addressing_trace import AddressingTrace
 from .recurrence import RecurrentWeights, run_recurrence
 
 LayerState = Tuple[Tensor, Tensor, Tensor]  # hidden (B, d_h), memory (B, N, d_r), steps (B,)

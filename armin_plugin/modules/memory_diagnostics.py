@@ -4,22 +4,8 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
-
-class AddressingTrace(NamedTuple):
-    """What one layer did over T steps of a batch of B rows (recorded on request).
-
-    logits:  (T, B, N) address logits a (the read distribution is softmax(a))
-    read:    (T, B) slot read at each step
-    written: (T, B) slot written at each step
-    real:    (T, B) bool, False at pad steps (which change nothing)
-    steps:   (B,) real steps each row had taken before the first of these T steps
-    """
-
-    logits: Tensor
-    read: Tensor
-    written: Tensor
-    real: Tensor
-    steps: Tensor
+from .addressing_trace import AddressingTrace
+from .slot_history import slot_history
 
 
 class MemoryUse(NamedTuple):
@@ -31,7 +17,8 @@ class MemoryUse(NamedTuple):
 def memory_use(trace: AddressingTrace, written_at: Optional[Tensor] = None):
     """Summarize ``trace``; ``written_at`` (B, N) is the step at which each slot was last
     written (carried from earlier segments; None: a fresh sequence, whose initial memory
-    counts as written at step -1). Returns (MemoryUse, updated written_at)."""
+    counts as written at step -1; see :func:`.slot_history.slot_history`). Returns
+    (MemoryUse, updated written_at (B, N) long)."""
     real = trace.real.float()
     rows = real.sum().clamp_min(1.0)
     log_probs = torch.log_softmax(trace.logits.float(), dim=-1)
@@ -39,15 +26,7 @@ def memory_use(trace: AddressingTrace, written_at: Optional[Tensor] = None):
     read_mask = torch.nn.functional.one_hot(trace.read, trace.logits.size(-1)) * trace.real.unsqueeze(-1)
     slots_read = read_mask.any(0).sum(-1).float().mean()
 
-    if written_at is None:
-        written_at = torch.full_like(trace.logits[0], -1.0)
-    step = trace.steps.float()
-    ages = []
-    for read, written, real_step in zip(trace.read, trace.written, real):
-        ages.append(step - written_at.gather(1, read.unsqueeze(1)).squeeze(1))
-        updated = written_at.scatter(1, written.unsqueeze(1), step.unsqueeze(1))
-        written_at = torch.where(real_step.bool().unsqueeze(1), updated, written_at)
-        step = step + real_step
-    read_age = (torch.stack(ages) * real).sum() / rows
+    history = slot_history(trace, written_at)
+    read_age = (history.read_age().float() * real).sum() / rows
     use = MemoryUse(float((entropy * real).sum() / rows), float(slots_read), float(read_age))
-    return use, written_at
+    return use, history.written_at
