@@ -33,6 +33,8 @@ class ARMINLanguageModelConfig(ARMINCellConfig):
         default=0.0, metadata={"help": "dropout inside the adaptive softmax"}
     )
     max_target_positions: Optional[int] = II("task.max_target_positions")
+    # where validation draws its memory pictures (training/memory_board.py)
+    tensorboard_logdir: Optional[str] = II("common.tensorboard_logdir")
 
 
 @register_model("armin_lm", dataclass=ARMINLanguageModelConfig)

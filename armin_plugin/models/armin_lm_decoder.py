@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from ..modules import ARMINState
 from ..modules.memory_diagnostics import MemoryUse, memory_use
+from ..training.memory_board import MemoryBoard
 from ..training.nonfinite import NonFiniteLoss
 from .armin_parts import armin_stack, new_embedding, temperature_schedule
 from ..training.carried_state import CarriedStates
@@ -49,6 +50,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         self.slot_clocks = CarriedStates(SlotClock)
         for layer in self.armin.layers:
             layer.record_addressing = True
+        self.memory_board = MemoryBoard(getattr(cfg, "tensorboard_logdir", None))
         self.adaptive_softmax = None
         self.project_out = None
         self.output_projection = None
@@ -92,6 +94,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
             self.carried.keep(stream_key, stream_position, extra["state"])
         if incremental_state is None:
             self._log_memory_use(stream_key, stream_position, prev_output_tokens.size(0))
+            self._show_memory(prev_output_tokens)
         if not features_only:
             features = self.output_layer(features)
         if self.training and torch.is_grad_enabled() and not torch.isfinite(features).all():
@@ -146,6 +149,15 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         for name in MemoryUse._fields:
             value = sum(getattr(use, name) for use in uses) / len(uses)
             metrics.log_scalar(f"armin_{name}", value, priority=900, round=3)
+
+    def _show_memory(self, tokens: Tensor):
+        """TensorBoard pictures of the memory at the first batch of each validation
+        (:class:`~armin_plugin.training.memory_board.MemoryBoard`, under --tensorboard-logdir)."""
+        if self.training:
+            self.memory_board.trained(self.num_updates)
+        elif self.memory_board.armed:
+            labels = [self.dictionary[index] for index in tokens[0].tolist() if index != self.padding_idx]
+            self.memory_board.evaluated([layer.last_trace for layer in self.armin.layers], labels)
 
     def output_layer(self, features: Tensor) -> Tensor:
         if self.adaptive_softmax is not None:
