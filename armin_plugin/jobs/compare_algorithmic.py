@@ -113,6 +113,8 @@ def parse_args(argv=None):
     parser.add_argument("--train-size", type=int, default=10000, help="training sequences per epoch")
     parser.add_argument("--valid-size", type=int, default=512, help="sequences of valid and valid_long")
     parser.add_argument("--seed", type=int, default=1)
+    # 500: at least 18 points per curve in the default 10 minutes (9,000 to 28,000 updates
+    # per 5 CPU minutes, docs/algorithmic.md)
     parser.add_argument("--validate-every", type=int, default=500, help="validation interval in updates")
     parser.add_argument("--log-interval", type=int, default=100)
     args = parser.parse_args(argv)
@@ -140,7 +142,9 @@ def main(argv=None):
         f"Best checkpoint (fewest bit errors at training lengths), fairseq-validate on "
         f"{args.valid_size} fixed sequences per split; {args.minutes:g} min budget per model, "
         f"Adam lr {args.lr:g}:", COLUMNS,
-        panels={task: "validation bit errors per sequence" for task in args.tasks},
+        panels={panel: label for task in args.tasks for panel, label in (
+            (task, "validation bit errors per sequence"),
+            (f"{task}: training", "training loss (every logged interval)"))},
     )
     try:
         for task in args.tasks:
@@ -162,6 +166,7 @@ def main(argv=None):
                 for subset in SUBSETS:
                     variant = "long lengths" if subset == "valid_long" else ""
                     results.series.append(Series(task, model.upper(), log.curve("bit_errors", subset), variant))
+                results.series.append(Series(f"{task}: training", model.upper(), log.train))
                 logger.info("%s on %s: %s", model, task, results.rows[-1])
         markdown, png = render(results, args.out)
     except ArminError as error:

@@ -115,6 +115,7 @@ def train_run(args, run: Run, run_dir: Path, logdir: Path) -> Path:
         "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
         "--stop-time-hours", args.minutes / 60, "--validate-interval-updates", args.validate_every,
+        *(["--max-valid-steps", args.valid_steps] if args.valid_steps else []),
         *bookkeeping_flags(run_dir, logdir, args.log_interval), *args.device,
     ], run_dir, args.nprocs)
 
@@ -155,16 +156,21 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, help="rows per batch (default: the preset's)")
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--validate-every", type=int, default=500, help="validation interval in updates")
+    parser.add_argument("--validate-every", type=int, help="validation interval in updates (default: the preset's)")
+    parser.add_argument("--valid-steps", type=int,
+                        help="validate on the first N+1 batches of the valid split (fairseq's --max-valid-steps; "
+                        "0: all of it; default: the preset's)")
     parser.add_argument("--log-interval", type=int, default=25)
     parser.add_argument("--metric", choices=["bpc", "ppl"], default="bpc", help="report bits per token or perplexity")
     args = parser.parse_args(argv)
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
     args.sizes = PRESETS[args.preset]
-    for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr"):
+    for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr", "validate_every", "valid_steps"):
         if getattr(args, name) is None:
             setattr(args, name, args.sizes[name])
+    if args.valid_steps < 0:
+        parser.error(f"--valid-steps must be >= 0, got {args.valid_steps}")
     for name in ("max_epoch", "tokens_per_sample", "batch_size", "lr", "validate_every", "log_interval"):
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
@@ -192,8 +198,10 @@ def main(argv=None):
             scalars.append(TensorBoardScores(str(logdir), facts.updates, {"loss": test_loss, "params": facts.params}))
             runs.append(read_run(logdir))
             logger.info("%s done in %.1f min: test loss %.3f (base 2)", run.name, (time.time() - started) / 60, test_loss)
+        valid = f"its first {args.valid_steps + 1} batches" if args.valid_steps else "all of it"
         title = (f"Test split of {args.data} (fairseq-eval-lm, base-2 loss per token); "
-                 f"valid at the last validation, updates {args.max_update or 'unlimited'}, "
+                 f"valid at the last validation (every {args.validate_every} updates, on {valid}), "
+                 f"updates {args.max_update or 'unlimited'}, "
                  f"{args.minutes:g} min budget per run, Adam lr {args.lr:g}:")
         results = lm_results(runs, args.metric, tests, title)
         results.test_scalars = scalars

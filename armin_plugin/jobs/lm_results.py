@@ -1,5 +1,6 @@
 """The results of language-model runs: one row per run (parameters, updates, minutes,
-validation and test metric, tokens per second, peak memory) and their validation curves."""
+validation and test metric, tokens per second, peak memory) and their curves: training and
+validation metric, and the memory diagnostics of the ARMIN runs."""
 from typing import Dict, List, NamedTuple, Optional
 
 from .results import Column, JobResults, Series
@@ -7,6 +8,13 @@ from .tensorboard_logs import RunLog
 
 # fairseq's losses are base 2: bits per token, or 2^loss = perplexity
 METRICS = {"bpc": ("BPC", lambda loss: loss), "ppl": ("perplexity", lambda loss: 2.0**loss)}
+# armin_lm's training-log diagnostics (models/armin_lm_decoder.py), one panel each
+MEMORY_PANELS = {
+    "armin_read_age": "mean read age (steps since the slot read was written)",
+    "armin_slots_read": "distinct slots read per row and batch",
+    "armin_entropy": "address entropy (nats)",
+    "armin_tau": "Gumbel-softmax temperature",
+}
 
 
 class SplitScore(NamedTuple):
@@ -25,7 +33,9 @@ def lm_results(runs: List[RunLog], metric: str, tests: Optional[Dict[str, SplitS
         Column("minutes", "minutes", "{:.1f}"), Column("valid", f"valid {name}", "{:.3f}"),
         Column("test", f"test {name}", "{:.3f}"), Column("tokens_per_s", "train tokens/s", "{:,.0f}"),
         Column("peak_memory_gb", "peak memory (GB)", "{:.2f}"),
-    ], panels={"validation": f"validation {name}"})
+    ], panels={"training": f"training {name} (every logged interval)", "validation": f"validation {name}"})
+    logged = [tag for tag in MEMORY_PANELS if any(run.memory.get(tag) for run in runs)]
+    results.panels.update({tag: MEMORY_PANELS[tag] for tag in logged})
     for run in runs:
         valid = run.curve()
         test = tests.get(run.name)
@@ -35,5 +45,7 @@ def lm_results(runs: List[RunLog], metric: str, tests: Optional[Dict[str, SplitS
             valid=convert(valid[-1][2]) if valid else None, test=convert(test.loss) if test else None,
             tokens_per_s=run.words_per_second, peak_memory_gb=run.peak_memory_gb,
         ))
+        results.series.append(Series("training", run.name, [(u, s, convert(v)) for u, s, v in run.train]))
         results.series.append(Series("validation", run.name, [(u, s, convert(v)) for u, s, v in valid]))
+        results.series.extend(Series(tag, run.name, run.memory[tag]) for tag in logged if run.memory.get(tag))
     return results

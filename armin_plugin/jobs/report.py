@@ -40,7 +40,7 @@ def plot(results: JobResults, path: Path):
     import matplotlib.pyplot as plt
 
     panels = list(results.panels) or ["(no curves)"]
-    figure, axes = plt.subplots(len(panels), 2, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    figure, axes = plt.subplots(len(panels), 2, figsize=(11, 3.4 * len(panels)), squeeze=False)
     runs = list(dict.fromkeys(series.run for series in results.series))
     colours = {run: f"C{index % 10}" for index, run in enumerate(runs)}
     for (by_update, by_time), panel in zip(axes, panels):

@@ -25,11 +25,14 @@ def scalars(folder: Path) -> Dict[str, list]:
 @dataclass
 class RunLog:
     """One run's event files. Curves are :data:`Point` lists, seconds counted from the
-    run's first event; ``valid`` holds one curve per validation subset and metric tag."""
+    run's first event: ``train`` the training loss of every logged interval (train_inner),
+    ``memory`` the ARMIN memory diagnostics logged with it (``armin_*`` tags), ``valid`` one
+    curve per validation subset and metric tag."""
 
     name: str
     start: float
     train: List[Point] = field(default_factory=list)
+    memory: Dict[str, List[Point]] = field(default_factory=dict)
     valid: Dict[str, Dict[str, List[Point]]] = field(default_factory=dict)
     words_per_second: Optional[float] = None
     peak_memory_gb: Optional[float] = None
@@ -58,6 +61,7 @@ def read_run(logdir, subsets=("valid",)) -> RunLog:
     walls = [e.value for group in (train_inner, train) for e in group.get("wall", [])]  # fairseq's seconds
     run = RunLog(logdir.name, start, minutes=max(walls) / 60 if walls else None)
     run.train = _points(train_inner.get("loss", []), start)
+    run.memory = {tag: _points(events, start) for tag, events in train_inner.items() if tag.startswith("armin_")}
     run.valid = {subset: {tag: _points(events, start) for tag, events in found.items()}
                  for subset, found in valid.items()}
     speeds = train_inner.get("wps") or train.get("wps")

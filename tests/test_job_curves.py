@@ -1,0 +1,43 @@
+"""The comparison jobs' curves show a course: the training loss of every logged interval,
+at least 10 validations per run, and (ARMIN runs) the memory diagnostics."""
+import json
+
+import pytest
+from conftest import python_module
+
+from armin_plugin.jobs import compare_algorithmic, compare_lm, compare_translation
+
+# updates per run in each job's default budget, measured on this project's 2-core CPU
+# (README.md, docs/translation.md, docs/algorithmic.md: the fewest of its runs)
+DEFAULT_BUDGET_UPDATES = {"compare_lm": 843, "compare_translation": 1061, "compare_algorithmic": 2 * 9040}
+
+
+@pytest.mark.parametrize("job, args", [
+    (compare_lm, compare_lm.parse_args([])),
+    (compare_translation, compare_translation.parse_args([])),
+    (compare_algorithmic, compare_algorithmic.parse_args([])),
+])
+def test_default_validation_interval_gives_ten_points_in_the_default_budget(job, args):
+    assert DEFAULT_BUDGET_UPDATES[job.__name__.split(".")[-1]] // args.validate_every >= 10
+
+
+@pytest.mark.slow
+def test_main_job_draws_ten_validations_training_loss_and_memory(ptb_char_slice, tmp_path):
+    """compare_lm at 20 updates with the default interval scaled to 2 (50 of ~800 updates)."""
+    out = tmp_path / "runs"
+    result = python_module(
+        "armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", out, "--batch-size", 8,
+        "--tokens-per-sample", 64, "--max-update", 20, "--minutes", 0, "--validate-every", 2,
+        "--valid-steps", 1, "--log-interval", 2,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    saved = json.loads((out / "results.json").read_text())
+    curves = {(s["panel"], s["run"]): s["points"] for s in saved["series"]}
+    for run in ("ARMIN", "LSTM"):
+        assert len(curves["validation", run]) >= 10
+        assert [p[0] for p in curves["training", run]] == list(range(2, 21, 2))
+    memory = {"armin_read_age", "armin_slots_read", "armin_entropy", "armin_tau"}
+    assert memory <= set(saved["panels"])
+    assert all(len(curves[tag, "ARMIN"]) == 10 for tag in memory)
+    assert not any((tag, "LSTM") in curves for tag in memory)
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
