@@ -156,8 +156,10 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         if self.training:
             self.memory_board.trained(self.num_updates)
         elif self.memory_board.armed:
-            labels = [self.dictionary[index] for index in tokens[0].tolist() if index != self.padding_idx]
-            self.memory_board.evaluated([layer.last_trace for layer in self.armin.layers], labels)
+            real = tokens.ne(self.padding_idx)
+            row = int(real.sum(1).argmax())  # the first of the longest rows (fairseq sorts short ones first)
+            labels = [self.dictionary[index] for index in tokens[row][real[row]].tolist()]
+            self.memory_board.evaluated([layer.last_trace for layer in self.armin.layers], row, labels)
 
     def output_layer(self, features: Tensor) -> Tensor:
         if self.adaptive_softmax is not None:

@@ -27,9 +27,10 @@ def configured_logdir(value) -> Optional[str]:
 class MemoryBoard:
     """Writes under ``logdir``/valid_memory (rank 0 only; nothing when ``logdir`` is None) at
     the first evaluation batch after training, i.e. the first batch of each validation:
-    fairseq does not shuffle validation batches, so its row 0 is the same segment every time.
+    fairseq does not shuffle validation batches, so its longest row is the same segment
+    every time.
 
-    Per layer l: image ``layer{l}/address_map`` (row 0: steps labelled with their tokens x
+    Per layer l: image ``layer{l}/address_map`` (that row: steps labelled with their tokens x
     slots, the read circled, the write crossed) and histograms ``layer{l}/read_age``,
     ``layer{l}/parked`` and ``layer{l}/slot_read`` over every row of the batch, at the step
     of fairseq's validation scalars (the updates done).
@@ -52,17 +53,17 @@ class MemoryBoard:
         """Whether the next evaluation batch is drawn."""
         return self._armed
 
-    def evaluated(self, traces: List[AddressingTrace], labels: List[str]):
+    def evaluated(self, traces: List[AddressingTrace], row: int, labels: List[str]):
         """The first batch of a validation ran (call only when :attr:`armed`); ``traces`` of
-        every layer, ``labels`` of row 0's real steps."""
+        every layer; the map shows row ``row``, whose real steps ``labels`` name."""
         self._armed = False
         if rank_and_world_size()[0] != 0:
             return
         writer = self.writer()
         for index, trace in enumerate(traces):
             history = slot_history(trace)
-            reads = LayerReads.of_row(trace, history, 0, labels)
-            title = f"layer {index}, update {self._step}: first validation segment"
+            reads = LayerReads.of_row(trace, history, row, labels)
+            title = f"layer {index}, update {self._step}: the longest segment of the first validation batch"
             writer.add_figure(f"layer{index}/address_map", address_map_figure(reads, title), self._step)
             stats = read_statistics(trace, history)
             slots = trace.logits.size(-1)
