@@ -142,3 +142,39 @@ def test_bad_input_is_one_line(trained, ptb_char_slice, tmp_path):
     assert_one_line_error(inspector("--path", checkpoint, "--text", "abc", "--layer", 1, *out),
                           "--layer 1 is out of range: the model has 1 ARMIN layer(s), 0 to 0")
     assert_one_line_error(inspector("--path", tmp_path / "none.pt", "--text", "abc", *out), "does not exist")
+
+
+@pytest.fixture(scope="module")
+def translation_checkpoint(tmp_path_factory):
+    """armin_tiny after 2 updates on a made-up German-English corpus (data-bin with sentencepiece)."""
+    from armin_plugin.data.parallel import prepare_parallel
+
+    folder = tmp_path_factory.mktemp("translation")
+    raw = folder / "raw"
+    raw.mkdir()
+    nouns = [("haus", "house"), ("baum", "tree"), ("hund", "dog"), ("tisch", "table")]
+    sizes = [("gross", "big"), ("klein", "small"), ("alt", "old")]
+    pairs = [(f"das {n} ist {a} .", f"the {m} is {b} .") for n, m in nouns for a, b in sizes]
+    for split, count in (("train", 200), ("valid", 12), ("test", 12)):
+        chosen = [pairs[i % len(pairs)] for i in range(count)]
+        (raw / f"{split}.de").write_text("".join(de + "\n" for de, _ in chosen), encoding="utf-8")
+        (raw / f"{split}.en").write_text("".join(en + "\n" for _, en in chosen), encoding="utf-8")
+    data = prepare_parallel(raw, folder / "bin", "de", "en", 60)
+    result = fairseq(
+        "train", data, "--user-dir", PLUGIN, "--task", "translation", "--source-lang", "de", "--target-lang", "en",
+        "--arch", "armin_tiny", "--optimizer", "adam", "--lr", 0.005, "--max-tokens", 500, "--max-update", 2,
+        "--save-dir", folder / "checkpoints", "--no-epoch-checkpoints", "--cpu",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder / "checkpoints" / "checkpoint_last.pt"
+
+
+@pytest.mark.parametrize("pair", [["--source", "das haus ist klein .", "--target", "the house is small ."], []])
+def test_translation_reads_beside_attention(translation_checkpoint, tmp_path, pair):
+    written = inspect("--path", translation_checkpoint, "--out", tmp_path, *pair)
+    assert sorted(p.name for p in written) == [
+        "address_map.png", "read_arcs.png", "read_histograms.png", "reads.txt", "translation_reads.png"]
+    assert all(p.read_bytes()[:8] == PNG for p in written if p.suffix == ".png")
+    lines = (tmp_path / "reads.txt").read_text().splitlines()
+    assert lines[0].startswith("step 0 '</s>' read slot ")  # the decoder's first step reads eos
+    assert "the initial memory; wrote slot 0" in lines[0]
