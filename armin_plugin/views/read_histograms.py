@@ -11,7 +11,8 @@ def _age_bins(values: np.ndarray) -> np.ndarray:
 
 
 def read_histograms_figure(stats: ReadStatistics, title: str = "") -> Figure:
-    """Three panels: read age, time parked (replaced, and still parked at the end), reads per slot."""
+    """Three panels: read age, time parked (replaced, and still parked at the end), reads per
+    slot; counts on a log scale, so that rare long reads show beside a delay line's many short ones."""
     figure = Figure(figsize=(12, 3.4))
     age, parked, reads = figure.subplots(1, 3)
     ages = stats.read_age.numpy()
@@ -31,7 +32,12 @@ def read_histograms_figure(stats: ReadStatistics, title: str = "") -> Figure:
     reads.axhline(1.0 / len(share), color="k", linewidth=0.8, linestyle=":", label="uniform")
     reads.set_title("share of reads per slot", fontsize=8)
     reads.set_xlabel("slot")
+    reads.set_xticks(range(len(share)))
+    reads.tick_params(axis="x", labelsize=6)
     reads.legend(fontsize=7)
+    for axis in (age, parked):
+        axis.set_yscale("log")
+        axis.set_ylabel("count")
     for axis in (age, parked, reads):
         axis.grid(alpha=0.3)
     if title:
