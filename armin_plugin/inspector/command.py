@@ -22,7 +22,6 @@ import torch
 
 from ..cli.logs import setup_cli_logging
 from ..errors import ArminError
-from ..modules.addressing_trace import AddressingTrace
 from ..modules.slot_history import slot_history
 from ..views.address_map import address_map_figure
 from ..views.layer_reads import LayerReads
