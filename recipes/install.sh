@@ -18,7 +18,7 @@ VENV=.venv
 STAMP=$VENV/.armin-install-stamp
 
 build_native() {  # cached by its own key; never fails the install
-  "$VENV/bin/python" -m armin_plugin.modules.native build 2>/dev/null \
+  "$VENV/bin/python" -c "from armin_plugin.modules import native; print('[install]', native.build())" 2>/dev/null \
     || echo "[install] compiled ARMIN recurrence: the build step itself failed; the plugin uses the Python loop"
 }
 

@@ -7,11 +7,13 @@ nothing, and a changed source or torch gets a new build. At run time this module
 compiles: :func:`library` only loads the prebuilt shared library, if present, with
 ``torch.ops.load_library`` and returns ``torch.ops.armin_native`` (ops ``forward`` and
 ``backward``), or None; :func:`unavailable_reason` then says why. A failed build leaves its
-log in ``FAILED`` in the build folder and is not retried for the same key (delete the folder to retry).
+log in ``FAILED`` in the build folder and is not retried for the same key (delete the folder to retry);
+a successful build removes the builds of other keys.
 
-    python -m armin_plugin.modules.native build    # what install.sh runs; prints one line
+    python -c "from armin_plugin.modules import native; print(native.build())"  # install.sh
 """
 import hashlib
+import shutil
 import sys
 from pathlib import Path
 from typing import Optional
@@ -19,7 +21,9 @@ from typing import Optional
 import torch
 
 SOURCES = [Path(__file__).resolve().parent / "csrc" / "recurrence.cpp"]
-CFLAGS = ["-O3"]
+# portable x86-64 code (no -march): the vector width of SSE2, SIMD exp/tanh from libmvec
+CFLAGS = ["-O3", "-fno-math-errno", "-fopenmp-simd"]
+LDFLAGS = ["-lmvec"]
 
 _loaded = False
 _reason: Optional[str] = "not loaded yet"
@@ -30,7 +34,7 @@ def build_key() -> str:
     digest = hashlib.sha256()
     for source in SOURCES:
         digest.update(source.read_bytes())
-    digest.update(" ".join(CFLAGS + [torch.__version__]).encode())
+    digest.update(" ".join(CFLAGS + LDFLAGS + [torch.__version__]).encode())
     return digest.hexdigest()[:12]
 
 
@@ -82,14 +86,12 @@ def build() -> str:
     directory.mkdir(parents=True, exist_ok=True)
     try:
         cpp_extension.load(_name(), [str(s) for s in SOURCES], extra_cflags=CFLAGS,
-                           build_directory=str(directory), is_python_module=False)
+                           extra_ldflags=LDFLAGS, build_directory=str(directory), is_python_module=False)
     except Exception as error:  # any compiler or loader failure: the Python loop remains
         failed.write_text(f"{type(error).__name__}: {error}\n")
         return f"compiled ARMIN recurrence did not build (see {failed}); the plugin uses the Python loop"
+    for stale in directory.parent.iterdir():
+        if stale != directory and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
     return f"built the compiled ARMIN recurrence ({library_path()})"
 
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["build"]:
-        sys.exit("usage: python -m armin_plugin.modules.native build")
-    print(f"[install] {build()}")

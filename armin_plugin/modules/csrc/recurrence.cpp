@@ -13,6 +13,16 @@
 #include <optional>
 #include <vector>
 
+// glibc's libmvec has SIMD versions of these (linked with -lmvec); declaring them lets the
+// compiler vectorise the gate loops (math.h declares them only under -ffast-math, which
+// this file avoids: it would change the rounding and the NaN semantics).
+extern "C" {
+__attribute__((simd("notinbranch"))) float expf(float);
+__attribute__((simd("notinbranch"))) double exp(double);
+__attribute__((simd("notinbranch"))) float tanhf(float);
+__attribute__((simd("notinbranch"))) double tanh(double);
+}
+
 namespace {
 
 using at::Tensor;
@@ -117,6 +127,7 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
         S top = prb[0];
         for (int64_t k = 1; k < N; ++k) top = std::max(top, prb[k]);
         S sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int64_t k = 0; k < N; ++k) {
           prb[k] = std::exp(prb[k] - top);
           sum += prb[k];
@@ -141,6 +152,7 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
       S* g = gt + b * G;
       const S* hrb = hr + b * G;
       S* zb = zp + b * G;
+#pragma omp simd
       for (int64_t i = 0; i < G; ++i) {
         g[i] = sigmoid(g[i]);
         zb[i] = g[i] * hrb[i];
@@ -151,14 +163,18 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
     at::addmm_out(trans_t, trans_in.select(0, t), z, w_trans);
     for (int64_t b = 0; b < B; ++b) {
       S* tb = tr + b * P;
+#pragma omp simd
       for (int64_t i = 0; i < H; ++i) tb[i] = sigmoid(tb[i]);
+#pragma omp simd
       for (int64_t i = H; i < 2 * H; ++i) tb[i] = std::tanh(tb[i]);
+#pragma omp simd
       for (int64_t i = 2 * H; i < P; ++i) tb[i] = sigmoid(tb[i]);
       const S *s_i = tb, *t_j = tb + H, *s_f = tb + 2 * H, *s_o = tb + 3 * H, *s_om = tb + 4 * H;
       const S* hb = h + b * H;
       const S* rb = hr + b * G + H;
       S* nhb = nh + b * H;
       S* ob = out.row(t, b);
+#pragma omp simd
       for (int64_t i = 0; i < H; ++i) {
         nhb[i] = std::tanh(s_f[i] * hb[i] + s_i[i] * t_j[i]);
         ob[i] = s_o[i] * nhb[i];
@@ -267,6 +283,7 @@ std::tuple<Tensor, Tensor> backward_impl(
       S* gsb = gs + b * H;
       S* gcb = gc + b * H;
       S* gp = g_trans.row(t, b);
+#pragma omp simd
       for (int64_t i = 0; i < H; ++i) {
         S gnh = S(0);
         if (is_real) {
@@ -293,6 +310,7 @@ std::tuple<Tensor, Tensor> backward_impl(
       const S* gzb = gz + b * G;
       S* ggp = g_gate.row(t, b);
       S* ghrb = ghr + b * G;
+#pragma omp simd
       for (int64_t i = 0; i < G; ++i) {
         ggp[i] = (gzb[i] * hrb[i]) * (gb[i] * (S(1) - gb[i]));
         ghrb[i] = gzb[i] * gb[i];
@@ -317,6 +335,7 @@ std::tuple<Tensor, Tensor> backward_impl(
         for (int64_t k = 0; k < N; ++k) {
           S dot = S(0);
           const S* mk = mb + k * R;
+#pragma omp simd reduction(+ : dot)
           for (int64_t i = 0; i < R; ++i) dot += mk[i] * grad_read[i];
           grad_probs[k] = dot;
           weighted += pb[k] * dot;
