@@ -12,6 +12,18 @@ thread per process has no barrier to wait at and slows down only in proportion t
 more threads need the passive wait policy (threads sleep at once at a barrier instead of
 spinning) and no more threads than free cores.
 
+Measured (``python -m benchmarks.threads_speed --steps 40 --reps 3``: one ARMIN layer,
+d_h 256, d_r 128, N 16, T 40, B 32, forward + backward, compiled recurrence; the 2 cores
+were already loaded by 3 other sessions, load average about 4, so "quiet" is not idle):
+
+    threads  wait policy  quiet tokens/s  beside a busy loop  busy / quiet
+    1        PASSIVE      2,224           1,049               0.47x
+    2        ACTIVE         493             188               0.38x
+    2        PASSIVE      1,429             927               0.65x
+
+On shared cores one thread per process is the fastest; two spinning threads are 4.5x
+slower than one even before the busy loop is added; PASSIVE removes most of that.
+
 Not wired anywhere yet: the launcher and the jobs are to pass :func:`thread_environment` to
 their children (``subprocess.run(..., env=dict(os.environ, **thread_environment(n)))``).
 """

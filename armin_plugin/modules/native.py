@@ -85,8 +85,10 @@ def build() -> str:
 
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        cpp_extension.load(_name(), [str(s) for s in SOURCES], extra_cflags=CFLAGS,
-                           extra_ldflags=LDFLAGS, build_directory=str(directory), is_python_module=False)
+        # copies: cpp_extension.load appends to the flag lists it is given (and the key hashes them)
+        cpp_extension.load(_name(), [str(s) for s in SOURCES], extra_cflags=list(CFLAGS),
+                           extra_ldflags=list(LDFLAGS), build_directory=str(directory),
+                           is_python_module=False)
     except Exception as error:  # any compiler or loader failure: the Python loop remains
         failed.write_text(f"{type(error).__name__}: {error}\n")
         return f"compiled ARMIN recurrence did not build (see {failed}); the plugin uses the Python loop"
