@@ -1,4 +1,4 @@
-"""armin_plugin.cli.threads: the environment of a child training process."""
+"""armin_plugin.cli.threads: the threads and environment of a child training process."""
 import pytest
 
 from armin_plugin.cli.threads import thread_environment
@@ -27,3 +27,23 @@ def test_bad_thread_counts_are_one_line_errors(threads):
 def test_bad_wait_policy_is_a_one_line_error():
     with pytest.raises(ArminError, match="wait policy"):
         thread_environment(1, "sometimes")
+
+
+def test_processes_share_the_cores_and_respect_omp_num_threads(monkeypatch):
+    from armin_plugin.cli.threads import cpu_cores, threads_per_process
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads_per_process(1) == cpu_cores()
+    assert threads_per_process(cpu_cores() + 1) == 1  # never zero
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads_per_process(1) == 1
+
+
+def test_the_jobs_children_get_passive_threads(monkeypatch):
+    from armin_plugin.jobs.fairseq_runs import child_environment
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("ARMIN_SOMETHING", "kept")
+    env = child_environment()
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1" and env["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert env["ARMIN_SOMETHING"] == "kept"

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from ..errors import ArminError
 
@@ -41,8 +41,9 @@ def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: str = "") -> Finished:
-    """Run ``command``; echo its log records live, append all its output (stdout and
+def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: str = "",
+                 env: Optional[Dict[str, str]] = None) -> Finished:
+    """Run ``command`` (in environment ``env``, default this one's); echo its log records live, append all its output (stdout and
     stderr) to ``log_path``, and return the exit code and the lines. On failure the last
     lines of output are echoed too.
 
@@ -68,7 +69,7 @@ def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: st
     try:
         with subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            start_new_session=True,
+            start_new_session=True, env=env,
         ) as process:
             try:
                 stream(process)

@@ -1,7 +1,6 @@
 """Thread settings for a child training process on shared cores.
 
-The problem (../shared/perf-notes.md, issue 13 item 5): with one other busy process on the
-2 cores, ``fairseq-train`` at its default 2 threads ran 10 to 20 times slower (about 1k
+The problem: with one other busy process on the 2 cores, ``fairseq-train`` at its default 2 threads ran 10 to 20 times slower (about 1k
 instead of 19k tokens/s). torch's CPU build runs its parallel regions on OpenMP (GNU
 libgomp; MKL through the same layer), whose idle threads spin-wait for the next region
 (``OMP_WAIT_POLICY=ACTIVE``-like behaviour for a while after each region). Every
@@ -24,9 +23,10 @@ were already loaded by 3 other sessions, load average about 4, so "quiet" is not
 On shared cores one thread per process is the fastest; two spinning threads are 4.5x
 slower than one even before the busy loop is added; PASSIVE removes most of that.
 
-Not wired anywhere yet: the launcher and the jobs are to pass :func:`thread_environment` to
-their children (``subprocess.run(..., env=dict(os.environ, **thread_environment(n)))``).
+The jobs (:mod:`armin_plugin.jobs.fairseq_runs`) and the launcher give every child
+:func:`thread_environment` of ``cores // processes`` threads (:func:`threads_per_process`).
 """
+import os
 from typing import Dict
 
 from ..errors import ArminError
@@ -53,3 +53,18 @@ def thread_environment(threads: int, wait_policy: str = "PASSIVE") -> Dict[str, 
     if policy == "PASSIVE":
         env.update(GOMP_SPINCOUNT="0", KMP_BLOCKTIME="0")
     return env
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def threads_per_process(processes: int = 1) -> int:
+    """Threads for each of ``processes`` processes that share this machine's cores, at most
+    ``$OMP_NUM_THREADS`` when that is set."""
+    threads = max(1, cpu_cores() // processes)
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads
