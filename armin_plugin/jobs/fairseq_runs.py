@@ -4,7 +4,7 @@ CPU processes through ``armin-launch``) and the evaluation tools, always with
 import logging
 import sys
 from pathlib import Path
-from typing import List
+from typing import Callable, Dict, List, Optional
 
 from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
 from ..errors import ArminError
@@ -41,13 +41,20 @@ def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
             "--log-format", "simple", "--log-interval", log_interval]
 
 
-def train(name: str, flags: List, run_dir: Path, nprocs: int = 1) -> Path:
+def train_command(flags: List, nprocs: int = 1) -> List[str]:
+    """The whole fairseq-train command line of a run with ``flags``."""
+    return fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
+
+
+def train(name: str, flags: List, run_dir: Path, nprocs: int = 1, env: Optional[Dict[str, str]] = None,
+          started: Optional[Callable] = None) -> Path:
     """Run fairseq-train with ``flags`` (logged to ``run_dir``/train.log); returns its
-    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops."""
-    command = fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
+    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops.
+    ``env`` and ``started``: as for :func:`~armin_plugin.cli.process.run_streamed`."""
+    command = train_command(flags, nprocs)
     logger.info("training %s: %s", name, " ".join(command))
     log = run_dir / "train.log"
-    finished = run_streamed(command, log, prefix=f"[{name}] ")
+    finished = run_streamed(command, log, prefix=f"[{name}] ", env=env, started=started)
     if finished.returncode != 0:
         raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {log}")
     checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
