@@ -73,7 +73,7 @@ def title(grid: Grid, data, jobs: int) -> str:
             f"valid {header} (subset {grid.subset}) at updates {counts}, mean (min..max) over seeds "
             f"{', '.join(map(str, grid.seeds))}; {grid.max_update} updates per run, one thread each, "
             f"{jobs} at once; tokens/s (median per run) and training minutes, means over seeds; "
-            f"entropy, slots read, read age of ARMIN's memory at the last validation ('-': no memory).")
+            f"entropy, slots read, read age of ARMIN's memory at the last validation ('-': not logged, as for an LSTM).")
 
 
 def report(grid: Grid, runs: List[StudyRun], out: Path, data, jobs: int):

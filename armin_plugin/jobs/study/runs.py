@@ -75,11 +75,17 @@ def check_command(run: StudyRun):
     script.write_text(text, encoding="utf-8")
 
 
+def _updates(run: StudyRun) -> int:
+    return checkpoint_facts(run.last_checkpoint).updates if run.last_checkpoint.exists() else 0
+
+
 def train_to_the_end(run: StudyRun, max_update: int, started: Callable):
     """Train (or resume) ``run`` and mark it finished once it has made ``max_update``
-    updates (raises ArminError when it failed or stopped before)."""
-    train(run.name, run.flags, run.dir, env=THREADS, started=started)
-    updates = checkpoint_facts(run.last_checkpoint).updates
+    updates (raises ArminError when it failed or stopped before). A run whose last
+    checkpoint holds the budget is only marked: fairseq resuming it would make one more update."""
+    if _updates(run) < max_update:
+        train(run.name, run.flags, run.dir, env=THREADS, started=started)
+    updates = _updates(run)
     if updates < max_update:
         raise ArminError(f"{run.name} stopped at update {updates} of {max_update}; see {run.dir / 'train.log'}")
     (run.dir / "finished").write_text(f"{updates} updates\n", encoding="utf-8")
