@@ -72,9 +72,18 @@ def _flags(value: Any, where: str) -> List[str]:
     return flags
 
 
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if not _is_positive_int(value):
+        raise ArminError(f"{where} must be a positive integer, got {value!r}")
+    return value
+
+
 def _positive_ints(value: Any, where: str) -> List[int]:
-    if (not isinstance(value, (list, tuple)) or not value
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+    if not isinstance(value, (list, tuple)) or not value or not all(map(_is_positive_int, value)):
         raise ArminError(f"{where} must be a non-empty list of positive integers, got {value!r}")
     return list(value)
 
@@ -115,7 +124,7 @@ def parse_grid(name: str, raw: Dict[str, Any]) -> Grid:
             raise ArminError(f"grid {name}: variant name {variant!r} must be letters, digits and ._+=- "
                              f"(it names a folder)")
     grid = Grid(name, {variant: _flags(flags, f"grid {name}: variant {variant}") for variant, flags in variants.items()},
-                _positive_ints([raw["max_update"]], f"grid {name}: max_update")[0])
+                _positive_int(raw["max_update"], f"grid {name}: max_update"))
     if "flags" in raw:
         grid.flags = _flags(raw["flags"], f"grid {name}: flags")
     if "task" in raw:
@@ -137,7 +146,7 @@ def parse_grid(name: str, raw: Dict[str, Any]) -> Grid:
                 raise ArminError(f"grid {name}: {key} must be a string, got {raw[key]!r}")
             setattr(grid, key, raw[key])
     if "log_interval" in raw:
-        grid.log_interval = _positive_ints([raw["log_interval"]], f"grid {name}: log_interval")[0]
+        grid.log_interval = _positive_int(raw["log_interval"], f"grid {name}: log_interval")
     return grid
 
 
