@@ -97,6 +97,7 @@ def test_unknown_grids_and_variants_are_one_line(tmp_path):
     one_line_exit(["no_such_grid"], "no grid no_such_grid: not a file, nor a grid in")
     one_line_exit(["tiny", "--variants", "armin,gru", "--dry-run"], "grid tiny has no variant gru (its variants: armin, lstm)")
     one_line_exit(["tiny", "--jobs", "0"], "--jobs must be >= 1")
+    one_line_exit(["tiny", "--variants", ",", "--dry-run"], "--variants names no variant")
     one_line_exit(["tiny", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path)], "nothing does not exist")
 
 

@@ -1,4 +1,4 @@
-"""``armin-study``: train a grid of variants x seeds at an equal update budget and report
+"""armin-study: train a grid of variants x seeds at an equal update budget and report
 the mean and spread over seeds.
 
     armin-study lr_sweep                          # recipes/studies/lr_sweep.py
@@ -89,7 +89,10 @@ def main(argv=None):
         args = parse_args(argv)
         grid = load_grid(find_grid(args.grid))
         if args.variants is not None:
-            grid = grid.select([name.strip() for name in args.variants.split(",") if name.strip()])
+            names = [name.strip() for name in args.variants.split(",") if name.strip()]
+            if not names:
+                raise ArminError("--variants names no variant")
+            grid = grid.select(names)
         data = args.data or (Path(grid.data) if grid.data is not None else None)
         out = args.out or Path("runs") / "study" / grid.name
         runs = plan(grid, out, data)
