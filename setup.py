@@ -9,6 +9,8 @@ setup(
     # The pinned environment is installed by recipes/install.sh (see docs/installation.md);
     # fairseq itself must be installed without its torchaudio dependency.
     install_requires=["torch"],
-    # armin-launch: fairseq-train on N CPU processes (docs/distributed.md)
-    entry_points={"console_scripts": ["armin-launch=armin_plugin.launch:main"]},
+    # armin-launch: fairseq-train on N CPU processes (docs/distributed.md);
+    # armin-study: a grid of variants x seeds at an equal update budget (docs/study.md)
+    entry_points={"console_scripts": ["armin-launch=armin_plugin.launch:main",
+                                      "armin-study=armin_plugin.jobs.study.command:main"]},
 )

@@ -1,6 +1,7 @@
 """Thread settings for a child training process on shared cores.
 
-The problem: with one other busy process on the 2 cores, ``fairseq-train`` at its default 2 threads ran 10 to 20 times slower (about 1k
+The problem: with one other busy process on the 2 cores, ``fairseq-train`` at its default 2
+threads ran 10 to 20 times slower (about 1k
 instead of 19k tokens/s). torch's CPU build runs its parallel regions on OpenMP (GNU
 libgomp; MKL through the same layer), whose idle threads spin-wait for the next region
 (``OMP_WAIT_POLICY=ACTIVE``-like behaviour for a while after each region). Every

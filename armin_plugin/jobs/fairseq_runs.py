@@ -6,10 +6,9 @@ Every child gets ``cores // processes`` threads and OpenMP's passive wait policy
 (:mod:`armin_plugin.cli.threads`): beside other work on the same cores a run then slows down
 in proportion instead of spinning at every step."""
 import logging
-import os
 import sys
 from pathlib import Path
-from typing import List
+from typing import Callable, Dict, List, Optional
 
 from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
 from ..cli.threads import thread_environment, threads_per_process
@@ -47,18 +46,27 @@ def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
             "--log-format", "simple", "--log-interval", log_interval]
 
 
-def child_environment(processes: int = 1) -> dict:
-    """This environment with the threads of one of ``processes`` processes."""
-    return dict(os.environ, **thread_environment(threads_per_process(processes)))
+def child_environment(processes: int = 1) -> Dict[str, str]:
+    """What a child's environment adds to this one: the threads of one of ``processes``
+    processes sharing the cores, with the passive wait policy."""
+    return thread_environment(threads_per_process(processes))
 
 
-def train(name: str, flags: List, run_dir: Path, nprocs: int = 1) -> Path:
+def train_command(flags: List, nprocs: int = 1) -> List[str]:
+    """The whole fairseq-train command line of a run with ``flags``."""
+    return fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
+
+
+def train(name: str, flags: List, run_dir: Path, nprocs: int = 1, env: Optional[Dict[str, str]] = None,
+          started: Optional[Callable] = None) -> Path:
     """Run fairseq-train with ``flags`` (logged to ``run_dir``/train.log); returns its
-    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops."""
-    command = fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
+    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops.
+    ``env`` (default :func:`child_environment`) and ``started``: as for
+    :func:`~armin_plugin.cli.process.run_streamed`."""
+    command = train_command(flags, nprocs)
     logger.info("training %s: %s", name, " ".join(command))
     log = run_dir / "train.log"
-    finished = run_streamed(command, log, prefix=f"[{name}] ", env=child_environment(nprocs))
+    finished = run_streamed(command, log, prefix=f"[{name}] ", env=env or child_environment(nprocs), started=started)
     if finished.returncode != 0:
         raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {log}")
     checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
