@@ -328,6 +328,6 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     ("compare_translation", ["--nprocs", 0], "--nprocs must be >= 1, got 0"),
 ])
 def test_job_process_count_errors(tmp_path, job, args, expected):
-    result = python_module(f"armin_plugin.{job}", "--out", tmp_path / "runs", *args)
+    result = python_module(f"armin_plugin.jobs.{job}", "--out", tmp_path / "runs", *args)
     assert_one_line_error(result, expected)
     assert not (tmp_path / "runs").exists()
