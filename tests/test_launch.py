@@ -16,14 +16,8 @@ from armin_plugin.launch_rank import compare_replicas
 
 # One memory slot and no dropout: no random draw changes the result, so 2 ranks x 4 rows
 # must give exactly what 1 process x 4 rows x --update-freq 2 gives (same batches per update).
-DETERMINISTIC_ARMIN = [
-    "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-    "--armin-slot-size", 12, "--armin-slots", 1, "--dropout", 0, "--armin-tau-updates", 8,
-]
-SAMPLING_ARMIN = [
-    "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-    "--armin-slot-size", 12, "--armin-slots", 4, "--armin-tau-updates", 8,
-]
+DETERMINISTIC_ARMIN = ["--arch", "armin_lm_tiny", "--armin-slots", 1, "--dropout", 0]
+SAMPLING_ARMIN = ["--arch", "armin_lm_tiny"]
 
 
 def fairseq_train(data, save_dir, max_update, model, *extra, task="language_modeling", batch_size=4):

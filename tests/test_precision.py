@@ -133,8 +133,7 @@ def _train_args(data, *extra):
         data, "--user-dir", PLUGIN, "--task", "language_modeling", "--tokens-per-sample", 64,
         "--batch-size", 4, "--optimizer", "adam", "--lr", 0.003, "--max-update", 3,
         "--no-save", "--log-format", "simple", "--log-interval", 1, "--seed", 3,
-        "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-        "--armin-slot-size", 12, "--armin-slots", 4, "--armin-tau-updates", 8, *extra,
+        "--arch", "armin_lm_tiny", *extra,
     ]
 
 

@@ -109,8 +109,7 @@ def test_every_pass_over_a_split_starts_at_position_zero(stream_task):
 STREAM = ["--user-dir", PLUGIN, "--task", "armin_tbptt_lm", "--tokens-per-sample", 40,
           "--batch-size", 4, "--cpu"]
 ARCHS = {
-    "armin": ["--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-              "--armin-slot-size", 12, "--armin-slots", 4],
+    "armin": ["--arch", "armin_lm_tiny", "--armin-tau-updates", 10000],
     "lstm": ["--arch", "lstm_stream_lm", "--decoder-embed-dim", 16, "--decoder-hidden-size", 32],
 }
 
