@@ -9,6 +9,8 @@ from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 from test_faults import snapshot
 from test_resume import train, train_args
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 
 def copy_of(data, tmp_path):
     return shutil.copytree(data, tmp_path / "data")

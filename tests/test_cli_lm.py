@@ -5,6 +5,8 @@ import pytest
 from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 from fairseq.data import data_utils
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 TINY_ARMIN = ["--arch", "armin_lm_tiny"]
 
 

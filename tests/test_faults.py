@@ -7,6 +7,8 @@ import torch
 from conftest import PLUGIN, assert_one_line_error, fairseq
 from test_resume import parameters, train
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 HUGE_LR = ["--lr", 1e38]  # Adam moves every weight by ~1e38: the next forward overflows
 
 

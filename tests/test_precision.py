@@ -143,6 +143,7 @@ def assert_trained(result, updates=3):
     assert len(losses) == updates and all(0 < loss < 10 for loss in losses), losses
 
 
+@pytest.mark.slow
 def test_fairseq_train_amp_on_cpu(ptb_char_slice):
     """--amp on CPU: fairseq's AMP optimizer and loss scaler around ARMIN (fairseq's autocast
     is CUDA's, so the arithmetic stays float32 here)."""
@@ -161,6 +162,7 @@ def test_low_precision_layer_on_cuda_matches_float32(dtype):
     check_low_precision_module("cuda", dtype)
 
 
+@pytest.mark.slow
 @needs_cuda
 @pytest.mark.parametrize("flag", ["--fp16", "--amp"])
 def test_fairseq_train_on_cuda_in_low_precision(ptb_char_slice, flag):

@@ -12,6 +12,8 @@ import torch
 from conftest import PLUGIN, REPO, fairseq
 from armin_plugin.tools import fairseq_command
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 TASKS = {
     "language_modeling": ["--task", "language_modeling", "--arch", "armin_lm_tiny"],
     "armin_tbptt_lm": ["--task", "armin_tbptt_lm", "--arch", "armin_lm_tiny"],

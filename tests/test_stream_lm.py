@@ -94,6 +94,7 @@ def stream_task(ptb_char_slice):
     return tasks.setup_task(args)
 
 
+@pytest.mark.slow
 def test_every_pass_over_a_split_starts_at_position_zero(stream_task):
     for split in ("train", "valid"):
         stream_task.load_dataset(split)
@@ -130,6 +131,7 @@ def stream_runs(ptb_char_slice, tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ARCHS))
 def test_train_and_evaluate_in_stream_mode(stream_runs, ptb_char_slice, name):
     save_dir, _, stdout = stream_runs[name]
@@ -142,6 +144,7 @@ def test_train_and_evaluate_in_stream_mode(stream_runs, ptb_char_slice, name):
     assert 0 < loss < 5.8
 
 
+@pytest.mark.slow
 def test_memory_diagnostics_reach_logs_and_tensorboard(stream_runs):
     from armin_plugin.report import _scalars
 
@@ -155,6 +158,7 @@ def test_memory_diagnostics_reach_logs_and_tensorboard(stream_runs):
     assert {"armin_entropy", "armin_read_age"} <= set(_scalars(logdir / "train_inner"))
 
 
+@pytest.mark.slow
 def test_report_reads_the_event_files(stream_runs, tmp_path):
     logdirs = [stream_runs[name][1] for name in sorted(stream_runs)]
     result = python_module("armin_plugin.report", *logdirs, "--out", tmp_path)
@@ -169,6 +173,7 @@ def test_report_reads_the_event_files(stream_runs, tmp_path):
         assert rows[name][5].strip() == f"{float(last_valid):.3f}"  # valid BPC = base-2 loss
 
 
+@pytest.mark.slow
 def test_missing_batch_size_is_one_line(ptb_char_slice, tmp_path):
     result = fairseq("train", ptb_char_slice, "--user-dir", PLUGIN, "--task", "armin_tbptt_lm",
                      "--max-tokens", 1000, "--arch", "armin_lm", "--save-dir", tmp_path, "--cpu")
