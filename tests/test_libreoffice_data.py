@@ -9,6 +9,9 @@ from armin_plugin.data import iwslt14, libreoffice
 from armin_plugin.data.parallel import check_parallel_data_bin
 from armin_plugin.errors import ArminError
 
+# every test here unpacks the Debian packages (dpkg-deb) or runs a data builder's CLI
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
@@ -61,7 +64,6 @@ def iwslt_copy(folder, raw, metadata=True):
     return folder
 
 
-@pytest.mark.slow
 def test_iwslt14_local_copy_follows_the_usual_conventions(libreoffice_raw, tmp_path):
     copy = iwslt_copy(tmp_path / "de-en", libreoffice_raw)
     with tarfile.open(tmp_path / "de-en.tgz", "w:gz") as tar:
@@ -85,7 +87,6 @@ def test_iwslt14_local_copy_follows_the_usual_conventions(libreoffice_raw, tmp_p
     assert not any("<" in de + en and ("<url>" in de + en or "<title>" in de + en) for de, en in written["train"])
 
 
-@pytest.mark.slow
 def test_iwslt14_unequal_training_sides_give_one_line(libreoffice_raw, tmp_path):
     copy = iwslt_copy(tmp_path / "de-en", libreoffice_raw, metadata=False)
     english = copy / "train.tags.de-en.en"

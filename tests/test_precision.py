@@ -84,6 +84,7 @@ def check_low_precision_module(device, dtype):
     assert_close_to_float32(low, reference, tolerance=0.05)
 
 
+@pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 def test_layer_under_cpu_autocast_bfloat16_matches_float32():
     check_autocast("cpu", torch.bfloat16)
 

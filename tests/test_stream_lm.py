@@ -72,6 +72,7 @@ def test_stream_segments_continue_like_one_long_sequence():
     torch.testing.assert_close(fresh, model(tokens[:, 8:])[0], rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 def test_carried_state_is_detached_so_the_graph_does_not_grow():
     model, dictionary = build()
     model.train()
