@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from armin_plugin.errors import ArminError
 from armin_plugin.modules import ARMIN, ARMINState, TemperatureSchedule
-from armin_plugin.modules.addressing import read_slot, sample_gumbel
+from armin_plugin.modules.addressing import sample_gumbel
 from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
 
 DT = torch.float64
@@ -135,31 +135,6 @@ def force_address(cell, slots):
 
 
 # --------------------------------------------------------------------------- read
-
-
-def test_read_slot_returns_exactly_the_chosen_slot_and_its_gradients():
-    gen = torch.Generator().manual_seed(0)
-    memory = torch.randn(3, 4, 5, generator=gen, dtype=DT, requires_grad=True)
-    index = torch.tensor([2, 0, 3])
-    assert torch.equal(read_slot(memory, index, None), memory.detach()[torch.arange(3), index])
-
-    logits = torch.randn(3, 4, generator=gen, dtype=DT, requires_grad=True)
-    probs = torch.softmax(logits / 0.7, -1)
-    read = read_slot(memory, index, probs)
-    assert torch.equal(read.detach(), memory.detach()[torch.arange(3), index])
-    # gradient of the dense straight-through formulation
-    probs_ref = torch.softmax(logits / 0.7, -1)
-    w = F.one_hot(index, 4).to(DT) - probs_ref.detach() + probs_ref
-    dense = (w.unsqueeze(-1) * memory).sum(1)
-    upstream = torch.randn(3, 5, generator=gen, dtype=DT)
-    got = torch.autograd.grad(read, (memory, logits), upstream)
-    want = torch.autograd.grad(dense, (memory, logits), upstream)
-    for g, e in zip(got, want):
-        torch.testing.assert_close(g, e, **TIGHT)
-    # grad_w = <M, grad_r>: the straight-through gradient reaches every slot's probability
-    probs = torch.softmax(logits.detach(), -1).requires_grad_()
-    (grad_probs,) = torch.autograd.grad(read_slot(memory, index, probs), probs, upstream)
-    torch.testing.assert_close(grad_probs, torch.einsum("bnd,bd->bn", memory.detach(), upstream))
 
 
 @pytest.mark.usefixtures("backend")
