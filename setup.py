@@ -9,7 +9,10 @@ setup(
     # The pinned environment is installed by recipes/install.sh (see docs/installation.md);
     # fairseq itself must be installed without its torchaudio dependency.
     install_requires=["torch"],
-    # armin-launch: fairseq-train on N CPU processes (docs/distributed.md); armin-inspect: what
-    # a trained ARMIN reads and writes (docs/memory-inspector.md)
-    entry_points={"console_scripts": ["armin-launch=armin_plugin.launch:main", "armin-inspect=armin_plugin.inspector:main"]},
+    # armin-launch: fairseq-train on N CPU processes (docs/distributed.md);
+    # armin-study: a grid of variants x seeds at an equal update budget (docs/study.md);
+    # armin-inspect: what a trained ARMIN reads and writes (docs/memory-inspector.md)
+    entry_points={"console_scripts": ["armin-launch=armin_plugin.launch:main",
+                                      "armin-study=armin_plugin.jobs.study.command:main",
+                                      "armin-inspect=armin_plugin.inspector:main"]},
 )

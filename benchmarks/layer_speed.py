@@ -1,4 +1,9 @@
-"""Training speed and memory of one ARMIN layer against the naive reference and nn.LSTM."""
+"""Training speed and memory of one ARMIN layer against the naive reference and nn.LSTM.
+
+The ARMIN row runs the backend ``ARMIN_BACKEND`` selects (the compiled loop where built)
+and, in the same interleaved rounds, the Python loop (``python_tokens_per_s``)."""
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Dict, List
 
@@ -12,6 +17,7 @@ from benchmarks.naive_armin import naive_armin
 
 INPUT_SIZE = 128  # d_x of every layer benchmark (an embedding size)
 OURS, NAIVE = "ARMIN (ours)", "naive ARMIN"
+PYTHON_LOOP = "ARMIN (ours), Python loop"  # a column of the OURS row, not a row
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,21 @@ class LayerRow:
     params: int
     tokens_per_s: float
     peak_mb: float
+    python_tokens_per_s: float = float("nan")  # ARMIN rows: the same layer on the Python loop
+
+
+@contextmanager
+def python_loop():
+    """Run ARMIN's recurrence on the Python loop inside the block."""
+    saved = os.environ.get("ARMIN_BACKEND")
+    os.environ["ARMIN_BACKEND"] = "python"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["ARMIN_BACKEND"]
+        else:
+            os.environ["ARMIN_BACKEND"] = saved
 
 
 def count(module: nn.Module) -> int:
@@ -48,6 +69,17 @@ def training_pass(forward: Callable[[], torch.Tensor]) -> Callable[[], Callable[
         return lambda: output.sum().backward()
 
     return run
+
+
+def python_pass(layer: nn.Module, x: torch.Tensor) -> Callable[[], Callable[[], None]]:
+    """:func:`training_pass` of ``layer(x)`` on the Python loop (backward runs the backend
+    that its forward ran)."""
+
+    def forward():
+        with python_loop():
+            return layer(x)[0]
+
+    return training_pass(forward)
 
 
 def layer_candidates(shape: Shape, device: torch.device) -> Dict[str, nn.Module]:
@@ -90,17 +122,23 @@ def measure_group(shapes: List[Shape], reps: int, device: torch.device,
                 runs[key] = training_pass(lambda layer=layer: naive_armin(layer, x)[0])
             else:
                 runs[key] = training_pass(lambda layer=layer: layer(x)[0])
+            if name == OURS:
+                runs[(shape, PYTHON_LOOP)] = python_pass(layer, x)
 
     def step(run):
         return lambda: (run()(), [layer.zero_grad(set_to_none=True) for layer in layers.values()])
 
     seconds = interleaved_medians({key: step(run) for key, run in runs.items()}, reps, device)
-    peak_mb = {key: peak_training_bytes(run, device) / 1e6 for key, run in runs.items()}
+    peak_mb = {key: peak_training_bytes(run, device) / 1e6 for key, run in runs.items()
+               if key[1] != PYTHON_LOOP}
     rows = []
     for shape in shapes:
         for key in keys[shape]:
             layer = layers[key]
             tokens = first.steps * first.batch / seconds[key] if key in runs else float("nan")
-            rows.append(LayerRow(shape, key[1], count(layer), tokens, peak_mb.get(key, float("nan"))))
+            row = LayerRow(shape, key[1], count(layer), tokens, peak_mb.get(key, float("nan")))
+            if key[1] == OURS:
+                row.python_tokens_per_s = first.steps * first.batch / seconds[(shape, PYTHON_LOOP)]
+            rows.append(row)
             layer.zero_grad(set_to_none=True)
     return rows

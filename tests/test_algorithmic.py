@@ -193,6 +193,7 @@ def logged(output, subset, key):
     return [float(v) for v in re.findall(rf"valid on '{subset}' subset \|.* {key} ([0-9.]+)", output)]
 
 
+@pytest.mark.slow
 def test_tiny_armin_trains_and_validates_through_fairseq(tmp_path):
     result = train(tmp_path, "--algorithm", "repeat_copy", "--arch", "armin_algorithmic_tiny")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -254,6 +255,7 @@ def test_task_refuses_impossible_flags(overrides, message):
         algorithmic_task(**overrides)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "flags, message",
     [
@@ -268,6 +270,7 @@ def test_bad_flags_stop_fairseq_train_with_one_line(tmp_path, flags, message):
     assert not (tmp_path / "checkpoint_last.pt").exists()
 
 
+@pytest.mark.slow
 def test_report_refuses_unknown_task(tmp_path):
     result = python_module("armin_plugin.jobs.compare_algorithmic", "--tasks", "sort", "--out", tmp_path / "r")
     assert result.returncode == 2 and "error: --tasks: unknown sort" in result.stderr

@@ -2,7 +2,8 @@
 
 Expected values come from hand computations or from ``reference_layer`` below: a plain
 per-step loop written from the spec's dense formulation (w = onehot - y.detach() + y,
-r = sum_k w_k M_k, blend write), sharing only the layer's parameter tensors.
+r = sum_k w_k M_k, blend write), sharing only the layer's parameter tensors. Every test that
+runs the recurrence runs once per backend (the Python loop and the compiled one).
 """
 import math
 
@@ -12,7 +13,8 @@ import torch.nn.functional as F
 
 from armin_plugin.errors import ArminError
 from armin_plugin.modules import ARMIN, ARMINState, TemperatureSchedule
-from armin_plugin.modules.addressing import read_slot, sample_gumbel
+from armin_plugin.modules.addressing import sample_gumbel
+from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
 
 DT = torch.float64
 TIGHT = dict(rtol=1e-10, atol=1e-12)
@@ -135,31 +137,7 @@ def force_address(cell, slots):
 # --------------------------------------------------------------------------- read
 
 
-def test_read_slot_returns_exactly_the_chosen_slot_and_its_gradients():
-    gen = torch.Generator().manual_seed(0)
-    memory = torch.randn(3, 4, 5, generator=gen, dtype=DT, requires_grad=True)
-    index = torch.tensor([2, 0, 3])
-    assert torch.equal(read_slot(memory, index, None), memory.detach()[torch.arange(3), index])
-
-    logits = torch.randn(3, 4, generator=gen, dtype=DT, requires_grad=True)
-    probs = torch.softmax(logits / 0.7, -1)
-    read = read_slot(memory, index, probs)
-    assert torch.equal(read.detach(), memory.detach()[torch.arange(3), index])
-    # gradient of the dense straight-through formulation
-    probs_ref = torch.softmax(logits / 0.7, -1)
-    w = F.one_hot(index, 4).to(DT) - probs_ref.detach() + probs_ref
-    dense = (w.unsqueeze(-1) * memory).sum(1)
-    upstream = torch.randn(3, 5, generator=gen, dtype=DT)
-    got = torch.autograd.grad(read, (memory, logits), upstream)
-    want = torch.autograd.grad(dense, (memory, logits), upstream)
-    for g, e in zip(got, want):
-        torch.testing.assert_close(g, e, **TIGHT)
-    # grad_w = <M, grad_r>: the straight-through gradient reaches every slot's probability
-    probs = torch.softmax(logits.detach(), -1).requires_grad_()
-    (grad_probs,) = torch.autograd.grad(read_slot(memory, index, probs), probs, upstream)
-    torch.testing.assert_close(grad_probs, torch.einsum("bnd,bd->bn", memory.detach(), upstream))
-
-
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("training", [False, True])
 def test_layer_output_reads_exactly_the_chosen_slot(training):
     model = make_model(d_x=3, d_h=4, d_r=6, n_slots=5)
@@ -183,6 +161,7 @@ def test_layer_output_reads_exactly_the_chosen_slot(training):
 # --------------------------------------------------------------------------- write
 
 
+@pytest.mark.usefixtures("backend")
 def test_sequential_fill_then_write_replaces_exactly_the_read_slot():
     n_slots, batch, d_h, d_x = 4, 3, 5, 2
     model = make_model(d_x=d_x, d_h=d_h, d_r=3, n_slots=n_slots).eval()
@@ -220,6 +199,7 @@ def test_sequential_fill_then_write_replaces_exactly_the_read_slot():
     assert state.steps.tolist() == [[9, 11, 13]]
 
 
+@pytest.mark.usefixtures("backend")
 def test_fill_order_is_independent_of_the_address():
     """Row 0 fills slots 0, 1, 2, 3 while the address always points at slot 3."""
     n_slots = 4
@@ -241,6 +221,7 @@ def test_fill_order_is_independent_of_the_address():
 # --------------------------------------------------------------------------- padding
 
 
+@pytest.mark.usefixtures("backend")
 def test_all_pad_step_changes_nothing():
     model = make_model(layers=2, n_slots=3).train()
     state = random_state(model, 3, steps=[1, 3, 7])
@@ -251,6 +232,7 @@ def test_all_pad_step_changes_nothing():
     assert torch.equal(after.steps, state.steps)
 
 
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("training", [False, True])
 def test_pads_anywhere_equal_the_unpadded_sequences(training):
     model = make_model(d_x=3, d_h=4, d_r=3, n_slots=3, layers=2).train(training)
@@ -283,6 +265,7 @@ def test_pads_anywhere_equal_the_unpadded_sequences(training):
     assert_states_equal(state, ref_state)
 
 
+@pytest.mark.usefixtures("backend")
 def test_step_counter_counts_only_real_steps_across_calls():
     model = make_model(n_slots=2).eval()
     pad = torch.tensor([[False, True], [True, True], [False, False]])  # (T, B)
@@ -295,6 +278,7 @@ def test_step_counter_counts_only_real_steps_across_calls():
 # --------------------------------------------------------------------------- agreement
 
 
+@pytest.mark.usefixtures("backend")
 def test_eval_agrees_with_reference():
     model = make_model(d_x=3, d_h=5, d_r=4, n_slots=3, forget_bias=0.5).eval()
     x = torch.randn(9, 3, 3, dtype=DT)
@@ -344,6 +328,7 @@ def check_training_agreement(model, x, pad=None, state=None, seed=0):
     return got, names
 
 
+@pytest.mark.usefixtures("backend")
 def test_training_agrees_with_reference_outputs_and_gradients():
     model = make_model(d_x=3, d_h=5, d_r=4, n_slots=3, temperature=0.7, forget_bias=0.3)
     x = torch.randn(8, 3, 3, dtype=DT)
@@ -357,6 +342,7 @@ def test_training_agrees_with_reference_outputs_and_gradients():
     assert grads["layers.0.initial_hidden"].abs().sum() > 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_training_with_pads_agrees_with_reference():
     model = make_model(d_x=3, d_h=4, d_r=5, n_slots=2, layers=2, temperature=0.5)
     pad = torch.tensor(
@@ -367,6 +353,7 @@ def test_training_with_pads_agrees_with_reference():
     check_training_agreement(model, torch.randn(5, 3, 3, dtype=DT), pad=pad, state=state, seed=2)
 
 
+@pytest.mark.usefixtures("backend")
 def test_address_weight_grad_through_backward():
     model = make_model(n_slots=4).train()
     out, state = model(torch.randn(6, 2, 3, dtype=DT))
@@ -382,6 +369,7 @@ def test_address_weight_grad_through_backward():
         assert p.grad is None or not p.grad.abs().sum() > 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_slot_wider_than_hidden():
     model = make_model(d_x=3, d_h=4, d_r=12, n_slots=3, temperature=0.9)
     x = torch.randn(7, 2, 3, dtype=DT)
@@ -395,6 +383,7 @@ def test_slot_wider_than_hidden():
     assert_states_equal(state, ref_state)
 
 
+@pytest.mark.usefixtures("backend")
 def test_two_layers_stack():
     model = make_model(d_x=3, d_h=4, d_r=6, n_slots=3, layers=2, temperature=0.6)
     assert model.output_size == 10
@@ -419,6 +408,7 @@ def test_two_layers_stack():
 # --------------------------------------------------------------------------- state
 
 
+@pytest.mark.usefixtures("backend")
 def test_state_detach_cuts_the_graph():
     model = make_model().train()
     x1 = torch.randn(4, 2, 3, dtype=DT, requires_grad=True)
@@ -438,6 +428,7 @@ def test_state_detach_cuts_the_graph():
     assert g.abs().sum() > 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_state_index_select_drops_and_repeats_rows():
     model = make_model(layers=2, n_slots=3).eval()
     x = torch.randn(7, 3, 3, dtype=DT)
@@ -455,6 +446,7 @@ def test_state_index_select_drops_and_repeats_rows():
     assert_states_equal(final, whole)
 
 
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("layers", [1, 2])
 def test_chunked_calls_equal_one_long_call(layers):
     model = make_model(layers=layers, n_slots=3).eval()
@@ -479,6 +471,7 @@ def test_chunked_calls_equal_one_long_call(layers):
     assert_states_equal(state, whole)
 
 
+@pytest.mark.usefixtures("backend")
 def test_chunked_training_with_noise_equals_one_long_call():
     model = make_model(layers=2, n_slots=3).train()
     x = torch.randn(6, 2, 3, dtype=DT)
@@ -506,6 +499,7 @@ def test_initial_state_is_the_learned_start():
 # --------------------------------------------------------------------------- modes
 
 
+@pytest.mark.usefixtures("backend")
 def test_batch_first_is_the_transpose():
     kwargs = dict(d_x=3, d_h=4, d_r=3, n_slots=3, layers=2)
     model_tb = make_model(**kwargs)
@@ -526,6 +520,7 @@ def test_batch_first_is_the_transpose():
         assert_states_equal(state_bt, state_tb)
 
 
+@pytest.mark.usefixtures("backend")
 def test_eval_is_deterministic_and_sample_in_eval_samples():
     model = make_model(n_slots=6, layers=2).eval()
     x = torch.randn(12, 4, 3, dtype=DT)
@@ -555,6 +550,7 @@ def test_eval_is_deterministic_and_sample_in_eval_samples():
     assert_states_equal(state_n, ref_state)
 
 
+@pytest.mark.usefixtures("backend")
 def test_temperature_changes_only_the_gradient():
     model = make_model(n_slots=4).train()
     x = torch.randn(5, 2, 3, dtype=DT)

@@ -9,6 +9,8 @@ from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 from test_faults import snapshot
 from test_resume import train, train_args
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 
 def copy_of(data, tmp_path):
     return shutil.copytree(data, tmp_path / "data")
@@ -48,7 +50,7 @@ def test_binary_garbage_instead_of_a_data_bin(ptb_char_slice, tmp_path):
 
 def test_unknown_architecture_is_refused_by_fairseq_argparse(ptb_char_slice, tmp_path):
     args = train_args(ptb_char_slice, tmp_path / "ck", "language_modeling", 2)
-    args[args.index("armin_lm")] = "armin_foo"
+    args[args.index("armin_lm_tiny")] = "armin_foo"
     result = fairseq("train", *args)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: argument --arch/-a: invalid choice: 'armin_foo'" in result.stderr.splitlines()[-1]

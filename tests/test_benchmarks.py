@@ -1,6 +1,7 @@
 """The speed benchmark runs end to end on tiny shapes (no timing is asserted)."""
 import json
 
+import pytest
 import torch
 
 from benchmarks import run
@@ -27,6 +28,7 @@ def test_layer_benchmark_writes_rows_ratios_and_targets(tmp_path, monkeypatch):
     assert "| shape | layer |" in cpu["markdown"]
 
 
+@pytest.mark.slow
 def test_model_benchmark_runs_both_models_through_fairseq(ptb_char_slice):
     rows = measure_models(ModelPreset(embed=8, hidden=8, slot=4, slots=2), ptb_char_slice,
                           steps=10, batch=2, beam=2, decode_len=2, reps=1,

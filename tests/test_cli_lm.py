@@ -5,10 +5,9 @@ import pytest
 from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 from fairseq.data import data_utils
 
-TINY_ARMIN = [
-    "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-    "--armin-slot-size", 12, "--armin-slots", 4, "--armin-tau-updates", 8,
-]
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
+TINY_ARMIN = ["--arch", "armin_lm_tiny"]
 
 
 def train(data, save_dir, max_update, *extra):

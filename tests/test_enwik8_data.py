@@ -37,6 +37,7 @@ def test_sources_zip_bz2_and_raw(tmp_path):
         assert enwik8.read_source(tmp_path / name) == XML
 
 
+@pytest.mark.slow
 def test_prepare_binarizes_every_byte(tmp_path):
     data = XML * 40
     (tmp_path / "source.xml").write_bytes(data)
@@ -49,6 +50,7 @@ def test_prepare_binarizes_every_byte(tmp_path):
     assert dictionary.string(dataset[0][:-1]) == " ".join(map(str, first_line))
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_missing_source(tmp_path):
     result = python_module("armin_plugin.data.enwik8", "--source", tmp_path / "none.zip",
                            "--dest", tmp_path / "bin")
@@ -56,6 +58,7 @@ def test_cli_refuses_a_missing_source(tmp_path):
     assert not (tmp_path / "bin").exists()
 
 
+@pytest.mark.slow
 def test_gensim_sample_is_real_wikipedia_xml(tmp_path):
     source = enwik8.gensim_sample(tmp_path)
     data = enwik8.read_source(source)

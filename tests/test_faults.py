@@ -7,6 +7,8 @@ import torch
 from conftest import PLUGIN, assert_one_line_error, fairseq
 from test_resume import parameters, train
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 HUGE_LR = ["--lr", 1e38]  # Adam moves every weight by ~1e38: the next forward overflows
 
 
@@ -88,7 +90,7 @@ def test_checkpoint_of_another_architecture_or_size_is_refused(ptb_char_slice, t
     before = snapshot(save_dir)
     other_arch = train(ptb_char_slice, save_dir, "armin_tbptt_lm", 4)
     assert_one_line_error(other_arch, f"error: checkpoint {save_dir / 'checkpoint_last.pt'} does not fit "
-                          "the model being trained: it holds --arch lstm_stream_lm, not armin_lm",
+                          "the model being trained: it holds --arch lstm_stream_lm, not armin_lm_tiny",
                           only_line=False)
     other_size = train(ptb_char_slice, save_dir, "lstm_stream_lm", 4, "--decoder-hidden-size", 20)
     assert_one_line_error(other_size, "it was trained with --decoder-hidden-size 16, not 20", only_line=False)

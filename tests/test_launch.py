@@ -16,14 +16,8 @@ from armin_plugin.launch.rank import compare_replicas
 
 # One memory slot and no dropout: no random draw changes the result, so 2 ranks x 4 rows
 # must give exactly what 1 process x 4 rows x --update-freq 2 gives (same batches per update).
-DETERMINISTIC_ARMIN = [
-    "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-    "--armin-slot-size", 12, "--armin-slots", 1, "--dropout", 0, "--armin-tau-updates", 8,
-]
-SAMPLING_ARMIN = [
-    "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-    "--armin-slot-size", 12, "--armin-slots", 4, "--armin-tau-updates", 8,
-]
+DETERMINISTIC_ARMIN = ["--arch", "armin_lm_tiny", "--armin-slots", 1, "--dropout", 0]
+SAMPLING_ARMIN = ["--arch", "armin_lm_tiny"]
 
 
 def fairseq_train(data, save_dir, max_update, model, *extra, task="language_modeling", batch_size=4):
@@ -61,6 +55,7 @@ def one_and_two_ranks(ptb_char_slice, tmp_path_factory):
     return two, two_ranks, one, one_rank
 
 
+@pytest.mark.slow
 def test_two_ranks_hold_identical_parameters(one_and_two_ranks):
     _, two_ranks, _, _ = one_and_two_ranks
     checks = re.findall(r"replica check at update (\d+): parameters identical on all (\d) ranks "
@@ -71,6 +66,7 @@ def test_two_ranks_hold_identical_parameters(one_and_two_ranks):
     assert "2 CPU rank(s) x 1 thread(s)" in two_ranks.stdout
 
 
+@pytest.mark.slow
 def test_two_ranks_match_one_process_with_the_same_global_batch(one_and_two_ranks):
     two, two_ranks, one, one_rank = one_and_two_ranks
     assert train_losses(two_ranks.stdout) == train_losses(one_rank.stdout)
@@ -84,6 +80,7 @@ def test_two_ranks_match_one_process_with_the_same_global_batch(one_and_two_rank
     assert any(not torch.equal(initial[name], single[name]) for name in single)
 
 
+@pytest.mark.slow
 def test_two_machines_match_one_machine(one_and_two_ranks, ptb_char_slice, tmp_path):
     """--nnodes 2: one launcher per "machine" (both here), one rank each, rendezvous on
     machine 0's address: the same training as 2 ranks on one machine."""
@@ -109,6 +106,7 @@ def test_two_machines_match_one_machine(one_and_two_ranks, ptb_char_slice, tmp_p
     assert all(torch.equal(one_machine[name], two_machines[name]) for name in one_machine)
 
 
+@pytest.mark.slow
 def test_stream_training_on_two_ranks_matches_one_process(ptb_char_slice, tmp_path):
     """--task armin_tbptt_lm: 2 ranks x 2 streams are the 4 streams of one process, each
     rank carrying the hidden state and memory of its own rows; with no random draw the
@@ -173,6 +171,7 @@ def _updates_in(checkpoint):
     return state["optimizer_history"][-1]["num_updates"]
 
 
+@pytest.mark.slow
 def test_killed_rank_stops_the_job_and_relaunch_resumes(ptb_char_slice, tmp_path):
     save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
     logs.mkdir()
@@ -231,6 +230,7 @@ def _without_timings(output):
     return lines
 
 
+@pytest.mark.slow
 def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_char_slice, tmp_path):
     """SIGTERM to the launcher reaches both ranks; they agree on the update to stop after,
     save checkpoint_last.pt there and exit 0; a re-launch continues exactly as a run that
@@ -257,6 +257,7 @@ def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_c
     assert final.keys() == got.keys() and all(torch.equal(final[k], got[k]) for k in final)
 
 
+@pytest.mark.slow
 def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
     """One rank: the plugin's clean stop (finish the update, save, exit 0) works through
     the launcher, and the launcher exits 0."""
@@ -269,6 +270,7 @@ def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
     assert _updates_in(save_dir / "checkpoint_last.pt") >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher_args, command, expected", [
     (["--nprocs", "0"], ["fairseq-train", "data"], "--nprocs must be at least 1, got 0"),
     (["--nprocs", "two"], ["fairseq-train", "data"], "argument --nprocs: invalid int value: 'two'"),
@@ -290,11 +292,13 @@ def test_bad_launcher_input_is_one_line(launcher_args, command, expected):
     assert_one_line_error(python_module("armin_plugin.launch", *launcher_args, "--", *command), expected)
 
 
+@pytest.mark.slow
 def test_missing_separator_is_one_line():
     result = python_module("armin_plugin.launch", "--nprocs", 2, "fairseq-train", "data")
     assert_one_line_error(result, "give the command after --")
 
 
+@pytest.mark.slow
 def test_failing_rank_exit_code_is_returned(tmp_path):
     """fairseq-train refusing its arguments on every rank: the launcher returns its code."""
     result = launch(2, ["fairseq-train", tmp_path / "missing", "--arch", "no_such_arch"])
@@ -303,6 +307,7 @@ def test_failing_rank_exit_code_is_returned(tmp_path):
     assert re.fullmatch(r"error: rank [01] of 2 \(pid \d+\) failed with exit code 2; stopped the other ranks", last)
 
 
+@pytest.mark.slow
 def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     """compare_lm --nprocs 2: every run trains on 2 ranks with half the rows each."""
     out = tmp_path / "runs"
@@ -320,6 +325,7 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     assert (out / "results.md").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("job, args, expected", [
     ("compare_lm", ["--nprocs", 3, "--batch-size", 8], "--batch-size 8 does not split evenly over --nprocs 3 processes"),
     ("compare_lm", ["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
@@ -328,6 +334,6 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     ("compare_translation", ["--nprocs", 0], "--nprocs must be >= 1, got 0"),
 ])
 def test_job_process_count_errors(tmp_path, job, args, expected):
-    result = python_module(f"armin_plugin.{job}", "--out", tmp_path / "runs", *args)
+    result = python_module(f"armin_plugin.jobs.{job}", "--out", tmp_path / "runs", *args)
     assert_one_line_error(result, expected)
     assert not (tmp_path / "runs").exists()

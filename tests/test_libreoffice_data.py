@@ -9,6 +9,9 @@ from armin_plugin.data import iwslt14, libreoffice
 from armin_plugin.data.parallel import check_parallel_data_bin
 from armin_plugin.errors import ArminError
 
+# every test here unpacks the Debian packages (dpkg-deb) or runs a data builder's CLI
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):

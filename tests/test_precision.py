@@ -84,6 +84,7 @@ def check_low_precision_module(device, dtype):
     assert_close_to_float32(low, reference, tolerance=0.05)
 
 
+@pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 def test_layer_under_cpu_autocast_bfloat16_matches_float32():
     check_autocast("cpu", torch.bfloat16)
 
@@ -133,8 +134,7 @@ def _train_args(data, *extra):
         data, "--user-dir", PLUGIN, "--task", "language_modeling", "--tokens-per-sample", 64,
         "--batch-size", 4, "--optimizer", "adam", "--lr", 0.003, "--max-update", 3,
         "--no-save", "--log-format", "simple", "--log-interval", 1, "--seed", 3,
-        "--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-        "--armin-slot-size", 12, "--armin-slots", 4, "--armin-tau-updates", 8, *extra,
+        "--arch", "armin_lm_tiny", *extra,
     ]
 
 
@@ -144,6 +144,7 @@ def assert_trained(result, updates=3):
     assert len(losses) == updates and all(0 < loss < 10 for loss in losses), losses
 
 
+@pytest.mark.slow
 def test_fairseq_train_amp_on_cpu(ptb_char_slice):
     """--amp on CPU: fairseq's AMP optimizer and loss scaler around ARMIN (fairseq's autocast
     is CUDA's, so the arithmetic stays float32 here)."""
@@ -162,6 +163,7 @@ def test_low_precision_layer_on_cuda_matches_float32(dtype):
     check_low_precision_module("cuda", dtype)
 
 
+@pytest.mark.slow
 @needs_cuda
 @pytest.mark.parametrize("flag", ["--fp16", "--amp"])
 def test_fairseq_train_on_cuda_in_low_precision(ptb_char_slice, flag):

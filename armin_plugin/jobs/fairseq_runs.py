@@ -1,12 +1,17 @@
 """The one way the jobs build and run fairseq commands: ``fairseq-train`` (alone, or on N
 CPU processes through ``armin-launch``) and the evaluation tools, always with
-``--user-dir`` set to this plugin, their output streamed and logged to a file per run."""
+``--user-dir`` set to this plugin, their output streamed and logged to a file per run.
+
+Every child gets ``cores // processes`` threads and OpenMP's passive wait policy
+(:mod:`armin_plugin.cli.threads`): beside other work on the same cores a run then slows down
+in proportion instead of spinning at every step."""
 import logging
 import sys
 from pathlib import Path
-from typing import List
+from typing import Callable, Dict, List, Optional
 
 from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
+from ..cli.threads import thread_environment, threads_per_process
 from ..errors import ArminError
 
 logger = logging.getLogger(__name__)
@@ -41,13 +46,27 @@ def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
             "--log-format", "simple", "--log-interval", log_interval]
 
 
-def train(name: str, flags: List, run_dir: Path, nprocs: int = 1) -> Path:
+def child_environment(processes: int = 1) -> Dict[str, str]:
+    """What a child's environment adds to this one: the threads of one of ``processes``
+    processes sharing the cores, with the passive wait policy."""
+    return thread_environment(threads_per_process(processes))
+
+
+def train_command(flags: List, nprocs: int = 1) -> List[str]:
+    """The whole fairseq-train command line of a run with ``flags``."""
+    return fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
+
+
+def train(name: str, flags: List, run_dir: Path, nprocs: int = 1, env: Optional[Dict[str, str]] = None,
+          started: Optional[Callable] = None) -> Path:
     """Run fairseq-train with ``flags`` (logged to ``run_dir``/train.log); returns its
-    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops."""
-    command = fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
+    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops.
+    ``env`` (default :func:`child_environment`) and ``started``: as for
+    :func:`~armin_plugin.cli.process.run_streamed`."""
+    command = train_command(flags, nprocs)
     logger.info("training %s: %s", name, " ".join(command))
     log = run_dir / "train.log"
-    finished = run_streamed(command, log, prefix=f"[{name}] ")
+    finished = run_streamed(command, log, prefix=f"[{name}] ", env=env or child_environment(nprocs), started=started)
     if finished.returncode != 0:
         raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {log}")
     checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
@@ -61,7 +80,7 @@ def run_tool(tool: str, name: str, flags: List, log: Path) -> Finished:
     logged to ``log``; the caller reads its lines (and raises :func:`tool_failed`)."""
     command = fairseq_command(tool) + argv(["--user-dir", PLUGIN, *flags])
     logger.info("fairseq-%s of %s: %s", tool, name, " ".join(command))
-    return run_streamed(command, log, prefix=f"[{name}] ")
+    return run_streamed(command, log, prefix=f"[{name}] ", env=child_environment())
 
 
 def tool_failed(tool: str, name: str, log: Path) -> ArminError:

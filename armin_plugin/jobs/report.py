@@ -33,7 +33,7 @@ def table(results: JobResults) -> str:
 
 def plot(results: JobResults, path: Path):
     """One row of two axes per panel: the panel's curves against updates and against
-    wall-clock minutes; one colour per run, variants dashed."""
+    wall-clock minutes; one colour per run, variants dashed, spreads shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,8 +48,13 @@ def plot(results: JobResults, path: Path):
             updates, seconds, values = zip(*series.points)
             style = dict(color=colours[series.run], linestyle="--" if series.variant else "-",
                          marker="o", markersize=3, label=series.label)
+            minutes = [s / 60 for s in seconds]
             by_update.plot(updates, values, **style)
-            by_time.plot([s / 60 for s in seconds], values, **style)
+            by_time.plot(minutes, values, **style)
+            if series.spread:
+                lows, highs = zip(*series.spread)
+                by_update.fill_between(updates, lows, highs, color=colours[series.run], alpha=0.2, linewidth=0)
+                by_time.fill_between(minutes, lows, highs, color=colours[series.run], alpha=0.2, linewidth=0)
         for axis, label in ((by_update, "updates"), (by_time, "wall-clock minutes")):
             axis.set_title(panel, fontsize=10)
             axis.set_xlabel(label)

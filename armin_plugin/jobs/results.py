@@ -30,12 +30,14 @@ class Column:
 @dataclass
 class Series:
     """One curve of run ``run``, drawn in ``panel`` against updates and against wall-clock
-    time; a ``variant`` (e.g. "long lengths") is drawn dashed in the run's colour."""
+    time; a ``variant`` (e.g. "long lengths") is drawn dashed in the run's colour. ``spread``:
+    (low, high) at each point (e.g. over seeds), drawn as a shaded band."""
 
     panel: str
     run: str
     points: List[Point]
     variant: str = ""
+    spread: List[Tuple[float, float]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -54,7 +56,8 @@ class TensorBoardScores:
 @dataclass
 class JobResults:
     """What a job measured: ``title`` says what the table holds; ``panels`` maps each
-    panel's title to its y-axis label."""
+    panel's title to its y-axis label; ``runs``: the figures of each run behind the rows
+    where a row aggregates several runs (armin-study: one row per variant over its seeds)."""
 
     title: str
     columns: List[Column]
@@ -62,6 +65,7 @@ class JobResults:
     panels: Dict[str, str] = field(default_factory=dict)
     series: List[Series] = field(default_factory=list)
     test_scalars: List[TensorBoardScores] = field(default_factory=list)
+    runs: List[Dict[str, Any]] = field(default_factory=list)
 
     def save(self, path: Path):
         path.write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
@@ -72,8 +76,9 @@ class JobResults:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(
                 data["title"], [Column(**c) for c in data["columns"]], data["rows"], data["panels"],
-                [Series(s["panel"], s["run"], [tuple(p) for p in s["points"]], s["variant"]) for s in data["series"]],
-                [TensorBoardScores(**t) for t in data["test_scalars"]],
+                [Series(s["panel"], s["run"], [tuple(p) for p in s["points"]], s["variant"],
+                        [tuple(band) for band in s.get("spread", [])]) for s in data["series"]],
+                [TensorBoardScores(**t) for t in data["test_scalars"]], data.get("runs", []),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ArminError(f"{path} is not a results file of a comparison job ({error})") from None

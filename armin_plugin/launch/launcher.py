@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import List, NamedTuple, Optional
 
 from ..cli.logs import setup_cli_logging
+from ..cli.threads import cpu_cores, thread_environment, threads_per_process
 from ..errors import ArminError
 
 logger = logging.getLogger("armin_plugin.launch")
@@ -69,13 +70,6 @@ class Options(NamedTuple):
     grace: float
     check_replicas: bool
     fairseq_args: List[str]
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def free_port() -> int:
@@ -162,11 +156,7 @@ def parse_args(argv: List[str]) -> Options:
         raise ArminError(f"armin-launch: --grace must be >= 0 seconds, got {options.grace}")
     fairseq_args = check_command(argv[split + 1:])
     cores = cpu_cores()
-    threads = options.threads
-    if threads is None:
-        threads = max(1, cores // options.nprocs)
-        if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
-            threads = min(threads, int(os.environ["OMP_NUM_THREADS"]))
+    threads = threads_per_process(options.nprocs) if options.threads is None else options.threads
     if options.nprocs * threads > cores and not options.oversubscribe:
         raise ArminError(
             f"armin-launch: {options.nprocs} ranks x {threads} threads is more than the {cores} "
@@ -212,7 +202,7 @@ def rank_command(options: Options, rank: int) -> List[str]:
 
 
 def _rank_environment(options: Options, rank: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS=str(options.threads), MKL_NUM_THREADS=str(options.threads))
+    env = dict(os.environ, **thread_environment(options.threads))
     if rank > 0:
         env.setdefault("PYTHONWARNINGS", "ignore")  # start-up warnings once, from rank 0
     return env

@@ -73,7 +73,7 @@ def import_plugin_parts(fairseq_args: List[str]):
     from fairseq.models import import_models
     from fairseq.tasks import import_tasks
 
-    plugin = Path(__file__).resolve().parent
+    plugin = Path(__file__).resolve().parents[1]
     user_dir = flag_value(fairseq_args, "--user-dir")
     if user_dir is not None and Path(user_dir).resolve() == plugin:
         import_tasks(str(plugin / "tasks"), f"{plugin.name}.tasks")

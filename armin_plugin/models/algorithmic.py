@@ -11,13 +11,14 @@ and output sizes come from the task. Named sizes: ``*_tiny`` for tests.
 from dataclasses import dataclass, field
 
 from fairseq.dataclass import FairseqDataclass
-from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
+from fairseq.models import BaseFairseqModel, register_model
 from torch import Tensor, nn
 
 from ..errors import ArminError
-from ..modules import ARMIN
 from ..modules.sizing import lstm_hidden_for
-from .armin_parts import temperature_schedule
+from .armin_cell_config import ARMINCellConfig
+from .armin_parts import armin_stack, temperature_schedule
+from .architectures import register_architecture
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 
@@ -29,16 +30,14 @@ def _task_sizes(task):
 
 
 @dataclass
-class ARMINAlgorithmicConfig(FairseqDataclass):
+class ARMINAlgorithmicConfig(ARMINCellConfig):
+    """The shared cell flags (the temperature anneals over 1000 updates here) and the sizes."""
+
     armin_hidden_size: int = field(default=64, metadata={"help": "d_h: ARMIN state size"})
     armin_slot_size: int = field(default=32, metadata={"help": "d_r: size of one memory slot"})
     armin_slots: int = field(default=32, metadata={"help": "N: number of memory slots"})
     armin_layers: int = field(default=1, metadata={"help": "number of stacked ARMIN layers"})
-    armin_forget_bias: float = field(default=1.0, metadata={"help": "constant added to the forget gate"})
-    armin_tau_start: float = field(default=1.0, metadata={"help": "Gumbel-softmax temperature at update 0"})
-    armin_tau_end: float = field(default=0.1, metadata={"help": "temperature after --armin-tau-updates"})
     armin_tau_updates: int = field(default=1000, metadata={"help": "updates over which the temperature anneals"})
-    armin_sample_eval: bool = field(default=False, metadata={"help": "keep Gumbel sampling in eval mode"})
 
 
 @register_model("armin_algorithmic", dataclass=ARMINAlgorithmicConfig)
@@ -46,16 +45,8 @@ class ARMINAlgorithmicModel(BaseFairseqModel):
     def __init__(self, cfg: ARMINAlgorithmicConfig, input_size: int, output_size: int):
         super().__init__()
         self.temperature_schedule = temperature_schedule(cfg)
-        self.armin = ARMIN(
-            input_size,
-            cfg.armin_hidden_size,
-            cfg.armin_slot_size,
-            cfg.armin_slots,
-            num_layers=cfg.armin_layers,
-            forget_bias=cfg.armin_forget_bias,
-            temperature=self.temperature_schedule(0),
-            sample_in_eval=cfg.armin_sample_eval,
-        )
+        self.armin = armin_stack(cfg, input_size, cfg.armin_hidden_size, cfg.armin_slot_size,
+                                 cfg.armin_slots, cfg.armin_layers, self.temperature_schedule)
         self.output_projection = nn.Linear(self.armin.output_size, output_size)
 
     @classmethod
@@ -74,7 +65,7 @@ class ARMINAlgorithmicModel(BaseFairseqModel):
         return self.output_projection(output).transpose(0, 1)
 
 
-@register_model_architecture("armin_algorithmic", "armin_algorithmic_tiny")
+@register_architecture("armin_algorithmic", "armin_algorithmic_tiny")
 def armin_algorithmic_tiny(cfg):
     cfg.armin_hidden_size = getattr(cfg, "armin_hidden_size", 12)
     cfg.armin_slot_size = getattr(cfg, "armin_slot_size", 6)
@@ -116,6 +107,6 @@ class LSTMAlgorithmicModel(BaseFairseqModel):
         return self.output_projection(output).transpose(0, 1)
 
 
-@register_model_architecture("lstm_algorithmic", "lstm_algorithmic_tiny")
+@register_architecture("lstm_algorithmic", "lstm_algorithmic_tiny")
 def lstm_algorithmic_tiny(cfg):
     cfg.lstm_hidden_size = getattr(cfg, "lstm_hidden_size", 16)

@@ -2,13 +2,14 @@
 from dataclasses import dataclass, field
 from typing import Optional
 
-from fairseq.models import FairseqLanguageModel, register_model, register_model_architecture
+from fairseq.models import FairseqLanguageModel, register_model
 from omegaconf import II
 
 from ..training.interrupt import stop_cleanly_on_signals
 from ..training.restore_file import check_restore_file
 from .armin_lm_decoder import ARMINLanguageModelDecoder
 from .armin_cell_config import ARMINCellConfig
+from .architectures import register_architecture
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 DEFAULT_MAX_TARGET_POSITIONS = 100000
@@ -66,7 +67,7 @@ def check_sizes(cfg):
     require_annealing_temperatures(cfg)
 
 
-@register_model_architecture("armin_lm", "armin_lm_ptb_char")
+@register_architecture("armin_lm", "armin_lm_ptb_char")
 def armin_lm_ptb_char(cfg):
     """Character-level Penn Treebank: 50 symbols, long contexts, a wide state."""
     cfg.decoder_embed_dim = getattr(cfg, "decoder_embed_dim", 128)
@@ -75,3 +76,13 @@ def armin_lm_ptb_char(cfg):
     cfg.armin_slots = getattr(cfg, "armin_slots", 16)
     cfg.armin_layers = getattr(cfg, "armin_layers", 1)
     cfg.dropout = getattr(cfg, "dropout", 0.25)
+
+
+@register_architecture("armin_lm", "armin_lm_tiny")
+def armin_lm_tiny(cfg):
+    """A few thousand parameters, a temperature that anneals within a short run: for tests."""
+    cfg.decoder_embed_dim = getattr(cfg, "decoder_embed_dim", 16)
+    cfg.armin_hidden_size = getattr(cfg, "armin_hidden_size", 24)
+    cfg.armin_slot_size = getattr(cfg, "armin_slot_size", 12)
+    cfg.armin_slots = getattr(cfg, "armin_slots", 4)
+    cfg.armin_tau_updates = getattr(cfg, "armin_tau_updates", 8)

@@ -2,10 +2,11 @@
 
     fairseq-train data-bin/iwslt14_de_en --user-dir armin_plugin --arch armin_iwslt_de_en ...
 """
-from fairseq.models import FairseqEncoderDecoderModel, register_model, register_model_architecture
+from fairseq.models import FairseqEncoderDecoderModel, register_model
 
 from ..training.interrupt import stop_cleanly_on_signals
 from ..training.restore_file import check_restore_file
+from .architectures import register_architecture
 from .armin_encoder import ARMINEncoder
 from .armin_parts import new_embedding
 from .armin_translation_config import ARMINTranslationConfig, check_translation_flags
@@ -45,7 +46,7 @@ def default_both_sides(cfg, **sizes):
             setattr(cfg, f"{side}_{name}", getattr(cfg, f"{side}_{name}", value))
 
 
-@register_model_architecture("armin", "armin_iwslt_de_en")
+@register_architecture("armin", "armin_iwslt_de_en")
 def armin_iwslt_de_en(cfg):
     """Sized like fairseq's ``lstm_wiseman_iwslt_de_en`` (256-wide embeddings and attentional
     output, one unidirectional encoder layer, one decoder layer): the ARMIN state size is
@@ -56,7 +57,7 @@ def armin_iwslt_de_en(cfg):
     cfg.dropout = getattr(cfg, "dropout", 0.1)
 
 
-@register_model_architecture("armin", "armin_tiny")
+@register_architecture("armin", "armin_tiny")
 def armin_tiny(cfg):
     """A few thousand parameters plus the vocabulary tables: for tests."""
     default_both_sides(cfg, embed_dim=16, hidden_size=24, slot_size=8, slots=4)

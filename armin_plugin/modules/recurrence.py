@@ -9,6 +9,24 @@ accumulated after the loop in one matrix multiply over all T * B rows each.
 
 Shapes: T steps, B rows, N slots, d_h hidden, d_r slot, G = d_h + d_r, P = 4 d_h + d_r.
 
+Two backends run the same loop, chosen per call by :func:`choose_backend` (``ARMIN_BACKEND``
+= auto, python or native): the Python loop :func:`_forward_steps` / :func:`_backward_steps`,
+which is the reference definition of a step, and its C++ twin ``csrc/recurrence.cpp``
+(loaded by :mod:`.native`; built by ``recipes/install.sh``), which runs the same arithmetic
+as plain loops over the B rows plus ATen matrix products. Everything around the loops (the
+buffers, the weight gradients after the loop, autograd, precision) is shared. The compiled
+loop runs CPU tensors of one dtype, float32 or float64; anything else (CUDA tensors above
+all: no GPU build exists, the ATen calls would work but the row loops read host memory)
+runs the Python loop. The two agree to float64 rounding in outputs, state and every
+gradient (tests/test_native_recurrence.py).
+
+A new cell flag (the quality study may add some) must: (1) reach :func:`run_recurrence` as
+an argument and change the Python loop; (2) make :func:`_native_unsupported` return a
+reason whenever it is set to a non-default value, so those calls fall back to the Python
+loop, until (3) ``csrc/recurrence.cpp`` implements it too (its schema, ``forward_impl`` /
+``backward_impl``), the reason is removed and tests/test_native_recurrence.py checks both
+backends with the flag set.
+
 Precision (``--fp16``, ``--bf16``, ``--amp``, ``torch.autocast``): the loop always runs in
 float32 (float64 stays float64) with autocast switched off, in forward and in backward. The
 inputs that arrive in float16/bfloat16 (the input projections of all steps, computed in low
@@ -20,11 +38,18 @@ bfloat16's 8 bits compounds); the address softmax at a low temperature (tau 0.1 
 logits by 0.1) and its straight-through gradient need more than float16's range and 11 bits;
 the recurrent products have only B rows per step, so low precision would gain little speed.
 """
+import logging
+import os
 from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from ..errors import ArminError
+from . import native
+
+logger = logging.getLogger(__name__)
 
 
 class RecurrentWeights(NamedTuple):
@@ -62,13 +87,14 @@ class Activations(NamedTuple):
 
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                 temperature, keep, record=None):
+                 temperature, keep, record=None, backend="python"):
     """The forward loop. ``trans_in`` already holds the forget bias in its f part.
 
     Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,) and, with
     ``keep``, the :class:`Activations` of all steps (otherwise one step's scratch space).
     With a list ``record``, appends to it the noise-free address logits (T, B, N), the slots
-    read (T, B) and the slots written (T, B).
+    read (T, B) and the slots written (T, B). ``backend``: "python" runs
+    :func:`_forward_steps`, "native" its C++ twin.
     """
     steps_total, batch, n_slots = addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
@@ -86,18 +112,43 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     )
     outputs = torch.empty(steps_total, batch, d_h + d_r, **like)
     memory = memory.clone(memory_format=torch.contiguous_format)
+    recorded = None
+    if record is not None:
+        slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
+        recorded = (torch.empty_like(addr_in, memory_format=torch.contiguous_format), slot_log,
+                    torch.empty_like(slot_log))
+    if backend == "native":
+        steps = steps.clone(memory_format=torch.contiguous_format)
+        hidden = native.library().forward(
+            addr_in, gate_in, trans_in, hidden, memory, steps, *weights, noise, real,
+            temperature, outputs, *acts, *(recorded or (None, None, None)),
+        )
+    else:
+        hidden, steps = _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights,
+                                       noise, real, temperature, acts, outputs, recorded)
+    if record is not None:
+        record.extend(recorded)
+    return outputs, hidden, memory, steps, acts
+
+
+def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
+                   temperature, acts, outputs, recorded):
+    """The reference definition of a forward step, run over all T steps: fills ``outputs``,
+    ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
+    slots read, slots written) and ``memory`` in place; returns the final hidden and steps.
+    """
+    steps_total, batch, n_slots = addr_in.shape
+    d_h, d_r = hidden.size(-1), memory.size(-1)
+    keep = acts.hidden_read.size(0) > 1
     rows = torch.arange(batch, device=addr_in.device)
     # h_t feeds both the next step's address logits and this step's write value.
     w_from_h, b_from_h = weights.from_hidden.t(), weights.from_hidden_bias
     w_gate, w_trans = weights.gate.t(), weights.transform.t()
     addr_rec = hidden @ w_from_h[:, :n_slots]
-    if record is not None:
-        slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
-        recorded = (torch.empty_like(addr_in), slot_log, torch.empty_like(slot_log))
     for t in range(steps_total):
         s = t if keep else 0
         logits = addr_in[t] + addr_rec
-        if record is not None:
+        if recorded is not None:
             recorded[0][t] = logits
         if noise is None:
             slot = torch.argmax(logits, -1, out=acts.slots[s])
@@ -120,7 +171,7 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
         torch.mul(s_om, read, out=outputs[t, :, d_h:])
         new_addr_rec, value = torch.addmm(b_from_h, new_hidden, w_from_h).split([n_slots, d_r], -1)
         target = torch.where(steps < n_slots, steps, slot, out=acts.targets[s])
-        if record is not None:
+        if recorded is not None:
             recorded[1][t], recorded[2][t] = slot, target
         overwritten = memory[rows, target]
         acts.overwritten[s] = overwritten
@@ -133,17 +184,63 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
             addr_rec = torch.where(keep_row, new_addr_rec, addr_rec)
             steps = steps + real[t]
         memory[rows, target] = value
-    if record is not None:
-        record.extend(recorded)
-    return outputs, hidden.clone(), memory, steps, acts
+    return hidden.clone(), steps
 
 
-def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature):
+def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
+                  backend="python"):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
-    (B, N, d_r)).
+    (B, N, d_r)); ``backend`` as in :func:`_run_forward`.
 
     Returns gradients of (addr_in, gate_in, trans_in, hidden, memory) and of the
     :class:`RecurrentWeights`.
+    """
+    steps_total, batch, _ = grad_out.shape
+    d_h = weights.from_hidden.size(1)
+    d_r = weights.transform.size(1) - d_h
+    n_slots = weights.from_hidden.size(0) - d_r
+    sampled = acts.probs is not None
+    grad_addr = torch.zeros(steps_total, batch, n_slots, dtype=grad_out.dtype,
+                            device=grad_out.device) if sampled else None
+    grad_gate_in = torch.empty_like(acts.gates)
+    grad_trans_in = torch.empty_like(acts.transform)
+    grad_value = torch.empty_like(acts.overwritten)
+    if backend == "native":
+        grad_state, grad_memory = native.library().backward(
+            grad_out, grad_hidden, grad_memory, memory, weights.from_hidden, weights.gate,
+            weights.transform, *acts, real, temperature, grad_addr, grad_gate_in,
+            grad_trans_in, grad_value,
+        )
+    else:
+        grad_state, grad_memory = _backward_steps(
+            grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
+            grad_addr, grad_gate_in, grad_trans_in, grad_value,
+        )
+
+    def flat(x):
+        return x.reshape(steps_total * batch, -1)
+
+    grad_write = flat(grad_value).t() @ flat(acts.new_hidden)
+    if sampled:
+        grad_address = flat(grad_addr).t() @ flat(acts.hidden_read[..., :d_h])
+    else:  # argmax addressing: no gradient reaches the address logits
+        grad_address = grad_write.new_zeros(n_slots, d_h)
+    grad_value_sum = flat(grad_value).sum(0)
+    weight_grads = RecurrentWeights(
+        torch.cat([grad_address, grad_write]),
+        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
+        flat(grad_gate_in).t() @ flat(acts.hidden_read),
+        flat(grad_trans_in).t() @ flat(acts.gates * acts.hidden_read),
+    )
+    return (grad_addr, grad_gate_in, grad_trans_in, grad_state, grad_memory), weight_grads
+
+
+def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
+                    grad_addr, grad_gate_in, grad_trans_in, grad_value):
+    """The reference definition of a backward step, run from the last step to the first:
+    fills the (T, B, ...) gradients ``grad_addr`` (None without sampling), ``grad_gate_in``,
+    ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values); returns the gradients
+    of the initial hidden (B, d_h) and memory (B, N, d_r).
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
@@ -155,11 +252,6 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     grad_memory = grad_memory.clone()
     grad_state = grad_hidden.clone()  # dL/dh_t, except through the address of step t + 1
     sampled = acts.probs is not None
-    grad_addr = torch.zeros(steps_total, batch, n_slots, dtype=grad_out.dtype,
-                            device=grad_out.device) if sampled else None
-    grad_gate_in = torch.empty_like(acts.gates)
-    grad_trans_in = torch.empty_like(acts.transform)
-    grad_value = torch.empty_like(acts.overwritten)
     grad_next_addr = grad_out.new_zeros(batch, n_slots)
     w_back = weights.from_hidden
     real_rows = None if real is None else real.unsqueeze(-1).to(grad_out.dtype)
@@ -211,36 +303,21 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
     if sampled:
         grad_state = torch.addmm(grad_state, grad_next_addr, w_back[:n_slots])
-
-    def flat(x):
-        return x.reshape(steps_total * batch, -1)
-
-    grad_write = flat(grad_value).t() @ flat(acts.new_hidden)
-    if sampled:
-        grad_address = flat(grad_addr).t() @ flat(acts.hidden_read[..., :d_h])
-    else:  # argmax addressing: no gradient reaches the address logits
-        grad_address = grad_write.new_zeros(n_slots, d_h)
-    grad_value_sum = flat(grad_value).sum(0)
-    weight_grads = RecurrentWeights(
-        torch.cat([grad_address, grad_write]),
-        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
-        flat(grad_gate_in).t() @ flat(acts.hidden_read),
-        flat(grad_trans_in).t() @ flat(acts.gates * acts.hidden_read),
-    )
-    return (grad_addr, grad_gate_in, grad_trans_in, grad_state, grad_memory), weight_grads
+    return grad_state, grad_memory
 
 
 class _Recurrence(torch.autograd.Function):
     """Autograd node for the whole loop; see :func:`run_recurrence` for the arguments."""
 
     @staticmethod
-    def forward(ctx, steps, noise, real, temperature, record, addr_in, gate_in, trans_in,
-                hidden, memory, *weights):
+    def forward(ctx, backend, steps, noise, real, temperature, record, addr_in, gate_in,
+                trans_in, hidden, memory, *weights):
         weights = RecurrentWeights(*weights)
         outputs, hidden, memory, steps, acts = _run_forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-            temperature, keep=True, record=record,
+            temperature, keep=True, record=record, backend=backend,
         )
+        ctx.backend = backend
         ctx.temperature = temperature
         ctx.sampled = acts.probs is not None
         ctx.masked = real is not None
@@ -261,9 +338,10 @@ class _Recurrence(torch.autograd.Function):
         acts = Activations(*rest, probs)
         with torch.autocast(grad_out.device.type, enabled=False):  # as forward ran
             inputs, weight_grads = _run_backward(
-                grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature
+                grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
+                backend=ctx.backend,
             )
-        return (None, None, None, None, None, *inputs, *weight_grads)
+        return (None, None, None, None, None, None, *inputs, *weight_grads)
 
 
 def run_recurrence(
@@ -296,15 +374,16 @@ def run_recurrence(
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (addr_in, gate_in, trans_in, hidden, memory, *weights)
+    backend = choose_backend(tensors + (noise,))
     with torch.autocast(addr_in.device.type, enabled=False):
         if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
             outputs, hidden, memory, steps = _Recurrence.apply(
-                steps, noise, real, temperature, record, *tensors
+                backend, steps, noise, real, temperature, record, *tensors
             )
         else:
             outputs, hidden, memory, steps, _ = _run_forward(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                temperature, keep=False, record=record,
+                temperature, keep=False, record=record, backend=backend,
             )
     return outputs.to(output_dtype), (hidden, memory, steps)
 
@@ -314,3 +393,46 @@ def _in_float32(tensor: Optional[Tensor]) -> Optional[Tensor]:
     if tensor is not None and tensor.dtype in (torch.float16, torch.bfloat16):
         return tensor.float()
     return tensor
+
+
+BACKENDS = ("auto", "python", "native", "cpp")
+_logged = set()
+
+
+def choose_backend(tensors) -> str:
+    """"native" (csrc/recurrence.cpp) or "python" (:func:`_forward_steps`,
+    :func:`_backward_steps`) for a call on ``tensors`` (None entries ignored), as
+    ``ARMIN_BACKEND`` asks: "auto" (default) takes the compiled loop where it is built and
+    supports the call, "python" forces the Python loop, "native" (or "cpp") requires the
+    compiled loop to be built. Logs the active backend once per process and choice.
+    """
+    asked = os.environ.get("ARMIN_BACKEND", "auto").strip().lower() or "auto"
+    if asked not in BACKENDS:
+        raise ArminError(f"ARMIN_BACKEND must be one of {', '.join(BACKENDS)}, got {asked!r}")
+    unsupported = _native_unsupported(tensors)
+    if asked == "python":
+        backend, why = "python", "ARMIN_BACKEND=python"
+    elif native.library() is None:
+        if asked != "auto":
+            raise ArminError(f"ARMIN_BACKEND={asked}: the compiled ARMIN recurrence is "
+                             f"{native.unavailable_reason()}")
+        backend, why = "python", f"compiled recurrence {native.unavailable_reason()}"
+    elif unsupported:
+        backend, why = "python", unsupported
+    else:
+        backend, why = "native", f"compiled recurrence {native.library_path().name}"
+    if (backend, why) not in _logged:
+        _logged.add((backend, why))
+        logger.info("ARMIN recurrence backend: %s (%s)", backend, why)
+    return backend
+
+
+def _native_unsupported(tensors) -> Optional[str]:
+    """Why the compiled loop cannot run a call on ``tensors`` (None if it can)."""
+    tensors = [t for t in tensors if t is not None]
+    if any(t.device.type != "cpu" for t in tensors):
+        return "the compiled loop is CPU-only: CUDA tensors run the Python loop"
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1 or not dtypes <= {torch.float32, torch.float64}:
+        return f"the compiled loop needs one dtype, float32 or float64 (got {sorted(map(str, dtypes))})"
+    return None

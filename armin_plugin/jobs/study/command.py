@@ -1,0 +1,119 @@
+"""armin-study: train a grid of variants x seeds at an equal update budget and report
+the mean and spread over seeds.
+
+    armin-study lr_sweep                          # recipes/studies/lr_sweep.py
+    armin-study my_grid.yaml --data data-bin/x --out runs/study/x --jobs 4
+    armin-study lr_sweep --variants lstm-lr8e-3,armin16-lr8e-3 --dry-run
+
+Each run is one fairseq-train (its exact command in RUN/command.sh and results.json), with
+one compute thread, ``--jobs`` at once. A run that trained its whole budget is marked
+finished and skipped by the next call; an interrupted one resumes from its
+checkpoint_last.pt. Writes under ``--out``: results.md (the table), curves.png,
+results.json (every number, per run and per variant) and commands.sh.
+"""
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import List
+
+from ...cli.logs import setup_cli_logging
+from ...cli.process import PLUGIN
+from ...errors import ArminError
+from ..report import render
+from .grid import Grid, load_grid
+from .pool import run_all
+from .runs import StudyRun, check_command, commands_script, plan, train_to_the_end
+from .summary import metric, run_numbers, study_results
+
+logger = logging.getLogger("armin_plugin.study")
+
+STUDIES = Path(PLUGIN).parent / "recipes" / "studies"
+
+
+def find_grid(name: str) -> Path:
+    """A grid file given by path, or by name under recipes/studies/."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for suffix in (".py", ".yaml", ".yml"):
+        if (STUDIES / f"{name}{suffix}").is_file():
+            return STUDIES / f"{name}{suffix}"
+    known = sorted(p.stem for p in STUDIES.glob("*") if p.suffix in (".py", ".yaml", ".yml"))
+    raise ArminError(f"no grid {name}: not a file, nor a grid in {STUDIES} ({', '.join(known) or 'none'})")
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="armin-study", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("grid", help="a grid file (.py or .yaml), or the name of one in recipes/studies/")
+    parser.add_argument("--data", type=Path, help="data-bin directory (default: the grid's)")
+    parser.add_argument("--out", type=Path, help="where runs and results go (default: runs/study/GRID)")
+    parser.add_argument("--jobs", type=int, default=usable_cores(),
+                        help="runs at once, one thread each (default: the cores this process may use)")
+    parser.add_argument("--variants", help="comma-separated variants to run (default: all of the grid's)")
+    parser.add_argument("--dry-run", action="store_true", help="print every run's command and stop")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        raise ArminError(f"--jobs must be >= 1, got {args.jobs}")
+    return args
+
+
+def title(grid: Grid, data, jobs: int) -> str:
+    _, header, _ = metric(grid)
+    counts = ", ".join(map(str, grid.report_at))
+    return (f"{grid.title + ' ' if grid.title else ''}Study {grid.name} on {data or 'generated data'}: "
+            f"valid {header} (subset {grid.subset}) at updates {counts}, mean (min..max) over seeds "
+            f"{', '.join(map(str, grid.seeds))}; {grid.max_update} updates per run, one thread each, "
+            f"{jobs} at once; tokens/s (median per run) and training minutes, means over seeds; "
+            f"entropy, slots read, read age of ARMIN's memory at the last validation ('-': not logged, as for an LSTM).")
+
+
+def report(grid: Grid, runs: List[StudyRun], out: Path, data, jobs: int):
+    numbers = [run_numbers(grid, run) for run in runs]
+    (out / "commands.sh").write_text(commands_script(runs), encoding="utf-8")
+    return render(study_results(grid, numbers, title(grid, data, jobs)), out, tensorboard=False)
+
+
+def main(argv=None):
+    setup_cli_logging()
+    out = None
+    try:
+        args = parse_args(argv)
+        grid = load_grid(find_grid(args.grid))
+        if args.variants is not None:
+            names = [name.strip() for name in args.variants.split(",") if name.strip()]
+            if not names:
+                raise ArminError("--variants names no variant")
+            grid = grid.select(names)
+        data = args.data or (Path(grid.data) if grid.data is not None else None)
+        out = args.out or Path("runs") / "study" / grid.name
+        runs = plan(grid, out, data)
+        if args.dry_run:
+            print(commands_script(runs), end="")
+            return
+        if data is not None and not data.is_dir():
+            raise ArminError(f"data directory {data} does not exist")
+        for run in runs:
+            check_command(run)
+        todo = [run for run in runs if not run.finished]
+        logger.info("study %s: %d runs, %d finished before, %d to train, %d at once",
+                    grid.name, len(runs), len(runs) - len(todo), len(todo), args.jobs)
+        failures = run_all(todo, args.jobs, lambda run, started: train_to_the_end(run, grid.max_update, started))
+        if failures:
+            raise ArminError(f"{len(failures)} of {len(todo)} runs failed: " + "; ".join(failures.values()))
+        markdown, png = report(grid, runs, out, data, args.jobs)
+    except ArminError as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(f"error: interrupted; the runs in progress saved their checkpoint_last.pt under {out}: "
+                 f"the same command resumes them")
+    print(f"\n{markdown.read_text()}")
+    print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {out / 'runs'}")

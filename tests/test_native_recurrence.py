@@ -1,0 +1,158 @@
+"""The compiled recurrence (csrc/recurrence.cpp) against the Python loop, and its dispatch.
+
+The two backends must agree to float64 rounding in outputs, final state and every gradient
+(inputs, carried state, all parameters), with pads, carried state, 2 layers, d_r > d_h and
+Gumbel noise; and in the addressing record. The native cases are skipped only where the
+extension is not built (``recipes/install.sh`` builds it).
+"""
+import logging
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from armin_plugin.errors import ArminError
+from armin_plugin.modules import ARMIN, ARMINState, native, recurrence
+from armin_plugin.modules.addressing import sample_gumbel
+
+needs_native = pytest.mark.skipif(
+    native.library() is None, reason=f"compiled ARMIN recurrence {native.unavailable_reason()}"
+)
+ROUNDING = {torch.float64: dict(rtol=1e-12, atol=1e-13), torch.float32: dict(rtol=2e-5, atol=2e-6)}
+
+
+def build(dtype, d_x=3, d_h=4, d_r=7, n_slots=3, layers=2):
+    torch.manual_seed(0)
+    model = ARMIN(d_x, d_h, d_r, n_slots, num_layers=layers, temperature=0.6,
+                  forget_bias=0.4).to(dtype)
+    with torch.no_grad():
+        for cell in model.layers:
+            cell.initial_memory.normal_()
+            cell.record_addressing = True
+    return model
+
+
+def run(model, backend, monkeypatch, training, steps=11, batch=4, carried=True, seed=3):
+    """Outputs, final state, the addressing traces and the gradients of a random loss with
+    respect to the inputs, the carried state and every parameter, for one backend."""
+    monkeypatch.setenv("ARMIN_BACKEND", backend)
+    dtype = model.layers[0].initial_memory.dtype
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(steps, batch, model.layers[0].input_size, generator=gen, dtype=dtype)
+    pad = torch.zeros(steps, batch, dtype=torch.bool)
+    pad[:3, 1] = True  # left padded
+    pad[7:, 2] = True  # right padded
+    pad[4:6, 3] = True  # in the middle
+    noise = sample_gumbel((model.num_layers, steps, batch, model.num_slots), dtype=dtype,
+                          generator=gen)
+    layers, n_slots, d_h, d_r = model.num_layers, model.num_slots, model.hidden_size, model.slot_size
+    state = ARMINState(
+        torch.randn(layers, batch, d_h, generator=gen, dtype=dtype).tanh(),
+        torch.randn(layers, batch, n_slots, d_r, generator=gen, dtype=dtype),
+        torch.tensor([0, 1, 2, 5]).expand(layers, batch).clone(),  # filling and full rows
+    ) if carried else None
+    weights = [torch.randn(s, generator=gen, dtype=dtype) for s in [
+        (steps, batch, model.output_size), (layers, batch, d_h), (layers, batch, n_slots, d_r)]]
+    model.train(training)
+    inputs = x.requires_grad_()
+    leaves = [inputs]
+    if carried:
+        state = ARMINState(state.hidden.requires_grad_(), state.memory.requires_grad_(), state.steps)
+        leaves += [state.hidden, state.memory]
+    out, final = model(inputs, state, padding_mask=pad, gumbel_noise=noise)
+    loss = sum((w * t).sum() for w, t in zip(weights, (out, final.hidden, final.memory)))
+    params = list(model.parameters())
+    grads = torch.autograd.grad(loss, params + leaves, allow_unused=True)
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params + leaves, grads)]
+    traces = [cell.last_trace for cell in model.layers]
+    names = [n for n, _ in model.named_parameters()] + ["input", "hidden", "memory"][:len(leaves)]
+    return out, final, traces, dict(zip(names, grads))
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("training", [True, False], ids=["gumbel", "argmax"])
+@pytest.mark.parametrize("carried", [True, False], ids=["carried", "fresh"])
+def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried):
+    model = build(dtype)
+    assert model.slot_size > model.hidden_size
+    python = run(model, "python", monkeypatch, training, carried=carried)
+    compiled = run(model, "native", monkeypatch, training, carried=carried)
+    tol = ROUNDING[dtype]
+    (out, final, traces, grads), (ref_out, ref_final, ref_traces, ref_grads) = compiled, python
+    torch.testing.assert_close(out, ref_out, **tol)
+    torch.testing.assert_close(final.hidden, ref_final.hidden, **tol)
+    torch.testing.assert_close(final.memory, ref_final.memory, **tol)
+    assert torch.equal(final.steps, ref_final.steps)
+    for trace, ref in zip(traces, ref_traces):
+        torch.testing.assert_close(trace.logits, ref.logits, **tol)
+        assert torch.equal(trace.read, ref.read) and torch.equal(trace.written, ref.written)
+    assert grads.keys() == ref_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, ref_grads[name], **tol, msg=lambda m: f"{name}: {m}")
+    if training:  # the straight-through path is exercised
+        assert grads["layers.0.address.weight"].abs().sum() > 0
+
+
+@needs_native
+def test_one_token_steps_use_the_compiled_loop_and_equal_the_python_loop(monkeypatch, caplog):
+    """Incremental decoding (T = 1 per call, no autograd) through both backends."""
+    model = build(torch.float64).eval()
+    x = torch.randn(6, 3, 3, dtype=torch.float64)
+    results = {}
+    for backend in ("python", "native"):
+        monkeypatch.setenv("ARMIN_BACKEND", backend)
+        state, outs = None, []
+        with torch.no_grad():
+            for t in range(6):
+                out, state = model(x[t:t + 1], state)
+                outs.append(out)
+        results[backend] = torch.cat(outs), state
+    torch.testing.assert_close(results["native"][0], results["python"][0], **ROUNDING[torch.float64])
+    torch.testing.assert_close(results["native"][1].memory, results["python"][1].memory,
+                               **ROUNDING[torch.float64])
+    assert recurrence.choose_backend([x]) == "native"
+
+
+def test_forced_native_without_the_library_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(native, "library", lambda: None)
+    monkeypatch.setattr(native, "unavailable_reason", lambda: "not built (test)")
+    x = torch.zeros(1)
+    for asked in ("native", "cpp"):
+        monkeypatch.setenv("ARMIN_BACKEND", asked)
+        with pytest.raises(ArminError, match=f"ARMIN_BACKEND={asked}: .*not built"):
+            recurrence.choose_backend([x])
+    monkeypatch.setenv("ARMIN_BACKEND", "auto")
+    assert recurrence.choose_backend([x]) == "python"
+    monkeypatch.setenv("ARMIN_BACKEND", "fortran")
+    with pytest.raises(ArminError, match="ARMIN_BACKEND must be one of"):
+        recurrence.choose_backend([x])
+
+
+@needs_native
+def test_unsupported_calls_fall_back_to_python_and_the_choice_is_logged_once(monkeypatch, caplog):
+    monkeypatch.setattr(recurrence, "_logged", set())
+    monkeypatch.setenv("ARMIN_BACKEND", "native")
+    cpu = torch.zeros(2, dtype=torch.float64)
+    with caplog.at_level(logging.INFO, logger=recurrence.__name__):
+        assert recurrence.choose_backend([cpu]) == "native"
+        assert recurrence.choose_backend([cpu]) == "native"
+        # a device that is not the CPU (CUDA here when there is one) runs the Python loop
+        assert recurrence.choose_backend([torch.zeros(2, device="meta")]) == "python"
+        assert recurrence.choose_backend([cpu, cpu.float()]) == "python"
+        assert recurrence.choose_backend([cpu.half()]) == "python"
+    lines = [r.getMessage() for r in caplog.records]
+    assert sum("backend: native" in line for line in lines) == 1
+    assert any("CPU-only" in line for line in lines)
+
+
+def test_importing_the_plugin_neither_compiles_nor_loads_the_library():
+    code = ("import sys, armin_plugin.modules as m; "
+            "assert not m.native._loaded; assert 'torch.utils.cpp_extension' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@needs_native
+def test_a_second_build_finds_the_library_and_builds_nothing():
+    assert native.build().startswith("compiled ARMIN recurrence is up to date")

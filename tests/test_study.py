@@ -1,0 +1,261 @@
+"""armin-study: grids, their one-line errors, and a tiny grid end to end through the real
+fairseq-train (numbers equal to the training logs, resuming, Ctrl-C)."""
+import json
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from armin_plugin.errors import ArminError
+from armin_plugin.jobs.study import command
+from armin_plugin.jobs.study.grid import load_grid, parse_grid
+from armin_plugin.jobs.study.runs import StudyRun, plan
+from armin_plugin.jobs.study.summary import run_numbers, spread
+from conftest import REPO, assert_one_line_error, python_module
+
+STUDIES = REPO / "recipes" / "studies"
+TINY = load_grid(STUDIES / "tiny.py")
+VALID_LINE = re.compile(r"valid on 'valid' subset \| loss ([0-9.]+) \|(.*)\| num_updates (\d+)")
+
+
+def study(*args, **kwargs):
+    return python_module("armin_plugin.jobs.study", *map(str, args), **kwargs)
+
+
+def one_line_exit(argv, expected):
+    with pytest.raises(SystemExit) as exited:
+        command.main(argv)
+    message = str(exited.value.code)
+    assert message.startswith("error: ") and "\n" not in message and expected in message, message
+
+
+# --- grids, in process ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", sorted(STUDIES.glob("*.*")), ids=lambda p: p.name)
+def test_every_shipped_grid_loads_and_prints_its_commands(path, capsys, tmp_path):
+    command.main([str(path), "--out", str(tmp_path), "--dry-run"])
+    printed = capsys.readouterr().out
+    grid = load_grid(path)
+    assert printed.count("fairseq-train --user-dir") == len(grid.variants) * len(grid.seeds)
+    assert f"--validate-interval-updates {grid.validate_interval} " in printed
+    assert "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1" in printed and "OMP_WAIT_POLICY=PASSIVE" in printed
+
+
+def test_the_validation_interval_is_the_gcd_of_the_report_counts():
+    grid = parse_grid("g", dict(variants={"a": []}, max_update=2000, report_at=[2000, 500, 750]))
+    assert grid.report_at == [500, 750, 2000] and grid.validate_interval == 250
+    assert parse_grid("g", dict(variants={"a": []}, max_update=30)).report_at == [30]
+
+
+def test_variant_flags_follow_the_shared_ones_and_the_study_adds_its_own(tmp_path):
+    grid = parse_grid("g", dict(variants={"a": ["--lr", 0.004]}, flags=["--lr", 0.001], seeds=[3], max_update=8))
+    (run,) = plan(grid, tmp_path, Path("bin"))
+    assert run.flags[:6] == ["bin", "--task", "armin_tbptt_lm", "--lr", "0.001", "--lr"]
+    assert run.flags[6:10] == ["0.004", "--seed", "3", "--max-update"]
+    assert run.dir == tmp_path / "runs" / "a" / "seed3" and "--cpu" in run.flags
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("GRID = dict(variants={'a': []}, max_update=4, seed=[1])", "unknown key seed"),
+    ("GRID = dict(variants={'a': []})", "has no max_update"),
+    ("GRID = dict(variants={}, max_update=4)", "variants must be a non-empty mapping"),
+    ("GRID = dict(variants={'a/b': []}, max_update=4)", "variant name 'a/b'"),
+    ("GRID = dict(variants={'a': ['--seed', 3]}, max_update=4)", "variant a sets --seed, which the study sets"),
+    ("GRID = dict(variants={'a': []}, flags=['--max-update=9'], max_update=4)", "flags sets --max-update"),
+    ("GRID = dict(variants={'a': '--lr 1'}, max_update=4)", "variant a must be a list of flags"),
+    ("GRID = dict(variants={'a': []}, max_update=4, report_at=[2, 8])", "report_at 8 is beyond max_update 4"),
+    ("GRID = dict(variants={'a': []}, max_update=0)", "max_update must be a positive integer, got 0"),
+    ("GRID = dict(variants={'a': []}, max_update=4, seeds=[1, 1])", "seeds repeat"),
+    ("raise ValueError('boom')", "failed to load (ValueError: boom)"),
+    ("grid = {}", "defines no GRID dict"),
+])
+def test_bad_python_grids_are_one_line(tmp_path, text, expected):
+    path = tmp_path / "bad.py"
+    path.write_text(text + "\n")
+    one_line_exit([str(path), "--dry-run"], expected)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("variants: [a, b]\nmax_update: 4\n", "variants must be a non-empty mapping"),
+    ("variants: {a: [--lr}\n", "is not valid YAML"),
+    ("- 1\n", "is not a YAML mapping"),
+    ("variants: {a: [--lr, 1]}\nmax_update: 4\nmetric: 3\n", "metric must be a string"),
+])
+def test_bad_yaml_grids_are_one_line(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    one_line_exit([str(path), "--dry-run"], expected)
+
+
+def test_unknown_grids_and_variants_are_one_line(tmp_path):
+    one_line_exit(["no_such_grid"], "no grid no_such_grid: not a file, nor a grid in")
+    one_line_exit(["tiny", "--variants", "armin,gru", "--dry-run"], "grid tiny has no variant gru (its variants: armin, lstm)")
+    one_line_exit(["tiny", "--jobs", "0"], "--jobs must be >= 1")
+    one_line_exit(["tiny", "--variants", ",", "--dry-run"], "--variants names no variant")
+    one_line_exit(["tiny", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path)], "nothing does not exist")
+
+
+def test_a_report_count_that_was_never_validated_is_one_line(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = StudyRun("a", 1, tmp_path / "a", [])
+    with SummaryWriter(str(run.tensorboard / "valid")) as writer:
+        writer.add_scalar("loss", 3.0, 2)
+    grid = parse_grid("g", dict(variants={"a": []}, max_update=6, report_at=[2, 6]))
+    with pytest.raises(ArminError, match=r"^a/seed1 was never validated at update 6 \(validated at 2\)$"):
+        run_numbers(grid, run)
+    with pytest.raises(ArminError, match="logged no bit_errors on validation subset valid .it logged loss"):
+        run_numbers(parse_grid("g", dict(variants={"a": []}, max_update=2, metric="bit_errors")), run)
+
+
+def test_spread_over_seeds():
+    assert spread([1.0, 3.0, None]) == dict(mean=2.0, std=pytest.approx(2 ** 0.5), min=1.0, max=3.0, n=2)
+    assert spread([None]) is None and spread([2.0])["std"] == 0.0
+
+
+def test_the_console_script_is_installed():
+    assert Path(sys.executable).with_name("armin-study").exists()
+
+
+# --- the tiny grid through fairseq-train ---------------------------------------------------
+
+def logged_validations(run_dir: Path):
+    """{update: {"loss": ..., "armin_...": ...}} of the valid lines of a run's train.log."""
+    found = {}
+    for line in (run_dir / "train.log").read_text().splitlines():
+        match = VALID_LINE.search(line)
+        if match:
+            fields = dict(re.findall(r"(\w+) ([-0-9.e]+)", match.group(2)))
+            found[int(match.group(3))] = dict(loss=float(match.group(1)), **{k: float(v) for k, v in fields.items()})
+    return found
+
+
+def table_cells(markdown: str):
+    """{first cell: {header: cell}} of the Markdown table in ``markdown``."""
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in markdown.splitlines() if line.startswith("|")]
+    return {cells[0]: dict(zip(rows[0], cells)) for cells in rows[2:]}
+
+
+def snapshot(out: Path):
+    """Each run's train.log and finished marker, as text."""
+    return {path.relative_to(out): path.read_text() for path in sorted((out / "runs").rglob("*"))
+            if path.name in ("train.log", "finished")}
+
+
+@pytest.fixture(scope="module")
+def tiny_study(ptb_char_slice, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "tiny"
+    result = study("tiny", "--data", ptb_char_slice, "--out", out, "--jobs", 2)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out, result
+
+
+@pytest.mark.slow
+def test_the_table_and_json_equal_the_training_logs(tiny_study):
+    out, result = tiny_study
+    saved = json.loads((out / "results.json").read_text())
+    assert len(saved["runs"]) == 4
+    logs = {}
+    for run in saved["runs"]:
+        run_dir = out / "runs" / run["variant"] / f"seed{run['seed']}"
+        logs[run["run"]] = logged = logged_validations(run_dir)
+        assert run["updates"] == 4 and (run_dir / "finished").exists()
+        for update in (2, 4):
+            assert run["valid"][str(update)] == pytest.approx(logged[update]["loss"], abs=1e-6)
+        if run["variant"] == "armin":
+            for name in ("entropy", "slots_read", "read_age"):
+                assert run["memory"][name] == pytest.approx(logged[4][f"armin_{name}"], abs=1e-6)
+        else:
+            assert run["memory"] is None
+        assert f"--seed {run['seed']} --max-update 4 --validate-interval-updates 2" in run["command"]
+        assert (run_dir / "command.sh").read_text().splitlines()[1] == run["command"]
+    table = table_cells((out / "results.md").read_text())
+    assert result.stdout.count("| armin |") == 1
+    for row in saved["rows"]:
+        seeds = [logs[f"{row['variant']}/seed{seed}"] for seed in (1, 2)]
+        for update in (2, 4):
+            losses = [seed[update]["loss"] for seed in seeds]
+            expected = [statistics.fmean(losses), min(losses), max(losses)]
+            assert [row[f"valid_{update}"][key] for key in ("mean", "min", "max")] == pytest.approx(expected, abs=1e-6)
+            shown = [float(number) for number in re.findall(r"\d+\.\d+", table[row["variant"]][f"valid BPC @{update}"])]
+            assert shown == pytest.approx(expected, abs=5e-4 + 1e-6)  # 3 decimals shown
+    assert [table["lstm"][name] for name in ("entropy", "slots read", "read age")] == ["-", "-", "-"]
+    assert float(table["armin"]["read age"]) == pytest.approx(
+        statistics.fmean(logs[f"armin/seed{seed}"][4]["armin_read_age"] for seed in (1, 2)), abs=5e-3 + 1e-6)
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "commands.sh").read_text().count("fairseq-train --user-dir") == 4
+
+
+@pytest.mark.slow
+def test_a_second_call_trains_only_what_is_missing(tiny_study, ptb_char_slice):
+    out, _ = tiny_study
+    before = json.loads((out / "results.json").read_text())["runs"]
+    (out / "runs" / "lstm" / "seed2" / "finished").unlink()  # as if stopped before the marker
+    redone = out / "runs" / "armin" / "seed2"
+    shutil.rmtree(redone)
+    logs = snapshot(out)
+    result = study("tiny", "--data", ptb_char_slice, "--out", out, "--jobs", 2)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "4 runs, 2 finished before, 2 to train" in result.stdout
+    after = snapshot(out)
+    trained = {path for path in after if after[path] != logs.get(path)}
+    assert trained == {Path("runs/armin/seed2/train.log"), Path("runs/armin/seed2/finished"),
+                       Path("runs/lstm/seed2/finished")}  # lstm/seed2 held its budget: only marked
+    again = {run["run"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+    for run in before:
+        if run["run"] != "armin/seed2":
+            assert again[run["run"]] == run
+    assert again["armin/seed2"]["valid"] == {
+        str(update): pytest.approx(values["loss"], abs=1e-6) for update, values in logged_validations(redone).items()}
+
+
+@pytest.mark.slow
+def test_a_changed_grid_under_a_started_run_is_one_line(tiny_study, ptb_char_slice, tmp_path):
+    out, _ = tiny_study
+    grid = tmp_path / "tiny.py"
+    grid.write_text((STUDIES / "tiny.py").read_text().replace('"--lr", 0.01', '"--lr", 0.02'))
+    result = study(grid, "--data", ptb_char_slice, "--out", out)
+    assert_one_line_error(result, "armin/seed1 was started with another command", only_line=False)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_path):
+    grid = tmp_path / "longer.yaml"
+    grid.write_text(
+        "flags: [--tokens-per-sample, 16, --batch-size, 4, --optimizer, adam, --lr, 0.01, --num-workers, 0]\n"
+        "variants:\n  lstm: [--arch, lstm_stream_lm, --decoder-embed-dim, 8, --decoder-hidden-size, 8]\n"
+        "seeds: [1, 2]\nmax_update: 300\nreport_at: [150, 300]\nlog_interval: 1\n")
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "armin_plugin.jobs.study", grid, "--data", ptb_char_slice, "--out", out, "--jobs", "1"]
+    with open(tmp_path / "stdout", "w") as stdout:  # a pipe nobody reads would fill and block it
+        process = subprocess.Popen([str(a) for a in argv], cwd=REPO, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        second = out / "runs" / "lstm" / "seed2" / "train.log"
+        deadline = time.time() + 300
+        while not (second.exists() and "num_updates=5," in second.read_text()):
+            assert process.poll() is None and time.time() < deadline, (tmp_path / "stdout").read_text()[-3000:]
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, (tmp_path / "stdout").read_text()[-3000:] + stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith("error: interrupted; the runs in progress saved")
+    assert (out / "runs" / "lstm" / "seed1" / "finished").exists()
+    assert not (out / "runs" / "lstm" / "seed2" / "finished").exists()
+    first_log = (out / "runs" / "lstm" / "seed1" / "train.log").read_text()
+
+    result = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "2 runs, 1 finished before, 1 to train" in result.stdout
+    assert (out / "runs" / "lstm" / "seed1" / "train.log").read_text() == first_log
+    assert "Loaded checkpoint" in second.read_text()
+    saved = json.loads((out / "results.json").read_text())
+    for run in saved["runs"]:
+        logged = logged_validations(out / "runs" / "lstm" / f"seed{run['seed']}")
+        assert run["updates"] == 300
+        assert run["valid"] == {"150": pytest.approx(logged[150]["loss"], abs=1e-6),
+                                "300": pytest.approx(logged[300]["loss"], abs=1e-6)}
