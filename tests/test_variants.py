@@ -1,15 +1,18 @@
 """The variants of docs/the-cell.md ("Variants (flags)"): what each flag changes, on cases
 that can be checked by hand, and its one-line errors."""
 import logging
+import math
 
 import pytest
 import torch
+from fairseq.logging import metrics
 
 from armin_plugin.errors import ArminError
 from armin_plugin.modules import ARMIN, CellVariant, native, recurrence
+from armin_plugin.modules.address_losses import address_loss
 from armin_plugin.modules.addressing import sample_gumbel
 from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
-from test_armin_layer import grads_of_random_projection, make_model
+from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
 from test_armin_lm import build
 
 DT = torch.float64
@@ -107,3 +110,95 @@ def test_step_variants_fall_back_to_the_python_loop(monkeypatch, caplog):
     assert any("paper's cell only (set: no_read)" in r.getMessage() for r in caplog.records)
     if native.library() is not None:
         assert recurrence.choose_backend([cpu], CellVariant()) == "native"
+
+
+# --------------------------------------------------------------------------- address losses
+
+
+def test_address_losses_by_hand():
+    """N 4, uniform logits: H = log 4; every step reads slot 0: f = (1, 0, 0, 0), P_i = 1/4."""
+    logits = torch.zeros(3, 2, 4, dtype=DT)
+    slots = torch.zeros(3, 2, dtype=torch.long)
+    value, grad = address_loss(logits, slots, None, entropy_bonus=0.5, load_balance=0.0)
+    assert value.item() == pytest.approx(-0.5 * math.log(4))
+    assert not grad.abs().max() > 1e-15  # the entropy is at its maximum
+    value, grad = address_loss(logits, slots, None, entropy_bonus=0.0, load_balance=0.01)
+    assert value.item() == pytest.approx(0.01 * 4 * 1 * 0.25)
+    # dValue/da = p * (g - <p, g>), g = A N f: slot 0 pushed down, the others up
+    torch.testing.assert_close(grad[0, 0], torch.tensor([0.0075, -0.0025, -0.0025, -0.0025], dtype=DT))
+    value, grad = address_loss(logits, slots, None, entropy_bonus=0.0, load_balance=0.0)
+    assert value.item() == 0 and not grad.any()
+
+
+def test_address_loss_gradient_is_c_times_autograd_of_the_formula():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 3, 4, generator=gen, dtype=DT).requires_grad_()
+    slots = torch.randint(0, 4, (5, 3), generator=gen)
+    real = torch.rand(5, 3, generator=gen) > 0.3
+    value, grad = address_loss(logits.detach(), slots, real, 0.3, 0.2)
+    p, m = logits.softmax(-1), real.to(DT)
+    count = m.sum()
+    entropy = -(p * p.log()).sum(-1)
+    share = (torch.nn.functional.one_hot(slots, 4) * m[..., None]).sum((0, 1)) / count
+    formula = -0.3 * (entropy * m).sum() / count + 0.2 * 4 * (share * (p * m[..., None]).sum((0, 1)) / count).sum()
+    expected, = torch.autograd.grad(formula * count, logits)
+    assert value.item() == pytest.approx(formula.item(), rel=1e-12)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_injected_gradient_equals_autograd_through_the_reference_loop():
+    """The layer's gradient with the losses on = autograd of (a random projection + C x the
+    terms computed from the reference loop's differentiable logits), pads included."""
+    variant = CellVariant(entropy_bonus=0.3, load_balance=0.2)
+    pad = torch.zeros(7, 2, dtype=torch.bool)
+    pad[5:, 1] = True
+    out, state, cell, got = layer_run(variant, grad=True, pad=pad)
+    x = torch.randn(7, 2, 3, generator=torch.Generator().manual_seed(5), dtype=DT).requires_grad_()
+    noise = sample_gumbel((1, 7, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
+    logits = []
+    hook = cell.address.register_forward_hook(lambda module, args, output: logits.append(output))
+    ref_out, (hidden, memory, _), slots = reference_layer(
+        cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0], real=~pad)
+    hook.remove()
+    torch.testing.assert_close(ref_out, out, rtol=1e-12, atol=1e-13)
+    real = (~pad).to(DT)
+    count = real.sum()
+    p = torch.stack(logits).softmax(-1)
+    entropy = -(p * p.log()).sum(-1)
+    share = (torch.nn.functional.one_hot(slots, 3) * real[..., None]).sum((0, 1)) / count
+    term = -0.3 * (entropy * real).sum() / count + 0.2 * 3 * (share * (p * real[..., None]).sum((0, 1)) / count).sum()
+    assert cell.last_address_loss.item() == pytest.approx(term.item(), rel=1e-12)
+    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
+    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
+    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
+    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
+    names = [n for n, _ in cell.named_parameters()]
+    want = torch.autograd.grad(loss + count * term, list(cell.parameters()), allow_unused=True)
+    for name, expected in zip(names, want):
+        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
+                                   msg=lambda m: f"{name}: {m}")
+    assert got["layers.0.address.weight"].abs().sum() > 0
+
+
+def test_zero_weights_are_the_papers_cell():
+    variant = CellVariant(entropy_bonus=0.0, load_balance=0.0)
+    assert variant == CellVariant() and variant.native_unsupported() is None
+    _, _, cell, plain = layer_run(variant, grad=True)
+    assert cell.last_address_loss is None
+    _, _, _, with_loss = layer_run(CellVariant(load_balance=1e-3), grad=True)
+    assert not torch.equal(with_loss["layers.0.address.bias"], plain["layers.0.address.bias"])
+
+
+def test_armin_lm_logs_the_address_loss_as_its_own_scalar():
+    model, dictionary = build(armin_entropy_bonus=0.1, armin_load_balance=0.01)
+    model.train()
+    tokens = torch.randint(dictionary.nspecial, len(dictionary), (2, 9))
+    with metrics.aggregate() as logged:
+        model(tokens)
+    layers = model.decoder.armin.layers
+    assert logged.get_smoothed_values()["armin_aux_loss"] == pytest.approx(
+        sum(layer.last_address_loss.item() for layer in layers), abs=1e-3)
+    plain, _ = build()
+    with metrics.aggregate() as logged:
+        plain(tokens)
+    assert "armin_aux_loss" not in logged.get_smoothed_values()
