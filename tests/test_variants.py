@@ -8,12 +8,13 @@ import torch
 from fairseq.logging import metrics
 
 from armin_plugin.errors import ArminError
+from armin_plugin.models.lstm_stream_lm import LSTMStreamLanguageModel, LSTMStreamLanguageModelConfig
 from armin_plugin.modules import ARMIN, CellVariant, native, recurrence
 from armin_plugin.modules.address_losses import address_loss
 from armin_plugin.modules.addressing import sample_gumbel
 from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
 from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
-from test_armin_lm import build
+from test_armin_lm import _Task, _dictionary, build
 
 DT = torch.float64
 
@@ -202,3 +203,25 @@ def test_armin_lm_logs_the_address_loss_as_its_own_scalar():
     with metrics.aggregate() as logged:
         plain(tokens)
     assert "armin_aux_loss" not in logged.get_smoothed_values()
+
+
+# --------------------------------------------------------------------------- --lstm-forget-bias
+
+
+def lstm_stream(forget_bias):
+    cfg = LSTMStreamLanguageModelConfig(decoder_embed_dim=6, decoder_hidden_size=5, decoder_layers=2,
+                                        max_target_positions=100, lstm_forget_bias=forget_bias)
+    torch.manual_seed(0)
+    return LSTMStreamLanguageModel.build_model(cfg, _Task(_dictionary())).decoder.lstm
+
+
+def test_lstm_forget_bias_sets_the_forget_rows_only():
+    default, trick = lstm_stream(0.0), lstm_stream(1.0)
+    for layer in range(2):
+        for kind, forget in (("ih", 1.0), ("hh", 0.0)):
+            got = getattr(trick, f"bias_{kind}_l{layer}").detach()
+            before = getattr(default, f"bias_{kind}_l{layer}").detach()
+            assert torch.equal(got[5:10], torch.full((5,), forget))  # gates i, f, g, o
+            assert torch.equal(got[:5], before[:5]) and torch.equal(got[10:], before[10:])
+    for name, value in default.named_parameters():  # 0: PyTorch's init, untouched
+        assert torch.equal(value, dict(trick.named_parameters())[name]) or "bias" in name
