@@ -15,6 +15,7 @@ from armin_plugin.modules.addressing import sample_gumbel
 from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
 from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
 from test_armin_lm import _Task, _dictionary, build
+from test_translation_model import build as build_translation
 
 DT = torch.float64
 
@@ -225,3 +226,28 @@ def test_lstm_forget_bias_sets_the_forget_rows_only():
             assert torch.equal(got[:5], before[:5]) and torch.equal(got[10:], before[10:])
     for name, value in default.named_parameters():  # 0: PyTorch's init, untouched
         assert torch.equal(value, dict(trick.named_parameters())[name]) or "bias" in name
+
+
+# --------------------------------------------------------------------------- --armin-tau-schedule
+
+
+@pytest.mark.parametrize("slots, expected", [(16, {0: 1.0, 9: 1.0, 10: 0.5, 25: 1 / 3, 149: 1 / 15, 10**6: 1 / 15}),
+                                             (2, {0: 1.0, 100: 1.0}), (1, {0: 1.0, 100: 1.0})])
+def test_authors_tau_is_one_over_min_epoch_plus_one_and_n_minus_one(slots, expected):
+    model, _ = build(armin_slots=slots, armin_tau_schedule="authors", armin_tau_epoch_updates=10)
+    for updates, tau in expected.items():
+        model.set_num_updates(updates)
+        assert model.decoder.armin.temperature == pytest.approx(tau)
+
+
+def test_authors_tau_follows_each_stacks_slots_in_translation():
+    model = build_translation("armin_iwslt_de_en", 40, "--encoder-slots", 3, "--decoder-slots", 8,
+                              "--armin-tau-schedule", "authors", "--armin-tau-epoch-updates", 5)[0]
+    model.set_num_updates(100)
+    assert model.encoder.forward_stack.temperature == pytest.approx(1 / 2)
+    assert model.decoder.armin.temperature == pytest.approx(1 / 7)
+
+
+def test_authors_tau_needs_the_epoch_length():
+    with pytest.raises(ArminError, match="--armin-tau-schedule authors needs --armin-tau-epoch-updates"):
+        build(armin_tau_schedule="authors")

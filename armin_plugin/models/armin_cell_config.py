@@ -26,6 +26,17 @@ class ARMINCellConfig(FairseqDataclass):
     armin_tau_updates: int = field(
         default=10000, metadata={"help": "updates over which the temperature anneals"}
     )
+    armin_tau_schedule: ChoiceEnum(["anneal", "authors"]) = field(
+        default="anneal",
+        metadata={"help": "anneal: geometric from --armin-tau-start to --armin-tau-end (ours); "
+                          "authors: tau = 1 / min(epoch + 1, N - 1) as in the authors' code, "
+                          "an epoch being --armin-tau-epoch-updates updates"},
+    )
+    armin_tau_epoch_updates: int = field(
+        default=0,
+        metadata={"help": "updates per epoch of --armin-tau-schedule authors (fairseq's tasks "
+                          "give a model no epoch)"},
+    )
     armin_sample_eval: bool = field(
         default=False, metadata={"help": "keep Gumbel sampling of addresses in eval mode"}
     )

@@ -37,7 +37,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = new_embedding(dictionary, cfg.decoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = temperature_schedule(cfg)
+        self.temperature_schedule = temperature_schedule(cfg, cfg.armin_slots)
         self.armin = armin_stack(
             cfg, cfg.decoder_embed_dim, cfg.armin_hidden_size, cfg.armin_slot_size, cfg.armin_slots,
             cfg.armin_layers, self.temperature_schedule,
