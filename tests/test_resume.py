@@ -77,6 +77,23 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(ptb_char_slice, tmp
     assert_same_run(reference, [first, second], tmp_path / "whole", tmp_path / "pieces")
 
 
+@pytest.mark.parametrize("variant", [["--armin-no-read"],
+                                     ["--armin-entropy-bonus", 0.05, "--armin-load-balance", 0.05]],
+                         ids=["no-read", "address-losses"])
+def test_resume_is_exact_with_the_step_variants(ptb_char_slice, tmp_path, variant):
+    """--max-update 3, then 7, armin_lm on streams with a step-level variant flag on."""
+    setup = "armin_tbptt_lm"
+    reference = train(ptb_char_slice, tmp_path / "whole", setup, 7, *variant)
+    first = train(ptb_char_slice, tmp_path / "pieces", setup, 3, *variant)
+    second = train(ptb_char_slice, tmp_path / "pieces", setup, 7, *variant)
+    for result in (reference, first, second):
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "@ 3 updates" in second.stdout
+    if "--armin-load-balance" in variant:
+        assert "armin_aux_loss=" in reference.stdout
+    assert_same_run(reference, [first, second], tmp_path / "whole", tmp_path / "pieces")
+
+
 def stop_with_signal(args, signum, after_update):
     """``fairseq-train ARGS`` until update ``after_update`` is logged, then ``signum``; the
     finished process."""

@@ -44,7 +44,7 @@ class ARMINAlgorithmicConfig(ARMINCellConfig):
 class ARMINAlgorithmicModel(BaseFairseqModel):
     def __init__(self, cfg: ARMINAlgorithmicConfig, input_size: int, output_size: int):
         super().__init__()
-        self.temperature_schedule = temperature_schedule(cfg)
+        self.temperature_schedule = temperature_schedule(cfg, cfg.armin_slots)
         self.armin = armin_stack(cfg, input_size, cfg.armin_hidden_size, cfg.armin_slot_size,
                                  cfg.armin_slots, cfg.armin_layers, self.temperature_schedule)
         self.output_projection = nn.Linear(self.armin.output_size, output_size)

@@ -1,12 +1,15 @@
 """Flags every ARMIN model of the plugin shares: how its cells behave, whatever their sizes."""
 from dataclasses import dataclass, field
 
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+
+from ..modules.initialisation import INITS
 
 
 @dataclass
 class ARMINCellConfig(FairseqDataclass):
-    """Layer dropout, forget bias, Gumbel-softmax temperature schedule, sampling in eval."""
+    """Layer dropout, forget bias, Gumbel-softmax temperature schedule, sampling in eval, and
+    the variants of docs/the-cell.md (initialisation, no read, address losses, ...)."""
 
     armin_layer_dropout: float = field(
         default=0.0, metadata={"help": "dropout between stacked ARMIN layers"}
@@ -23,6 +26,40 @@ class ARMINCellConfig(FairseqDataclass):
     armin_tau_updates: int = field(
         default=10000, metadata={"help": "updates over which the temperature anneals"}
     )
+    armin_tau_schedule: ChoiceEnum(["anneal", "authors"]) = field(
+        default="anneal",
+        metadata={"help": "anneal: geometric from --armin-tau-start to --armin-tau-end (ours); "
+                          "authors: tau = 1 / min(epoch + 1, N - 1) as in the authors' code, "
+                          "an epoch being --armin-tau-epoch-updates updates"},
+    )
+    armin_tau_epoch_updates: int = field(
+        default=0,
+        metadata={"help": "updates per epoch of --armin-tau-schedule authors (fairseq's tasks "
+                          "give a model no epoch)"},
+    )
     armin_sample_eval: bool = field(
         default=False, metadata={"help": "keep Gumbel sampling of addresses in eval mode"}
+    )
+    armin_init: ChoiceEnum(INITS) = field(
+        default="pytorch",
+        metadata={"help": "initialisation of the cell's linear maps: pytorch (nn.Linear's "
+                          "default) or authors (each weight matrix orthogonal, biases zero, "
+                          "as in the authors' code; the paper does not say)"},
+    )
+    armin_no_read: bool = field(
+        default=False,
+        metadata={"help": "ablation, not in the paper: the read replaced by zeros wherever it is "
+                          "used (the cell without memory); the address is still computed"},
+    )
+    armin_entropy_bonus: float = field(
+        default=0.0,
+        metadata={"help": "not in the paper (D-NTM's remedy): adds -W * mean over steps of the "
+                          "entropy of softmax(address logits) to the objective; not part of "
+                          "fairseq's loss, logged as armin_aux_loss"},
+    )
+    armin_load_balance: float = field(
+        default=0.0,
+        metadata={"help": "not in the paper (mixture-of-experts remedy): adds A * N * sum_i f_i P_i "
+                          "(f_i share of reads of slot i, P_i mean address probability) to the "
+                          "objective; not part of fairseq's loss, logged as armin_aux_loss"},
     )

@@ -1,12 +1,12 @@
 """The encoder of the ``armin`` translation model: ARMIN stacks over source embeddings."""
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import torch
 from fairseq.models import FairseqEncoder
 from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
-from ..modules import ARMIN, TemperatureSchedule
+from ..modules import ARMIN
 from .armin_parts import armin_stack, new_embedding, temperature_schedule
 
 
@@ -27,7 +27,7 @@ class ARMINEncoderOut(NamedTuple):
         )
 
 
-def side_stack(cfg, side: str, input_size: int, schedule: TemperatureSchedule) -> ARMIN:
+def side_stack(cfg, side: str, input_size: int, schedule: Callable[[int], float]) -> ARMIN:
     """The ARMIN stack of ``side`` ("encoder" or "decoder") sized by its ``--SIDE-*`` flags."""
     sizes = (getattr(cfg, f"{side}_{name}") for name in ("hidden_size", "slot_size", "slots", "layers"))
     return armin_stack(cfg, input_size, *sizes, schedule)
@@ -47,7 +47,7 @@ class ARMINEncoder(FairseqEncoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.encoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = temperature_schedule(cfg)
+        self.temperature_schedule = temperature_schedule(cfg, cfg.encoder_slots)
         self.forward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
         self.output_size = self.forward_stack.output_size
         self.backward_stack = None

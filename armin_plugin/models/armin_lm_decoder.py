@@ -38,7 +38,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = new_embedding(dictionary, cfg.decoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = temperature_schedule(cfg)
+        self.temperature_schedule = temperature_schedule(cfg, cfg.armin_slots)
         self.armin = armin_stack(
             cfg, cfg.decoder_embed_dim, cfg.armin_hidden_size, cfg.armin_slot_size, cfg.armin_slots,
             cfg.armin_layers, self.temperature_schedule,
@@ -131,8 +131,9 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         return x, {"attn": [None], "state": state}
 
     def _log_memory_use(self, stream_key: Optional[str], stream_position: int, batch_size: int):
-        """Log the temperature and how the memory was read (means over layers) to fairseq's
-        metrics: training logs, validation logs and TensorBoard. Slot ages continue across
+        """Log the temperature, how the memory was read (means over layers) and the address
+        losses (summed over layers, when on) to fairseq's metrics: training logs, validation
+        logs and TensorBoard. Slot ages continue across
         the segments of a stream."""
         clock = None
         if stream_key is not None:
@@ -146,6 +147,9 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         if stream_key is not None:
             self.slot_clocks.keep(stream_key, stream_position, SlotClock(torch.stack(written_at)))
         metrics.log_scalar("armin_tau", self.armin.temperature, priority=900, round=3)
+        losses = [layer.last_address_loss for layer in self.armin.layers if layer.last_address_loss is not None]
+        if losses:  # --armin-entropy-bonus, --armin-load-balance: not part of fairseq's loss
+            metrics.log_scalar("armin_aux_loss", float(sum(losses)), priority=900, round=6)
         for name in MemoryUse._fields:
             value = sum(getattr(use, name) for use in uses) / len(uses)
             metrics.log_scalar(f"armin_{name}", value, priority=900, round=3)

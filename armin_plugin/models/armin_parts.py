@@ -1,8 +1,12 @@
 """Parts every ARMIN model of the plugin builds from its flags (see :class:`ARMINCellConfig`):
-token embeddings, the temperature schedule and the ARMIN stack."""
+token embeddings, the temperature schedule, the cell variant and the ARMIN stack."""
+from typing import Callable
+
 from torch import nn
 
-from ..modules import ARMIN, TemperatureSchedule
+from ..errors import ArminError
+from ..modules import ARMIN, CellVariant, TemperatureSchedule
+from ..modules.temperature import AuthorsTemperature
 
 
 def new_embedding(dictionary, dim: int) -> nn.Embedding:
@@ -13,15 +17,32 @@ def new_embedding(dictionary, dim: int) -> nn.Embedding:
     return embedding
 
 
-def temperature_schedule(cfg) -> TemperatureSchedule:
-    """The Gumbel-softmax temperature of ``--armin-tau-start/-end/-updates``."""
+def temperature_schedule(cfg, num_slots: int) -> Callable[[int], float]:
+    """The Gumbel-softmax temperature per update of a stack of ``num_slots`` slots:
+    ``--armin-tau-start/-end/-updates`` (``--armin-tau-schedule anneal``) or the authors'
+    1 / min(epoch + 1, N - 1) with epochs of ``--armin-tau-epoch-updates`` updates."""
+    if str(cfg.armin_tau_schedule) == "authors":
+        if cfg.armin_tau_epoch_updates < 1:
+            raise ArminError("--armin-tau-schedule authors needs --armin-tau-epoch-updates (updates "
+                             f"per epoch) to be a positive integer, got {cfg.armin_tau_epoch_updates}")
+        return AuthorsTemperature(cfg.armin_tau_epoch_updates, num_slots)
     return TemperatureSchedule(cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates)
 
 
+def cell_variant(cfg) -> CellVariant:
+    """The step-level variant of ``--armin-no-read``, ``--armin-entropy-bonus`` and
+    ``--armin-load-balance``; a negative weight stops with one line naming the flag."""
+    for name in ("armin_entropy_bonus", "armin_load_balance"):
+        if not getattr(cfg, name) >= 0:
+            raise ArminError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(cfg, name)}")
+    return CellVariant(bool(cfg.armin_no_read), float(cfg.armin_entropy_bonus),
+                       float(cfg.armin_load_balance))
+
+
 def armin_stack(cfg, input_size: int, hidden_size: int, slot_size: int, num_slots: int,
-                num_layers: int, schedule: TemperatureSchedule) -> ARMIN:
+                num_layers: int, schedule: Callable[[int], float]) -> ARMIN:
     """An ARMIN stack of these sizes whose cells behave as the shared ``--armin-*`` flags say
-    (layer dropout, forget bias, sampling in eval), at the temperature of update 0."""
+    (layer dropout, forget bias, sampling in eval, the variants), at the temperature of update 0."""
     return ARMIN(
         input_size, hidden_size, slot_size, num_slots,
         num_layers=num_layers,
@@ -29,4 +50,6 @@ def armin_stack(cfg, input_size: int, hidden_size: int, slot_size: int, num_slot
         forget_bias=cfg.armin_forget_bias,
         temperature=schedule(0),
         sample_in_eval=cfg.armin_sample_eval,
+        init=str(cfg.armin_init),
+        variant=cell_variant(cfg),
     )

@@ -55,7 +55,7 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.decoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = temperature_schedule(cfg)
+        self.temperature_schedule = temperature_schedule(cfg, cfg.decoder_slots)
         self.out_embed_dim = cfg.decoder_out_embed_dim
         feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
         self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size, self.temperature_schedule)

@@ -11,6 +11,7 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.models import FairseqDecoder, FairseqLanguageModel, register_model
 from fairseq.modules import FairseqDropout
 from omegaconf import II
+import torch
 from torch import Tensor, nn
 
 from ..training.carried_state import CarriedStates
@@ -30,7 +31,23 @@ class LSTMStreamLanguageModelConfig(FairseqDataclass):
     decoder_hidden_size: int = field(default=512, metadata={"help": "LSTM hidden size"})
     decoder_layers: int = field(default=1, metadata={"help": "stacked LSTM layers"})
     dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and outputs"})
+    lstm_forget_bias: float = field(
+        default=0.0,
+        metadata={"help": "forget-gate bias at initialisation: the forget part of each layer's "
+                          "input bias set to this, the hidden bias part to 0 (1.0: the usual "
+                          "trick); 0 keeps PyTorch's default init of both"},
+    )
     max_target_positions: Optional[int] = II("task.max_target_positions")
+
+
+def set_forget_bias(lstm: nn.LSTM, value: float):
+    """Every layer's forget gate starts at ``value``: rows [H, 2H) of ``bias_ih_l{k}`` (gates
+    i, f, g, o) set to it, the same rows of ``bias_hh_l{k}`` to 0."""
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        for layer in range(lstm.num_layers):
+            getattr(lstm, f"bias_ih_l{layer}")[hidden:2 * hidden] = value
+            getattr(lstm, f"bias_hh_l{layer}")[hidden:2 * hidden] = 0.0
 
 
 class LSTMStreamDecoder(FairseqDecoder):
@@ -41,6 +58,8 @@ class LSTMStreamDecoder(FairseqDecoder):
         self.embed_tokens = nn.Embedding(len(dictionary), cfg.decoder_embed_dim, dictionary.pad())
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
         self.lstm = nn.LSTM(cfg.decoder_embed_dim, cfg.decoder_hidden_size, cfg.decoder_layers)
+        if cfg.lstm_forget_bias:
+            set_forget_bias(self.lstm, cfg.lstm_forget_bias)
         self.output_projection = nn.Linear(cfg.decoder_hidden_size, len(dictionary))
         self.max_target_positions = cfg.max_target_positions or 100000
         self.carried = CarriedStates(LSTMState)

@@ -3,5 +3,6 @@ from .armin import ARMIN
 from .armin_cell import ARMINCell
 from .armin_state import ARMINState
 from .temperature import TemperatureSchedule
+from .variants import CellVariant
 
-__all__ = ["ARMIN", "ARMINCell", "ARMINState", "TemperatureSchedule"]
+__all__ = ["ARMIN", "ARMINCell", "ARMINState", "CellVariant", "TemperatureSchedule"]

@@ -9,6 +9,7 @@ from ..errors import ArminError
 from .addressing import sample_gumbel
 from .armin_cell import ARMINCell
 from .armin_state import ARMINState
+from .variants import CellVariant
 
 
 class ARMIN(nn.Module):
@@ -44,6 +45,10 @@ class ARMIN(nn.Module):
         temperature: :math:`\tau` of the Gumbel-softmax, positive; settable between calls
             (fairseq models set it from their schedule). Default: 1.0
         sample_in_eval: sample addresses in eval mode too. Default: False
+        init: how the cells' linear maps start, "pytorch" or "authors" (orthogonal weights,
+            zero biases). Default: "pytorch"
+        variant: the :class:`.variants.CellVariant` of every layer (no read, address
+            losses). Default: the paper's cell
 
     Inputs: input, state, padding_mask, gumbel_noise
         - **input** of shape :math:`(T, B, d_x)`, or :math:`(B, T, d_x)` with ``batch_first``.
@@ -99,6 +104,8 @@ class ARMIN(nn.Module):
         forget_bias: float = 1.0,
         temperature: float = 1.0,
         sample_in_eval: bool = False,
+        init: str = "pytorch",
+        variant: CellVariant = CellVariant(),
     ):
         super().__init__()
         for name, value in [
@@ -127,6 +134,8 @@ class ARMIN(nn.Module):
                 slot_size,
                 num_slots,
                 forget_bias,
+                init,
+                variant,
             )
             for index in range(num_layers)
         )

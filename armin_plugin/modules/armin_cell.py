@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .addressing_trace import AddressingTrace
+from .initialisation import initialise
 from .recurrence import RecurrentWeights, run_recurrence
+from .variants import CellVariant
 
 LayerState = Tuple[Tensor, Tensor, Tensor]  # hidden (B, d_h), memory (B, N, d_r), steps (B,)
 
@@ -60,6 +62,10 @@ class ARMINCell(nn.Module):
         slot_size: :math:`d_r`, the size of one memory slot (any size, also above :math:`d_h`).
         num_slots: :math:`N`, the number of memory slots.
         forget_bias: constant added to the forget-gate pre-activation :math:`f`. Default: 1.0
+        init: "pytorch" (``nn.Linear``'s default) or "authors" (orthogonal weights, zero
+            biases; see :func:`.initialisation.initialise`). Default: "pytorch"
+        variant: a :class:`.variants.CellVariant`, departures from the paper's step (no read,
+            address losses). Default: the paper's cell
 
     Inputs of :meth:`forward`: inputs, state, step_mask, temperature, gumbel_noise
         - **inputs** of shape :math:`(T, B, d_x)`.
@@ -93,7 +99,8 @@ class ARMINCell(nn.Module):
         initial_memory: :math:`p_M`, shape :math:`(N, d_r)`, initialised to zeros.
 
     The linear maps keep ``nn.Linear``'s initialisation,
-    :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with :math:`k = 1/\text{in\_features}`.
+    :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with :math:`k = 1/\text{in\_features}`, unless
+    ``init`` is "authors".
 
     Cost per step and row, in multiply-adds: :math:`(d_x + d_h) N + (d_x + d_h + d_r)(d_h +
     d_r) + (d_x + d_h + d_r)(4 d_h + d_r) + d_h d_r`; the read and the write copy one slot
@@ -111,18 +118,21 @@ class ARMINCell(nn.Module):
         (torch.Size([5, 3, 28]), torch.Size([3, 20]), torch.Size([3, 4, 8]), [5, 5, 5])
     """
 
-    def __init__(self, input_size, hidden_size, slot_size, num_slots, forget_bias=1.0):
+    def __init__(self, input_size, hidden_size, slot_size, num_slots, forget_bias=1.0,
+                 init="pytorch", variant=CellVariant()):
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.slot_size = slot_size
         self.num_slots = num_slots
         self.forget_bias = forget_bias
+        self.variant = variant.check()
         d_x, d_h, d_r = input_size, hidden_size, slot_size
         self.address = nn.Linear(d_x + d_h, num_slots)
         self.gate = nn.Linear(d_x + d_h + d_r, d_h + d_r)
         self.transform = nn.Linear(d_x + d_h + d_r, 4 * d_h + d_r)
         self.write = nn.Linear(d_h, d_r)
+        initialise(self, init)
         self.initial_hidden = nn.Parameter(torch.randn(d_h))
         self.initial_memory = nn.Parameter(torch.zeros(num_slots, d_r))
         self._arranged_key, self._arranged = None, None  # see arranged_weights()
@@ -130,6 +140,8 @@ class ARMINCell(nn.Module):
         # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
         self.record_addressing = False
         self.last_trace: Optional[AddressingTrace] = None
+        # The value of the address losses of the last call (0-dim, no gradient), None without.
+        self.last_address_loss: Optional[Tensor] = None
 
     @property
     def output_size(self) -> int:
@@ -162,8 +174,9 @@ class ARMINCell(nn.Module):
             [self.num_slots, self.output_size, 4 * self.hidden_size + self.slot_size], -1
         )
         record = [] if self.record_addressing else None
-        outputs, final = run_recurrence(
-            addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature, record
+        outputs, final, self.last_address_loss = run_recurrence(
+            addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature, record,
+            self.variant,
         )
         if record is not None:
             logits, read, written = record
@@ -230,5 +243,5 @@ class ARMINCell(nn.Module):
         return (
             f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
             f"slot_size={self.slot_size}, num_slots={self.num_slots}, "
-            f"forget_bias={self.forget_bias}"
+            f"forget_bias={self.forget_bias}, variant={self.variant}"
         )

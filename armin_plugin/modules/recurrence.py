@@ -21,7 +21,7 @@ runs the Python loop. The two agree to float64 rounding in outputs, state and ev
 gradient (tests/test_native_recurrence.py).
 
 A new cell flag (the quality study may add some) must: (1) reach :func:`run_recurrence` as
-an argument and change the Python loop; (2) make :func:`_native_unsupported` return a
+an argument (a field of :class:`.variants.CellVariant`) and change the Python loop; (2) make :func:`_native_unsupported` return a
 reason whenever it is set to a non-default value, so those calls fall back to the Python
 loop, until (3) ``csrc/recurrence.cpp`` implements it too (its schema, ``forward_impl`` /
 ``backward_impl``), the reason is removed and tests/test_native_recurrence.py checks both
@@ -48,6 +48,8 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import ArminError
 from . import native
+from .address_losses import address_loss
+from .variants import CellVariant
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +89,9 @@ class Activations(NamedTuple):
 
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                 temperature, keep, record=None, backend="python"):
-    """The forward loop. ``trans_in`` already holds the forget bias in its f part.
+                 temperature, keep, record=None, backend="python", variant=CellVariant()):
+    """The forward loop. ``trans_in`` already holds the forget bias in its f part;
+    ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only).
 
     Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,) and, with
     ``keep``, the :class:`Activations` of all steps (otherwise one step's scratch space).
@@ -125,17 +128,18 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
         )
     else:
         hidden, steps = _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights,
-                                       noise, real, temperature, acts, outputs, recorded)
+                                       noise, real, temperature, acts, outputs, recorded, variant)
     if record is not None:
         record.extend(recorded)
     return outputs, hidden, memory, steps, acts
 
 
 def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                   temperature, acts, outputs, recorded):
+                   temperature, acts, outputs, recorded, variant):
     """The reference definition of a forward step, run over all T steps: fills ``outputs``,
     ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
     slots read, slots written) and ``memory`` in place; returns the final hidden and steps.
+    ``variant.no_read``: the read is zeros (the slot is still chosen, and written back).
     """
     steps_total, batch, n_slots = addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
@@ -145,6 +149,7 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
     w_from_h, b_from_h = weights.from_hidden.t(), weights.from_hidden_bias
     w_gate, w_trans = weights.gate.t(), weights.transform.t()
     addr_rec = hidden @ w_from_h[:, :n_slots]
+    no_read = memory.new_zeros(batch, d_r) if variant.no_read else None
     for t in range(steps_total):
         s = t if keep else 0
         logits = addr_in[t] + addr_rec
@@ -156,7 +161,7 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
             logits += noise[t]
             slot = torch.argmax(logits, -1, out=acts.slots[s])
             acts.probs[s] = torch.softmax(logits / temperature, -1)
-        read = memory[rows, slot]
+        read = memory[rows, slot] if no_read is None else no_read
         hidden_read = torch.cat([hidden, read], -1, out=acts.hidden_read[s])
         gates = torch.addmm(gate_in[t], hidden_read, w_gate, out=acts.gates[s]).sigmoid_()
         trans = torch.addmm(trans_in[t], gates * hidden_read, w_trans, out=acts.transform[s])
@@ -188,9 +193,10 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
 
 
 def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                  backend="python"):
+                  backend="python", variant=CellVariant(), address_grad=None):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
-    (B, N, d_r)); ``backend`` as in :func:`_run_forward`.
+    (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
+    (T, B, N) or None: a gradient added to that of the address logits (the address losses).
 
     Returns gradients of (addr_in, gate_in, trans_in, hidden, memory) and of the
     :class:`RecurrentWeights`.
@@ -199,9 +205,10 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     d_h = weights.from_hidden.size(1)
     d_r = weights.transform.size(1) - d_h
     n_slots = weights.from_hidden.size(0) - d_r
-    sampled = acts.probs is not None
+    # the logits get a gradient through the straight-through read, or from the address losses
+    addressed = (acts.probs is not None and not variant.no_read) or address_grad is not None
     grad_addr = torch.zeros(steps_total, batch, n_slots, dtype=grad_out.dtype,
-                            device=grad_out.device) if sampled else None
+                            device=grad_out.device) if addressed else None
     grad_gate_in = torch.empty_like(acts.gates)
     grad_trans_in = torch.empty_like(acts.transform)
     grad_value = torch.empty_like(acts.overwritten)
@@ -214,16 +221,16 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     else:
         grad_state, grad_memory = _backward_steps(
             grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-            grad_addr, grad_gate_in, grad_trans_in, grad_value,
+            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad,
         )
 
     def flat(x):
         return x.reshape(steps_total * batch, -1)
 
     grad_write = flat(grad_value).t() @ flat(acts.new_hidden)
-    if sampled:
+    if addressed:
         grad_address = flat(grad_addr).t() @ flat(acts.hidden_read[..., :d_h])
-    else:  # argmax addressing: no gradient reaches the address logits
+    else:  # argmax addressing, or no read: no gradient reaches the address logits
         grad_address = grad_write.new_zeros(n_slots, d_h)
     grad_value_sum = flat(grad_value).sum(0)
     weight_grads = RecurrentWeights(
@@ -236,11 +243,12 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                    grad_addr, grad_gate_in, grad_trans_in, grad_value):
+                    grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad):
     """The reference definition of a backward step, run from the last step to the first:
-    fills the (T, B, ...) gradients ``grad_addr`` (None without sampling), ``grad_gate_in``,
-    ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values); returns the gradients
-    of the initial hidden (B, d_h) and memory (B, N, d_r).
+    fills the (T, B, ...) gradients ``grad_addr`` (None when no gradient reaches the logits),
+    ``grad_gate_in``, ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values);
+    returns the gradients of the initial hidden (B, d_h) and memory (B, N, d_r).
+    ``address_grad`` (T, B, N) or None is added to the gradient of the logits of each step.
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
@@ -251,7 +259,7 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
     memory = memory.transpose(1, 2).contiguous()
     grad_memory = grad_memory.clone()
     grad_state = grad_hidden.clone()  # dL/dh_t, except through the address of step t + 1
-    sampled = acts.probs is not None
+    straight_through = acts.probs is not None and not variant.no_read
     grad_next_addr = grad_out.new_zeros(batch, n_slots)
     w_back = weights.from_hidden
     real_rows = None if real is None else real.unsqueeze(-1).to(grad_out.dtype)
@@ -295,13 +303,16 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
         grad_state = grad_h if grad_state is None else grad_state + grad_h
         grad_read = torch.addcmul(grad_hidden_read[:, d_h:], grad_r_out, s_om)
         # read: r = M_{t-1}[k]; straight through: dL/dy_k = <M_{t-1}[k], dL/dr>
-        if sampled:
+        if straight_through:
             probs = acts.probs[t]
             grad_probs = torch.bmm(grad_read.unsqueeze(1), memory).squeeze(1)
             grad_probs -= (probs * grad_probs).sum(-1, keepdim=True)
             grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
-        grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
-    if sampled:
+        if address_grad is not None:
+            grad_next_addr = grad_addr[t].add_(address_grad[t])
+        if not variant.no_read:  # a zero read uses no slot
+            grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
+    if grad_addr is not None:
         grad_state = torch.addmm(grad_state, grad_next_addr, w_back[:n_slots])
     return grad_state, grad_memory
 
@@ -310,13 +321,16 @@ class _Recurrence(torch.autograd.Function):
     """Autograd node for the whole loop; see :func:`run_recurrence` for the arguments."""
 
     @staticmethod
-    def forward(ctx, backend, steps, noise, real, temperature, record, addr_in, gate_in,
+    def forward(ctx, backend, variant, steps, noise, real, temperature, record, addr_in, gate_in,
                 trans_in, hidden, memory, *weights):
         weights = RecurrentWeights(*weights)
+        record = _record_for(variant, record)
         outputs, hidden, memory, steps, acts = _run_forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-            temperature, keep=True, record=record, backend=backend,
+            temperature, keep=True, record=record, backend=backend, variant=variant,
         )
+        aux, ctx.address_grad = _address_loss(variant, record, real)
+        ctx.variant = variant
         ctx.backend = backend
         ctx.temperature = temperature
         ctx.sampled = acts.probs is not None
@@ -324,12 +338,15 @@ class _Recurrence(torch.autograd.Function):
         saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
         saved += [real] if ctx.masked else []
         ctx.save_for_backward(memory, *weights, *saved)
-        ctx.mark_non_differentiable(steps)
-        return outputs, hidden, memory, steps
+        if aux is None:
+            ctx.mark_non_differentiable(steps)
+            return outputs, hidden, memory, steps
+        ctx.mark_non_differentiable(steps, aux)
+        return outputs, hidden, memory, steps, aux
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps):
+    def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps, _grad_aux=None):
         memory, *rest = ctx.saved_tensors
         weights = RecurrentWeights(*rest[:4])
         rest = rest[4:]
@@ -339,9 +356,23 @@ class _Recurrence(torch.autograd.Function):
         with torch.autocast(grad_out.device.type, enabled=False):  # as forward ran
             inputs, weight_grads = _run_backward(
                 grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
-                backend=ctx.backend,
+                backend=ctx.backend, variant=ctx.variant, address_grad=ctx.address_grad,
             )
-        return (None, None, None, None, None, None, *inputs, *weight_grads)
+        return (None, None, None, None, None, None, None, *inputs, *weight_grads)
+
+
+def _record_for(variant: CellVariant, record: Optional[list]) -> Optional[list]:
+    """The caller's record list, or a fresh one when the address losses need the logits."""
+    return [] if record is None and variant.has_address_loss else record
+
+
+def _address_loss(variant: CellVariant, record: Optional[list], real: Optional[Tensor]):
+    """(value (0-dim), C x its gradient (T, B, N)) of the address losses from the recorded
+    logits and slots read (see :mod:`.address_losses`), or (None, None) without them."""
+    if not variant.has_address_loss:
+        return None, None
+    logits, slots = record[-3], record[-2]
+    return address_loss(logits, slots, real, variant.entropy_bonus, variant.load_balance)
 
 
 def run_recurrence(
@@ -354,15 +385,19 @@ def run_recurrence(
     real: Optional[Tensor],
     temperature: float,
     record: Optional[list] = None,
-) -> Tuple[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+    variant: CellVariant = CellVariant(),
+) -> Tuple[Tensor, Tuple[Tensor, Tensor, Tensor], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
     addr_in (T, B, N), gate_in (T, B, G), trans_in (T, B, P): the input-side projections
     with biases (trans_in with the forget bias added to its f part); state: hidden (B, d_h),
     memory (B, N, d_r), steps (B,) long; noise: (T, B, N) Gumbel noise or None (argmax);
     real: (T, B) bool, True at real steps, or None; record: a list that receives the
-    address logits, slots read and slots written of every step (see :func:`_run_forward`).
-    Returns outputs (T, B, G) and the final (hidden, memory, steps).
+    address logits, slots read and slots written of every step (see :func:`_run_forward`);
+    variant: the :class:`.variants.CellVariant` of the cell.
+    Returns outputs (T, B, G), the final (hidden, memory, steps), and the value (0-dim,
+    float32 or float64, no gradient) of the address losses, None without them; their
+    gradient is added in backward (:mod:`.address_losses`).
     """
     hidden, memory, steps = state
     output_dtype = addr_in.dtype
@@ -374,18 +409,21 @@ def run_recurrence(
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (addr_in, gate_in, trans_in, hidden, memory, *weights)
-    backend = choose_backend(tensors + (noise,))
+    backend = choose_backend(tensors + (noise,), variant)
     with torch.autocast(addr_in.device.type, enabled=False):
         if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-            outputs, hidden, memory, steps = _Recurrence.apply(
-                backend, steps, noise, real, temperature, record, *tensors
+            outputs, hidden, memory, steps, *aux = _Recurrence.apply(
+                backend, variant, steps, noise, real, temperature, record, *tensors
             )
+            aux = aux[0] if aux else None
         else:
+            record = _record_for(variant, record)
             outputs, hidden, memory, steps, _ = _run_forward(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                temperature, keep=False, record=record, backend=backend,
+                temperature, keep=False, record=record, backend=backend, variant=variant,
             )
-    return outputs.to(output_dtype), (hidden, memory, steps)
+            aux, _ = _address_loss(variant, record, real)
+    return outputs.to(output_dtype), (hidden, memory, steps), aux
 
 
 def _in_float32(tensor: Optional[Tensor]) -> Optional[Tensor]:
@@ -399,9 +437,10 @@ BACKENDS = ("auto", "python", "native", "cpp")
 _logged = set()
 
 
-def choose_backend(tensors) -> str:
+def choose_backend(tensors, variant: CellVariant = CellVariant()) -> str:
     """"native" (csrc/recurrence.cpp) or "python" (:func:`_forward_steps`,
-    :func:`_backward_steps`) for a call on ``tensors`` (None entries ignored), as
+    :func:`_backward_steps`) for a call on ``tensors`` (None entries ignored) with the
+    cell ``variant``, as
     ``ARMIN_BACKEND`` asks: "auto" (default) takes the compiled loop where it is built and
     supports the call, "python" forces the Python loop, "native" (or "cpp") requires the
     compiled loop to be built. Logs the active backend once per process and choice.
@@ -409,7 +448,7 @@ def choose_backend(tensors) -> str:
     asked = os.environ.get("ARMIN_BACKEND", "auto").strip().lower() or "auto"
     if asked not in BACKENDS:
         raise ArminError(f"ARMIN_BACKEND must be one of {', '.join(BACKENDS)}, got {asked!r}")
-    unsupported = _native_unsupported(tensors)
+    unsupported = _native_unsupported(tensors, variant)
     if asked == "python":
         backend, why = "python", "ARMIN_BACKEND=python"
     elif native.library() is None:
@@ -427,8 +466,10 @@ def choose_backend(tensors) -> str:
     return backend
 
 
-def _native_unsupported(tensors) -> Optional[str]:
-    """Why the compiled loop cannot run a call on ``tensors`` (None if it can)."""
+def _native_unsupported(tensors, variant: CellVariant = CellVariant()) -> Optional[str]:
+    """Why the compiled loop cannot run a call on ``tensors`` with ``variant`` (None if it can)."""
+    if variant.native_unsupported():
+        return variant.native_unsupported()
     tensors = [t for t in tensors if t is not None]
     if any(t.device.type != "cpu" for t in tensors):
         return "the compiled loop is CPU-only: CUDA tensors run the Python loop"

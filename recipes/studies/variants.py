@@ -1,0 +1,38 @@
+"""The variants of docs/the-cell.md ("Variants (flags)") against the baselines on PTB-char
+streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN's parameter
+count 587k) and at lr 8e-3, the best rate of both models in quality-notes.md (to be replaced
+by each model's best from lr_sweep); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
+
+    bash recipes/study.sh variants    # 22 runs, roughly 15 minutes each on one core (estimated
+                                      # from the tokens/s in quality-notes.md, not yet run)
+
+The authors' temperature counts an epoch as 1,063 updates: PTB-char's training text (about
+5.1M characters) in batches of 32 x 150; 2,000 updates reach its second step (tau 1/2) only.
+"""
+ARMIN = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size", 256,
+         "--armin-slot-size", 64, "--dropout", 0.1]
+ARMIN16 = [*ARMIN, "--armin-slots", 16]
+LSTM = ["--arch", "lstm_stream_lm", "--decoder-embed-dim", 64, "--decoder-hidden-size", 344, "--dropout", 0.1]
+
+GRID = dict(
+    title="Variants of the cell against the baselines, PTB-char streams, quick sizes, lr 8e-3.",
+    flags=["--tokens-per-sample", 150, "--batch-size", 32, "--optimizer", "adam", "--lr", 0.008,
+           "--clip-norm", 1.0],
+    variants={
+        "armin16": ARMIN16,
+        "armin1": [*ARMIN, "--armin-slots", 1],
+        "armin16-no-read": [*ARMIN16, "--armin-no-read"],
+        "armin16-authors-init": [*ARMIN16, "--armin-init", "authors"],
+        "armin16-authors-tau": [*ARMIN16, "--armin-tau-schedule", "authors",
+                                "--armin-tau-epoch-updates", 1063],
+        "armin16-entropy2e-5": [*ARMIN16, "--armin-entropy-bonus", 2e-5],
+        "armin16-entropy1e-2": [*ARMIN16, "--armin-entropy-bonus", 1e-2],
+        "armin16-balance1e-2": [*ARMIN16, "--armin-load-balance", 0.01],
+        "armin16-balance1e-1": [*ARMIN16, "--armin-load-balance", 0.1],
+        "lstm": LSTM,
+        "lstm-forget1": [*LSTM, "--lstm-forget-bias", 1.0],
+    },
+    seeds=[1, 2],
+    max_update=2000,
+    report_at=[250, 500, 1000, 2000],
+)

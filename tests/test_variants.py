@@ -1,0 +1,253 @@
+"""The variants of docs/the-cell.md ("Variants (flags)"): what each flag changes, on cases
+that can be checked by hand, and its one-line errors."""
+import logging
+import math
+
+import pytest
+import torch
+from fairseq.logging import metrics
+
+from armin_plugin.errors import ArminError
+from armin_plugin.models.lstm_stream_lm import LSTMStreamLanguageModel, LSTMStreamLanguageModelConfig
+from armin_plugin.modules import ARMIN, CellVariant, native, recurrence
+from armin_plugin.modules.address_losses import address_loss
+from armin_plugin.modules.addressing import sample_gumbel
+from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
+from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
+from test_armin_lm import _Task, _dictionary, build
+from test_translation_model import build as build_translation
+
+DT = torch.float64
+
+
+def orthonormal(weight):
+    """Rows orthonormal if there are fewer rows than columns, otherwise columns."""
+    gram = weight @ weight.t() if weight.size(0) <= weight.size(1) else weight.t() @ weight
+    return torch.allclose(gram, torch.eye(gram.size(0), dtype=gram.dtype), atol=1e-5)
+
+
+def test_authors_init_makes_every_weight_orthogonal_and_every_bias_zero():
+    model, _ = build(armin_init="authors")
+    for cell in model.decoder.armin.layers:
+        for linear in (cell.address, cell.gate, cell.transform, cell.write):
+            assert orthonormal(linear.weight.detach())
+            assert not linear.bias.detach().any()
+        assert cell.initial_hidden.detach().any()  # p_h keeps its N(0, 1) start
+
+
+def test_pytorch_init_is_nn_linears_default():
+    model, _ = build()
+    cell = model.decoder.armin.layers[0]
+    bound = cell.gate.in_features ** -0.5
+    assert cell.gate.bias.detach().any() and cell.gate.weight.detach().abs().max() <= bound
+    assert not orthonormal(cell.gate.weight.detach())
+
+
+def test_unknown_init_is_one_line():
+    with pytest.raises(ArminError, match="ARMIN init must be one of pytorch, authors, got 'xavier'"):
+        ARMIN(3, 4, 5, 2, init="xavier")
+
+
+# --------------------------------------------------------------------------- --armin-no-read
+
+
+def layer_run(variant, memory_seed=0, grad=False, pad=None):
+    """One float64 layer in training mode with fixed noise: outputs, final state, the cell
+    and (with ``grad``) the gradients of a random projection of the outputs and state."""
+    model = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7, variant=variant)
+    cell = model.layers[0]
+    cell.record_addressing = True
+    with torch.no_grad():
+        cell.initial_memory.copy_(torch.randn(3, 5, generator=torch.Generator().manual_seed(memory_seed), dtype=DT))
+    model.train()
+    x = torch.randn(7, 2, 3, generator=torch.Generator().manual_seed(5), dtype=DT).requires_grad_()
+    noise = sample_gumbel((1, 7, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
+    out, state = model(x, padding_mask=pad, gumbel_noise=noise)
+    grads = None
+    if grad:
+        grads = dict(zip([n for n, _ in model.named_parameters()],
+                         grads_of_random_projection(model, x, out, state)))
+    return out, state, cell, grads
+
+
+@pytest.mark.usefixtures("backend")
+def test_no_read_zeroes_the_read_and_ignores_the_memory():
+    out, state, cell, grads = layer_run(CellVariant(no_read=True), grad=True)
+    other, _, _, _ = layer_run(CellVariant(no_read=True), memory_seed=1)
+    assert not out[..., 4:].any()  # sigmoid(o_m) * r with r = 0
+    torch.testing.assert_close(other, out, rtol=0, atol=0)  # what the memory holds is never used
+    assert cell.last_trace.read.numel() == 14  # the address is still computed
+    for name in ("layers.0.address.weight", "layers.0.initial_memory"):
+        assert grads[name] is None or not grads[name].any(), name
+    # the memory is still written: slots fill 0, 1, 2 and then the slot read
+    assert not torch.equal(state.memory[0], cell.initial_memory.detach().expand(2, -1, -1))
+
+
+def test_no_read_equals_the_cell_with_a_zero_read_slot():
+    """By hand: with d_r columns of the read zero, the gates and transform see [x ; h ; 0]."""
+    out, _, cell, _ = layer_run(CellVariant(no_read=True))
+    model = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7)
+    with torch.no_grad():
+        ref = model.layers[0]
+        ref.load_state_dict(cell.state_dict())
+        ref.initial_memory.zero_()
+        ref.write.weight.zero_()
+        ref.write.bias.zero_()  # every slot holds zeros for ever: each read is 0
+    model.train()
+    x = torch.randn(7, 2, 3, generator=torch.Generator().manual_seed(5), dtype=DT)
+    noise = sample_gumbel((1, 7, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
+    expected, _ = model(x, gumbel_noise=noise)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)
+
+
+def test_step_variants_fall_back_to_the_python_loop(monkeypatch, caplog):
+    monkeypatch.setattr(recurrence, "_logged", set())
+    cpu = torch.zeros(2)
+    for asked in ("auto", "native"):
+        monkeypatch.setenv("ARMIN_BACKEND", asked)
+        for variant in (CellVariant(no_read=True), CellVariant(entropy_bonus=1e-5),
+                        CellVariant(load_balance=0.01)):
+            with caplog.at_level(logging.INFO, logger=recurrence.__name__):
+                assert recurrence.choose_backend([cpu], variant) == "python"
+    assert any("paper's cell only (set: no_read)" in r.getMessage() for r in caplog.records)
+    if native.library() is not None:
+        assert recurrence.choose_backend([cpu], CellVariant()) == "native"
+
+
+# --------------------------------------------------------------------------- address losses
+
+
+def test_address_losses_by_hand():
+    """N 4, uniform logits: H = log 4; every step reads slot 0: f = (1, 0, 0, 0), P_i = 1/4."""
+    logits = torch.zeros(3, 2, 4, dtype=DT)
+    slots = torch.zeros(3, 2, dtype=torch.long)
+    value, grad = address_loss(logits, slots, None, entropy_bonus=0.5, load_balance=0.0)
+    assert value.item() == pytest.approx(-0.5 * math.log(4))
+    assert not grad.abs().max() > 1e-15  # the entropy is at its maximum
+    value, grad = address_loss(logits, slots, None, entropy_bonus=0.0, load_balance=0.01)
+    assert value.item() == pytest.approx(0.01 * 4 * 1 * 0.25)
+    # dValue/da = p * (g - <p, g>), g = A N f: slot 0 pushed down, the others up
+    torch.testing.assert_close(grad[0, 0], torch.tensor([0.0075, -0.0025, -0.0025, -0.0025], dtype=DT))
+    value, grad = address_loss(logits, slots, None, entropy_bonus=0.0, load_balance=0.0)
+    assert value.item() == 0 and not grad.any()
+
+
+def test_address_loss_gradient_is_c_times_autograd_of_the_formula():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 3, 4, generator=gen, dtype=DT).requires_grad_()
+    slots = torch.randint(0, 4, (5, 3), generator=gen)
+    real = torch.rand(5, 3, generator=gen) > 0.3
+    value, grad = address_loss(logits.detach(), slots, real, 0.3, 0.2)
+    p, m = logits.softmax(-1), real.to(DT)
+    count = m.sum()
+    entropy = -(p * p.log()).sum(-1)
+    share = (torch.nn.functional.one_hot(slots, 4) * m[..., None]).sum((0, 1)) / count
+    formula = -0.3 * (entropy * m).sum() / count + 0.2 * 4 * (share * (p * m[..., None]).sum((0, 1)) / count).sum()
+    expected, = torch.autograd.grad(formula * count, logits)
+    assert value.item() == pytest.approx(formula.item(), rel=1e-12)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_injected_gradient_equals_autograd_through_the_reference_loop():
+    """The layer's gradient with the losses on = autograd of (a random projection + C x the
+    terms computed from the reference loop's differentiable logits), pads included."""
+    variant = CellVariant(entropy_bonus=0.3, load_balance=0.2)
+    pad = torch.zeros(7, 2, dtype=torch.bool)
+    pad[5:, 1] = True
+    out, state, cell, got = layer_run(variant, grad=True, pad=pad)
+    x = torch.randn(7, 2, 3, generator=torch.Generator().manual_seed(5), dtype=DT).requires_grad_()
+    noise = sample_gumbel((1, 7, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
+    logits = []
+    hook = cell.address.register_forward_hook(lambda module, args, output: logits.append(output))
+    ref_out, (hidden, memory, _), slots = reference_layer(
+        cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0], real=~pad)
+    hook.remove()
+    torch.testing.assert_close(ref_out, out, rtol=1e-12, atol=1e-13)
+    real = (~pad).to(DT)
+    count = real.sum()
+    p = torch.stack(logits).softmax(-1)
+    entropy = -(p * p.log()).sum(-1)
+    share = (torch.nn.functional.one_hot(slots, 3) * real[..., None]).sum((0, 1)) / count
+    term = -0.3 * (entropy * real).sum() / count + 0.2 * 3 * (share * (p * real[..., None]).sum((0, 1)) / count).sum()
+    assert cell.last_address_loss.item() == pytest.approx(term.item(), rel=1e-12)
+    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
+    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
+    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
+    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
+    names = [n for n, _ in cell.named_parameters()]
+    want = torch.autograd.grad(loss + count * term, list(cell.parameters()), allow_unused=True)
+    for name, expected in zip(names, want):
+        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
+                                   msg=lambda m: f"{name}: {m}")
+    assert got["layers.0.address.weight"].abs().sum() > 0
+
+
+def test_zero_weights_are_the_papers_cell():
+    variant = CellVariant(entropy_bonus=0.0, load_balance=0.0)
+    assert variant == CellVariant() and variant.native_unsupported() is None
+    _, _, cell, plain = layer_run(variant, grad=True)
+    assert cell.last_address_loss is None
+    _, _, _, with_loss = layer_run(CellVariant(load_balance=1e-3), grad=True)
+    assert not torch.equal(with_loss["layers.0.address.bias"], plain["layers.0.address.bias"])
+
+
+def test_armin_lm_logs_the_address_loss_as_its_own_scalar():
+    model, dictionary = build(armin_entropy_bonus=0.1, armin_load_balance=0.01)
+    model.train()
+    tokens = torch.randint(dictionary.nspecial, len(dictionary), (2, 9))
+    with metrics.aggregate() as logged:
+        model(tokens)
+    layers = model.decoder.armin.layers
+    assert logged.get_smoothed_values()["armin_aux_loss"] == pytest.approx(
+        sum(layer.last_address_loss.item() for layer in layers), abs=1e-3)
+    plain, _ = build()
+    with metrics.aggregate() as logged:
+        plain(tokens)
+    assert "armin_aux_loss" not in logged.get_smoothed_values()
+
+
+# --------------------------------------------------------------------------- --lstm-forget-bias
+
+
+def lstm_stream(forget_bias):
+    cfg = LSTMStreamLanguageModelConfig(decoder_embed_dim=6, decoder_hidden_size=5, decoder_layers=2,
+                                        max_target_positions=100, lstm_forget_bias=forget_bias)
+    torch.manual_seed(0)
+    return LSTMStreamLanguageModel.build_model(cfg, _Task(_dictionary())).decoder.lstm
+
+
+def test_lstm_forget_bias_sets_the_forget_rows_only():
+    default, trick = lstm_stream(0.0), lstm_stream(1.0)
+    for layer in range(2):
+        for kind, forget in (("ih", 1.0), ("hh", 0.0)):
+            got = getattr(trick, f"bias_{kind}_l{layer}").detach()
+            before = getattr(default, f"bias_{kind}_l{layer}").detach()
+            assert torch.equal(got[5:10], torch.full((5,), forget))  # gates i, f, g, o
+            assert torch.equal(got[:5], before[:5]) and torch.equal(got[10:], before[10:])
+    for name, value in default.named_parameters():  # 0: PyTorch's init, untouched
+        assert torch.equal(value, dict(trick.named_parameters())[name]) or "bias" in name
+
+
+# --------------------------------------------------------------------------- --armin-tau-schedule
+
+
+@pytest.mark.parametrize("slots, expected", [(16, {0: 1.0, 9: 1.0, 10: 0.5, 25: 1 / 3, 149: 1 / 15, 10**6: 1 / 15}),
+                                             (2, {0: 1.0, 100: 1.0}), (1, {0: 1.0, 100: 1.0})])
+def test_authors_tau_is_one_over_min_epoch_plus_one_and_n_minus_one(slots, expected):
+    model, _ = build(armin_slots=slots, armin_tau_schedule="authors", armin_tau_epoch_updates=10)
+    for updates, tau in expected.items():
+        model.set_num_updates(updates)
+        assert model.decoder.armin.temperature == pytest.approx(tau)
+
+
+def test_authors_tau_follows_each_stacks_slots_in_translation():
+    model = build_translation("armin_iwslt_de_en", 40, "--encoder-slots", 3, "--decoder-slots", 8,
+                              "--armin-tau-schedule", "authors", "--armin-tau-epoch-updates", 5)[0]
+    model.set_num_updates(100)
+    assert model.encoder.forward_stack.temperature == pytest.approx(1 / 2)
+    assert model.decoder.armin.temperature == pytest.approx(1 / 7)
+
+
+def test_authors_tau_needs_the_epoch_length():
+    with pytest.raises(ArminError, match="--armin-tau-schedule authors needs --armin-tau-epoch-updates"):
+        build(armin_tau_schedule="authors")
