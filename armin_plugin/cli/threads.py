@@ -24,33 +24,43 @@ were already loaded by 3 other sessions, load average about 4, so "quiet" is not
 On shared cores one thread per process is the fastest; two spinning threads are 4.5x
 slower than one even before the busy loop is added; PASSIVE removes most of that.
 
-The jobs (:mod:`armin_plugin.jobs.fairseq_runs`) and the launcher give every child
-:func:`thread_environment` of ``cores // processes`` threads (:func:`threads_per_process`).
+The passive policy costs a run alone on the machine dearly, though: the main job's
+fairseq-train at 2 threads with ``OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0`` made about 9k
+(ARMIN) and 5.5k (fairseq's ``lstm_lm``, a Python loop of small ops) tokens/s on the quiet
+machine, against 19k and 22.7k with OpenMP's default policy: every small parallel region
+then pays a sleep and a wake-up. So the jobs (:mod:`armin_plugin.jobs.fairseq_runs`) and the
+launcher give every child ``cores // processes`` threads (:func:`threads_per_process`) with
+OpenMP's default wait policy (``wait_policy=None``), and armin-study's one-thread runs have
+no barrier to wait at; choosing a policy that is fast alone and proportional beside other
+work is still open.
 """
 import os
-from typing import Dict
+from typing import Dict, Optional
 
 from ..errors import ArminError
 
 WAIT_POLICIES = ("PASSIVE", "ACTIVE")
 
 
-def thread_environment(threads: int, wait_policy: str = "PASSIVE") -> Dict[str, str]:
+def thread_environment(threads: int, wait_policy: Optional[str] = "PASSIVE") -> Dict[str, str]:
     """The environment variables that give a child process ``threads`` compute threads.
 
     Sets the thread count of OpenMP (torch's intra-op pool), MKL and OpenBLAS, and the
     OpenMP wait policy (PASSIVE: idle threads sleep instead of spinning, and GOMP_SPINCOUNT=0,
-    KMP_BLOCKTIME=0 say the same to GNU and Intel OpenMP; ACTIVE: they spin). Returns a new dict of strings,
-    to be merged into the child's environment.
+    KMP_BLOCKTIME=0 say the same to GNU and Intel OpenMP; ACTIVE: they spin; None: OpenMP's
+    default, left unset). Returns a new dict of strings, to be merged into the child's
+    environment.
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ArminError(f"thread count must be a positive integer, got {threads!r}")
+    count = str(threads)
+    env = {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count, "OPENBLAS_NUM_THREADS": count}
+    if wait_policy is None:
+        return env
     policy = str(wait_policy).upper()
     if policy not in WAIT_POLICIES:
         raise ArminError(f"OpenMP wait policy must be PASSIVE or ACTIVE, got {wait_policy!r}")
-    count = str(threads)
-    env = {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count, "OPENBLAS_NUM_THREADS": count,
-           "OMP_WAIT_POLICY": policy}
+    env["OMP_WAIT_POLICY"] = policy
     if policy == "PASSIVE":
         env.update(GOMP_SPINCOUNT="0", KMP_BLOCKTIME="0")
     return env

@@ -2,9 +2,8 @@
 CPU processes through ``armin-launch``) and the evaluation tools, always with
 ``--user-dir`` set to this plugin, their output streamed and logged to a file per run.
 
-Every child gets ``cores // processes`` threads and OpenMP's passive wait policy
-(:mod:`armin_plugin.cli.threads`): beside other work on the same cores a run then slows down
-in proportion instead of spinning at every step."""
+Every child gets ``cores // processes`` threads (:mod:`armin_plugin.cli.threads`), so that
+ranks on one machine never ask for more threads than it has cores."""
 import logging
 import sys
 from pathlib import Path
@@ -48,8 +47,8 @@ def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
 
 def child_environment(processes: int = 1) -> Dict[str, str]:
     """What a child's environment adds to this one: the threads of one of ``processes``
-    processes sharing the cores, with the passive wait policy."""
-    return thread_environment(threads_per_process(processes))
+    processes sharing the cores (OpenMP's default wait policy: see cli/threads.py)."""
+    return thread_environment(threads_per_process(processes), wait_policy=None)
 
 
 def train_command(flags: List, nprocs: int = 1) -> List[str]:

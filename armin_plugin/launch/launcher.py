@@ -202,7 +202,7 @@ def rank_command(options: Options, rank: int) -> List[str]:
 
 
 def _rank_environment(options: Options, rank: int) -> dict:
-    env = dict(os.environ, **thread_environment(options.threads))
+    env = dict(os.environ, **thread_environment(options.threads, wait_policy=None))
     if rank > 0:
         env.setdefault("PYTHONWARNINGS", "ignore")  # start-up warnings once, from rank 0
     return env
