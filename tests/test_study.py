@@ -53,6 +53,18 @@ def test_the_validation_interval_is_the_gcd_of_the_report_counts():
     assert parse_grid("g", dict(variants={"a": []}, max_update=30)).report_at == [30]
 
 
+def test_a_shorter_budget_keeps_the_report_counts_below_it_and_its_own_folder(capsys):
+    grid = parse_grid("g", dict(variants={"a": []}, max_update=2000, report_at=[250, 500, 1000, 2000]))
+    assert grid.shortened(600).report_at == [250, 500, 600] and grid.shortened(600).validate_interval == 50
+    assert grid.shortened(2000) == grid
+    command.main(["tiny", "--max-update", "4", "--dry-run"])
+    printed = capsys.readouterr().out
+    assert "--max-update 4 " in printed and "runs/study/tiny-4u/runs/armin/seed1" in printed
+    one_line_exit(["tiny", "--max-update", str(TINY.max_update + 1), "--dry-run"],
+                  f"--max-update must be a positive integer of at most grid tiny's {TINY.max_update}")
+    one_line_exit(["tiny", "--max-update", "0", "--dry-run"], "--max-update must be a positive integer")
+
+
 def test_variant_flags_follow_the_shared_ones_and_the_study_adds_its_own(tmp_path):
     grid = parse_grid("g", dict(variants={"a": ["--lr", 0.004]}, flags=["--lr", 0.001], seeds=[3], max_update=8))
     (run,) = plan(grid, tmp_path, Path("bin"))

@@ -113,10 +113,10 @@ def parse_args(argv=None):
     parser.add_argument("--train-size", type=int, default=10000, help="training sequences per epoch")
     parser.add_argument("--valid-size", type=int, default=512, help="sequences of valid and valid_long")
     parser.add_argument("--seed", type=int, default=1)
-    # 500: at least 18 points per curve in the default 10 minutes (9,000 to 28,000 updates
-    # per 5 CPU minutes, docs/algorithmic.md)
-    parser.add_argument("--validate-every", type=int, default=500, help="validation interval in updates")
-    parser.add_argument("--log-interval", type=int, default=100)
+    # 250: at least 36 points per curve in the default 10 minutes (9,000 to 28,000 updates
+    # per 5 CPU minutes, docs/algorithmic.md), 18 on a machine half as fast
+    parser.add_argument("--validate-every", type=int, default=250, help="validation interval in updates")
+    parser.add_argument("--log-interval", type=int, default=50)
     args = parser.parse_args(argv)
     if not args.minutes > 0:
         parser.error(f"--minutes must be positive, got {args.minutes}")

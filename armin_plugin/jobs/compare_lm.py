@@ -46,10 +46,11 @@ logger = logging.getLogger(__name__)
 # models (ptb_char is the armin_lm_ptb_char architecture).
 # validate_every: updates between validations; valid_steps: fairseq's --max-valid-steps
 # (validation stops after batch number valid_steps, counting from 0; 0: the whole split).
-# "quick*" validate every 50 updates on the first 11 batches (52,800 characters of PTB's
-# 393,042 at the quick sizes): about 16 points on every curve in the ~800 updates of
-# 3.5 quiet CPU minutes, for about a tenth of the budget.
-QUICK_VALIDATION = dict(validate_every=50, valid_steps=10)
+# "quick*" validate every 20 updates on the first 6 batches (28,800 characters of PTB's
+# 393,042 at the quick sizes): at least 12 points on every curve in the 243 to 933 updates
+# that 3.5 CPU minutes gave fairseq's lstm_lm and armin_lm on this project's 2-core machine
+# (slow and fast days), for about a tenth of the budget.
+QUICK_VALIDATION = dict(validate_every=20, valid_steps=5)
 FULL_VALIDATION = dict(validate_every=1000, valid_steps=0)
 PRESETS = {
     "quick": dict(embed=64, hidden=256, slot=64, slots=16, dropout=0.1, max_epoch=1,
@@ -167,7 +168,7 @@ def parse_args(argv=None):
     parser.add_argument("--valid-steps", type=int,
                         help="validate on the first N+1 batches of the valid split (fairseq's --max-valid-steps; "
                         "0: all of it; default: the preset's)")
-    parser.add_argument("--log-interval", type=int, default=25)
+    parser.add_argument("--log-interval", type=int, default=10)
     parser.add_argument("--metric", choices=["bpc", "ppl"], default="bpc", help="report bits per token or perplexity")
     args = parser.parse_args(argv)
     if args.minutes < 0:

@@ -4,6 +4,7 @@ the mean and spread over seeds.
     armin-study lr_sweep                          # recipes/studies/lr_sweep.py
     armin-study my_grid.yaml --data data-bin/x --out runs/study/x --jobs 4
     armin-study lr_sweep --variants lstm-lr8e-3,armin16-lr8e-3 --dry-run
+    armin-study variants --variants armin16,armin1 --max-update 1000   # runs/study/variants-1000u
 
 Each run is one fairseq-train (its exact command in RUN/command.sh and results.json), with
 one compute thread, ``--jobs`` at once. A run that trained its whole budget is marked
@@ -59,6 +60,9 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, default=usable_cores(),
                         help="runs at once, one thread each (default: the cores this process may use)")
     parser.add_argument("--variants", help="comma-separated variants to run (default: all of the grid's)")
+    parser.add_argument("--max-update", type=int,
+                        help="a shorter budget than the grid's (its report counts up to there, and this one; "
+                        "default --out: runs/study/GRID-Nu)")
     parser.add_argument("--dry-run", action="store_true", help="print every run's command and stop")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -93,8 +97,12 @@ def main(argv=None):
             if not names:
                 raise ArminError("--variants names no variant")
             grid = grid.select(names)
+        name = grid.name
+        if args.max_update is not None:
+            grid = grid.shortened(args.max_update)
+            name = f"{grid.name}-{grid.max_update}u"
         data = args.data or (Path(grid.data) if grid.data is not None else None)
-        out = args.out or Path("runs") / "study" / grid.name
+        out = args.out or Path("runs") / "study" / name
         runs = plan(grid, out, data)
         if args.dry_run:
             print(commands_script(runs), end="")

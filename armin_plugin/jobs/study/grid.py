@@ -59,6 +59,15 @@ class Grid:
                              f"(its variants: {', '.join(self.variants)})")
         return replace(self, variants={name: self.variants[name] for name in names})
 
+    def shortened(self, max_update: int) -> "Grid":
+        """This grid with a budget of ``max_update`` updates (at most its own), reporting at
+        its report counts up to there and at ``max_update``."""
+        if not _is_positive_int(max_update) or max_update > self.max_update:
+            raise ArminError(f"--max-update must be a positive integer of at most grid {self.name}'s "
+                             f"{self.max_update}, got {max_update}")
+        report_at = sorted({update for update in self.report_at if update < max_update} | {max_update})
+        return replace(self, max_update=max_update, report_at=report_at)
+
 
 def _flags(value: Any, where: str) -> List[str]:
     if not isinstance(value, (list, tuple)) or not all(
