@@ -28,7 +28,7 @@ def test_armin_lm_configs_hold_the_quick_preset(name, task):
             cfg.model.armin_slots, cfg.model.dropout) == ("armin_lm", *(preset[key] for key in (
                 "embed", "hidden", "slot", "slots", "dropout")))
     assert (cfg.dataset.batch_size, cfg.optimization.lr, cfg.optimization.max_epoch) == (
-        preset["batch_size"], [preset["lr"]], preset["max_epoch"])
+        preset["batch_size"], [preset["armin_lr"]], preset["max_epoch"])
 
 
 def test_lstm_config_is_sized_like_the_main_jobs_lstm():
@@ -37,6 +37,7 @@ def test_lstm_config_is_sized_like_the_main_jobs_lstm():
     embedding = PTB_CHAR_VOCAB * preset["embed"]  # does not grow with the hidden size
     hidden = lstm_hidden_for(params - embedding, preset["embed"], PTB_CHAR_VOCAB)
     assert (cfg.model._name, cfg.model.decoder_hidden_size, cfg.model.decoder_out_embed_dim) == ("lstm_lm", hidden, hidden)
+    assert cfg.optimization.lr == [preset["lstm_lr"]]
 
 
 def test_translation_config_holds_the_quick_preset():

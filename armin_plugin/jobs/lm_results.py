@@ -23,13 +23,16 @@ class SplitScore(NamedTuple):
 
 
 def lm_results(runs: List[RunLog], metric: str, tests: Optional[Dict[str, SplitScore]] = None,
-               title: str = "fairseq-train runs (validation metric at the last validation)") -> JobResults:
+               title: str = "fairseq-train runs (validation metric at the last validation)",
+               rates: Optional[Dict[str, float]] = None) -> JobResults:
     """Rows and validation curves of ``runs`` in ``metric`` ("bpc" or "ppl"); ``tests``:
-    the test score of each run by name, when the runs were evaluated."""
+    the test score of each run by name, when the runs were evaluated; ``rates``: the
+    learning rate of each run by name, when the caller chose them (a column of the table)."""
     name, convert = METRICS[metric]
-    tests = tests or {}
+    tests, rates = tests or {}, rates or {}
     results = JobResults(title, [
-        Column("run", "run"), Column("params", "params", "{:,}"), Column("updates", "updates"),
+        Column("run", "run"), Column("params", "params", "{:,}"),
+        *([Column("lr", "Adam lr", "{:g}")] if rates else []), Column("updates", "updates"),
         Column("minutes", "minutes", "{:.1f}"), Column("valid", f"valid {name}", "{:.3f}"),
         Column("test", f"test {name}", "{:.3f}"), Column("tokens_per_s", "train tokens/s", "{:,.0f}"),
         Column("peak_memory_gb", "peak memory (GB)", "{:.2f}"),
@@ -40,7 +43,7 @@ def lm_results(runs: List[RunLog], metric: str, tests: Optional[Dict[str, SplitS
         valid = run.curve()
         test = tests.get(run.name)
         results.rows.append(dict(
-            run=run.name, params=test.params if test else None,
+            run=run.name, params=test.params if test else None, lr=rates.get(run.name),
             updates=valid[-1][0] if valid else None, minutes=run.minutes,
             valid=convert(valid[-1][2]) if valid else None, test=convert(test.loss) if test else None,
             tokens_per_s=run.words_per_second, peak_memory_gb=run.peak_memory_gb,
