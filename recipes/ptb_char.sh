@@ -8,7 +8,7 @@
 #   TRAIN_MINUTES=10 bash recipes/ptb_char.sh
 #   bash recipes/ptb_char.sh --gpu-scale   # GPU: the ptb_char preset below, no time limit
 #
-# GPU-scale settings (preset "ptb_char" in armin_plugin/compare_lm.py; after the char-PTB
+# GPU-scale settings (preset "ptb_char" in armin_plugin/jobs/compare_lm.py; after the char-PTB
 # setup of Merity et al. 2018): segments of 150 characters, 128 streams, Adam lr 0.002,
 # clip 1.0, dropout 0.25, 50 epochs; ARMIN embed 128, d_h 1000, d_r 256, 16 slots.
 # Further arguments go to `python -m armin_plugin.jobs.compare_lm`.
