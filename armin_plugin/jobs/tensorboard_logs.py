@@ -1,26 +1,50 @@
 """Reading what fairseq-train wrote to its ``--tensorboard-logdir`` (subfolders ``train``,
 ``train_inner``, ``valid`` and any other validation subset): the one reader of the jobs."""
-import bisect
 import logging
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from ..errors import ArminError
 from .results import Point
 
 
-def scalars(folder: Path) -> Dict[str, list]:
+PREFIX = "events.out.tfevents."
+
+
+@dataclass(frozen=True)
+class Event:
+    """One scalar: its update, value, time (seconds since the epoch) and the fairseq-train
+    call that wrote it (the host and pid in its event file's name)."""
+
+    step: int
+    value: float
+    wall_time: float
+    call: str
+
+
+def _call(path: Path) -> str:
+    """'host.pid' of an event file named events.out.tfevents.TIME.HOST.PID.N."""
+    parts = path.name[len(PREFIX):].split(".")
+    return ".".join(parts[1:-1])
+
+
+def scalars(folder: Path) -> Dict[str, List[Event]]:
     """{tag: [event, ...]} of the scalar events in ``folder`` ({} when it does not exist)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     if not folder.is_dir():
         return {}
     logging.getLogger("tensorboard").setLevel(logging.WARNING)
-    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
-    events.Reload()
-    return {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
+    found: Dict[str, List[Event]] = {}
+    for path in sorted(folder.glob(PREFIX + "*")):
+        events = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        events.Reload()
+        for tag in events.Tags()["scalars"]:
+            found.setdefault(tag, []).extend(
+                Event(e.step, e.value, e.wall_time, _call(path)) for e in events.Scalars(tag))
+    return {tag: sorted(events, key=lambda e: e.wall_time) for tag, events in found.items()}
 
 
 @dataclass
@@ -43,33 +67,27 @@ class RunLog:
         return self.valid.get(subset, {}).get(tag, [])
 
 
-def _points(events, seconds: Callable[[Any], float]) -> List[Point]:
+def _points(events: List[Event], seconds: Callable[[Event], float]) -> List[Point]:
     by_step = {e.step: (e.step, seconds(e), e.value) for e in events}  # last write wins
     return [by_step[step] for step in sorted(by_step)]
 
 
-def _clock(train_inner, train, start: float) -> Callable[[Any], float]:
-    """Seconds into the run of an event: fairseq's ``wall`` meter (which a resumed run carries
-    on from its checkpoint, so a pause between two calls does not count), interpolated
-    between the updates that logged it; the event's own time since ``start`` when no wall
-    was logged."""
-    logged = sorted({e.step: e.value for group in (train_inner, train) for e in group.get("wall", [])}.items())
-    if not logged:
-        return lambda event: event.wall_time - start
-    steps, walls = [step for step, _ in logged], [wall for _, wall in logged]
-
-    def seconds(event) -> float:
-        at = bisect.bisect_left(steps, event.step)
-        if at < len(steps) and steps[at] == event.step:
-            return walls[at]
-        if at == 0:  # before the first logged update: in proportion
-            return walls[0] * event.step / steps[0] if steps[0] else walls[0]
-        if at == len(steps):  # after the last one (a final validation): its wall
-            return walls[-1]
-        (s0, w0), (s1, w1) = logged[at - 1], logged[at]
-        return w0 + (w1 - w0) * (event.step - s0) / (s1 - s0)
-
-    return seconds
+def _clock(groups) -> Callable[[Event], float]:
+    """Seconds into the run of an event: the time since its call's first event, plus the
+    length of the calls before it (from first to last event), so the pause between an
+    interrupted fairseq-train and the one that resumed it does not count. (fairseq's own
+    ``wall`` meter cannot serve: a resumed call logs it stuck at the checkpoint's value.)"""
+    spans: Dict[str, List[float]] = {}
+    for group in groups:
+        for events in group.values():
+            for e in events:
+                span = spans.setdefault(e.call, [e.wall_time, e.wall_time])
+                span[0], span[1] = min(span[0], e.wall_time), max(span[1], e.wall_time)
+    offsets, total = {}, 0.0
+    for call, (first, last) in sorted(spans.items(), key=lambda item: item[1][0]):
+        offsets[call] = total - first
+        total += last - first
+    return lambda event: event.wall_time + offsets[event.call]
 
 
 def read_run(logdir, subsets=("valid",)) -> RunLog:
@@ -83,9 +101,9 @@ def read_run(logdir, subsets=("valid",)) -> RunLog:
     if not any(groups):
         raise ArminError(f"no fairseq TensorBoard events under {logdir}")
     start = min(e.wall_time for group in groups for events in group.values() for e in events)
-    walls = [e.value for group in (train_inner, train) for e in group.get("wall", [])]  # fairseq's seconds
-    run = RunLog(logdir.name, start, minutes=max(walls) / 60 if walls else None)
-    seconds = _clock(train_inner, train, start)
+    seconds = _clock(groups)
+    stamps = [seconds(e) for group in groups for events in group.values() for e in events]
+    run = RunLog(logdir.name, start, minutes=max(stamps) / 60)
     run.train = _points(train_inner.get("loss", []), seconds)
     run.memory = {tag: _points(events, seconds) for tag, events in train_inner.items() if tag.startswith("armin_")}
     run.valid = {subset: {tag: _points(events, seconds) for tag, events in found.items()}
