@@ -92,7 +92,7 @@ def test_the_permutation_is_fixed_and_shared_by_every_split(tiny_bin, tmp_path, 
             assert batch["target"].tolist() == np.load(tiny_bin / f"{split}.labels.npy")[:4].tolist()
 
 
-def test_training_order_changes_by_epoch_and_evaluation_order_does_not(tiny_bin):
+def test_training_order_changes_by_epoch_and_every_image_is_batched(tiny_bin):
     task = pixel_task(tiny_bin, False)
     task.load_dataset("train")
     task.load_dataset("valid")
@@ -101,6 +101,8 @@ def test_training_order_changes_by_epoch_and_evaluation_order_does_not(tiny_bin)
     train.set_epoch(2)
     assert sorted(first) == list(range(20)) and train.ordered_indices().tolist() != first
     assert valid.ordered_indices().tolist() == list(range(10))
+    batches = task.get_batch_iterator(valid, max_sentences=4, required_batch_size_multiple=8).frozen_batches
+    assert [batch.tolist() for batch in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # none left out
 
 
 def test_models_classify_from_the_last_step(tiny_bin):
@@ -122,6 +124,31 @@ def test_models_classify_from_the_last_step(tiny_bin):
         shorter = model(src_inputs=batch["net_input"]["src_inputs"][:, :500])
         assert not torch.allclose(logits, shorter)  # the last step's output, not an earlier one's
     assert ARMINPixelConfig().armin_hidden_size == 100 and ARMINPixelConfig().armin_slots == 28
+
+
+def test_the_criterion_on_hand_made_logits():
+    from fairseq import metrics
+
+    from armin_plugin.criterions.last_step_classification import LastStepClassificationCriterion
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 3.0, 1.0], [1.0, 0.0, 4.0]])
+    target = torch.tensor([0, 2, 2])  # right, wrong, right
+
+    class Fixed(torch.nn.Module):
+        def forward(self, src_inputs):
+            return logits
+
+    sample = {"net_input": {"src_inputs": None}, "target": target, "ntokens": 3 * 784}
+    loss, sample_size, log = LastStepClassificationCriterion(task=None)(Fixed(), sample)
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, target, reduction="sum").item())
+    assert (sample_size, log["correct"], log["nsentences"]) == (3, 2, 3)
+    with metrics.aggregate() as aggregated:
+        LastStepClassificationCriterion.reduce_metrics([log, dict(log, correct=0)])
+    values = aggregated.get_smoothed_values()
+    assert values["accuracy"] == pytest.approx(2 / 6, abs=1e-4)  # logged to 4 places
+    assert values["loss"] == pytest.approx(loss.item() / 3 / np.log(2), rel=1e-3)  # bits per image
+    with pytest.raises(ArminError, match="needs \\(batch, classes\\) logits"):
+        LastStepClassificationCriterion(task=None)(lambda src_inputs: logits[None], sample)
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,15 @@ class PixelMNISTDataset(FairseqDataset):
             return np.arange(len(self))
         return np.random.default_rng([self.shuffle_seed, self.epoch]).permutation(len(self))
 
+    def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
+        """Consecutive batches of ``indices`` of the largest size that ``max_sentences`` and
+        ``max_tokens`` allow, the last one smaller: every example is kept (fairseq's own
+        batching drops a remainder of fewer than ``required_batch_size_multiple`` examples)."""
+        size = min(max_sentences or len(indices), (max_tokens or PIXELS * len(indices)) // PIXELS)
+        if size < 1:
+            raise ArminError(f"--max-tokens {max_tokens} is below the {PIXELS} pixels of one image")
+        return [indices[start:start + size] for start in range(0, len(indices), size)]
+
     def collater(self, samples):
         if not samples:
             return {}
