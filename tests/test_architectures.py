@@ -3,7 +3,9 @@ the dataclass config (fairseq-train's path) and from the argparse Namespace (fai
 scripts: ``options.parse_args_and_arch`` then ``task.build_model(args)``), alike."""
 import dataclasses
 import os
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import PLUGIN
 from fairseq import options
@@ -24,6 +26,8 @@ TASK_FLAGS = {
     "armin": ["/dev/null", "--task", "translation", "--source-lang", "de", "--target-lang", "en"],
     "armin_algorithmic": ["--task", "armin_algorithmic", "--criterion", "algorithmic_bits"],
     "lstm_algorithmic": ["--task", "armin_algorithmic", "--criterion", "algorithmic_bits"],
+    "armin_pixel": ["/dev/null", "--task", "armin_pixel_mnist", "--criterion", "last_step_classification"],
+    "lstm_pixel": ["/dev/null", "--task", "armin_pixel_mnist", "--criterion", "last_step_classification"],
 }
 
 
@@ -35,8 +39,11 @@ def dictionary():
 
 
 def build_task(name, cfg):
-    """Task ``name`` over in-process dictionaries (the algorithmic task generates its data)."""
+    """Task ``name`` over in-process dictionaries (the algorithmic task generates its data;
+    the pixel-MNIST task is given its pixel order instead of reading its data-bin)."""
     task = TASK_REGISTRY[name]
+    if name == "armin_pixel_mnist":
+        return task(cfg, Path(cfg.data), np.arange(784))
     if name == "translation":
         return task(cfg, dictionary(), dictionary())
     if name == "armin_algorithmic":

@@ -25,7 +25,7 @@ ALLOWED = {
     # top like jobs/ and launch/, importing neither
     "inspector": {"cli", "modules", "views", "training", "data", "models", "tasks", "criterions"},
 }
-JOBS = {"compare_lm", "compare_translation", "compare_algorithmic", "study"}  # study/ is a package
+JOBS = {"compare_lm", "compare_translation", "compare_algorithmic", "compare_pixel_mnist", "study"}  # study/ is a package
 
 
 def plugin_imports(path: Path):

@@ -8,14 +8,14 @@ Logged metrics (fairseq-train/validate logs and TensorBoard):
     seq_acc     fraction of sequences whose answer has no wrong bit.
 The gradient is that of the summed loss divided by the number of sequences.
 """
-import math
 from dataclasses import dataclass
 
 import torch.nn.functional as F
-from fairseq import metrics
-from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.criterions import register_criterion
 from fairseq.dataclass import FairseqDataclass
 from torch import Tensor
+
+from .per_sequence import PerSequenceCriterion
 
 
 def bit_errors_per_sequence(logits: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -33,7 +33,9 @@ class AlgorithmicBitsConfig(FairseqDataclass):
 
 
 @register_criterion("algorithmic_bits", dataclass=AlgorithmicBitsConfig)
-class AlgorithmicBitsCriterion(FairseqCriterion):
+class AlgorithmicBitsCriterion(PerSequenceCriterion):
+    RATES = {"bit_errors": "bit_errors", "seq_acc": "correct"}
+
     def forward(self, model, sample, reduce=True):
         logits = model(**sample["net_input"])
         target, mask = sample["target"], sample["target_mask"]
@@ -50,19 +52,3 @@ class AlgorithmicBitsCriterion(FairseqCriterion):
             "correct": int((errors == 0).sum()),
         }
         return loss, sequences, logging_output
-
-    @staticmethod
-    def reduce_metrics(logging_outputs) -> None:
-        def total(key):
-            return sum(float(log.get(key, 0)) for log in logging_outputs)
-
-        sequences = total("nsentences")
-        if sequences == 0:
-            return
-        metrics.log_scalar("loss", total("loss") / sequences / math.log(2), sequences, round=4)
-        metrics.log_scalar("bit_errors", total("bit_errors") / sequences, sequences, round=4)
-        metrics.log_scalar("seq_acc", total("correct") / sequences, sequences, round=4)
-
-    @staticmethod
-    def logging_outputs_can_be_summed() -> bool:
-        return True

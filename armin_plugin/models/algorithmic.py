@@ -25,7 +25,7 @@ from .flag_checks import require_annealing_temperatures, require_positive_intege
 def _task_sizes(task):
     sizes = getattr(task, "input_size", None), getattr(task, "output_size", None)
     if None in sizes:
-        raise ArminError("this model is built for --task armin_algorithmic")
+        raise ArminError("this model is built for --task armin_algorithmic or armin_pixel_mnist")
     return sizes
 
 

@@ -27,6 +27,7 @@ from .. import criterions  # noqa: F401  (registers algorithmic_bits)
 from ..data.algorithmic import ALGORITHMS, AlgorithmSpec, ExampleSource, check_range
 from ..errors import ArminError
 from ..training.nonfinite import GuardedTraining, GuardedTrainingConfig
+from .vector_sequences import VectorSequences
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class AlgorithmicDataset(FairseqDataset):
 
 
 @register_task("armin_algorithmic", dataclass=AlgorithmicConfig)
-class AlgorithmicTask(GuardedTraining, FairseqTask):
+class AlgorithmicTask(GuardedTraining, VectorSequences, FairseqTask):
     """Copy, repeat copy and associative recall as binary-vector sequence tasks."""
 
     def __init__(self, cfg: AlgorithmicConfig):
@@ -202,14 +203,3 @@ class AlgorithmicTask(GuardedTraining, FairseqTask):
                 f"got --criterion {getattr(cfg, '_name', cfg)}"
             )
         return super().build_criterion(cfg, from_checkpoint=from_checkpoint)
-
-    def max_positions(self):
-        return None
-
-    @property
-    def source_dictionary(self):
-        return None
-
-    @property
-    def target_dictionary(self):
-        return None
