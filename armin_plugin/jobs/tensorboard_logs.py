@@ -49,8 +49,9 @@ def scalars(folder: Path) -> Dict[str, List[Event]]:
 
 @dataclass
 class RunLog:
-    """One run's event files. Curves are :data:`Point` lists, seconds of the run's training
-    wall-clock (fairseq's ``wall`` meter, pauses between resumed calls left out): ``train`` the training loss of every logged interval (train_inner),
+    """One run's event files. Curves are :data:`Point` lists, in seconds of the run's own
+    calls (:func:`_clock`: pauses between an interrupted call and its resume left out):
+    ``train`` the training loss of every logged interval (train_inner),
     ``memory`` the ARMIN memory diagnostics logged with it (``armin_*`` tags), ``valid`` one
     curve per validation subset and metric tag."""
 
