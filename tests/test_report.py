@@ -74,10 +74,10 @@ def test_language_model_curves_hold_training_loss_and_the_armin_runs_memory():
     from armin_plugin.jobs.lm_results import MEMORY_PANELS, lm_results
     from armin_plugin.jobs.tensorboard_logs import RunLog
 
-    armin = RunLog("ARMIN", 0.0, train=[(25, 1.0, 3.0), (50, 2.0, 2.5)],
+    armin = RunLog("ARMIN", train=[(25, 1.0, 3.0), (50, 2.0, 2.5)],
                    memory={"armin_read_age": [(25, 1.0, 1.5), (50, 2.0, 1.1)]},
                    valid={"valid": {"loss": [(50, 2.5, 2.6)]}})
-    lstm = RunLog("LSTM", 0.0, train=[(25, 1.0, 2.9)], valid={"valid": {"loss": [(50, 2.5, 2.4)]}})
+    lstm = RunLog("LSTM", train=[(25, 1.0, 2.9)], valid={"valid": {"loss": [(50, 2.5, 2.4)]}})
     results = lm_results([armin, lstm], "bpc")
     assert list(results.panels) == ["training", "validation", "armin_read_age"]
     assert results.panels["armin_read_age"] == MEMORY_PANELS["armin_read_age"]

@@ -56,7 +56,6 @@ class RunLog:
     curve per validation subset and metric tag."""
 
     name: str
-    start: float
     train: List[Point] = field(default_factory=list)
     memory: Dict[str, List[Point]] = field(default_factory=dict)
     valid: Dict[str, Dict[str, List[Point]]] = field(default_factory=dict)
@@ -101,10 +100,9 @@ def read_run(logdir, subsets=("valid",)) -> RunLog:
     groups = [train_inner, train, *valid.values()]
     if not any(groups):
         raise ArminError(f"no fairseq TensorBoard events under {logdir}")
-    start = min(e.wall_time for group in groups for events in group.values() for e in events)
     seconds = _clock(groups)
     stamps = [seconds(e) for group in groups for events in group.values() for e in events]
-    run = RunLog(logdir.name, start, minutes=max(stamps) / 60)
+    run = RunLog(logdir.name, minutes=max(stamps) / 60)
     run.train = _points(train_inner.get("loss", []), seconds)
     run.memory = {tag: _points(events, seconds) for tag, events in train_inner.items() if tag.startswith("armin_")}
     run.valid = {subset: {tag: _points(events, seconds) for tag, events in found.items()}
