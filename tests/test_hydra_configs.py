@@ -44,7 +44,7 @@ def test_translation_config_holds_the_quick_preset():
     cfg, preset = config("libreoffice_quick_armin"), TRANSLATION_PRESETS["quick"]
     assert (cfg.model._name, cfg.task.source_lang, cfg.task.target_lang) == (TRANSLATION_RUNS["ARMIN"], "de", "en")
     assert (cfg.dataset.max_tokens, cfg.optimization.lr, cfg.optimization.max_epoch) == (
-        preset["max_tokens"], [preset["lr"]], preset["max_epoch"])
+        preset["max_tokens"], [preset["armin_lr"]], preset["max_epoch"])
 
 
 @pytest.mark.slow

@@ -28,6 +28,7 @@ from ..errors import ArminError
 from ..modules import ARMIN
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, run_tool, tool_failed, train
+from .learning_rates import add_rate_flags, resolve_rates
 from .report import render
 from .results import Column, JobResults, Series
 from .tensorboard_logs import read_run
@@ -36,13 +37,15 @@ logger = logging.getLogger(__name__)
 
 MODELS = ("armin", "lstm")
 COLUMNS = [
-    Column("task", "task"), Column("model", "model"), Column("params", "params", "{:,}"),
+    Column("task", "task"), Column("model", "model"), Column("params", "params", "{:,}"), Column("lr", "Adam lr", "{:g}"),
     Column("updates", "updates", "{:,}"), Column("train_minutes", "train min", "{:.1f}"),
     Column("wall_minutes", "wall min", "{:.1f}"),
     Column("bit_errors", "bit errors/seq (train lengths)", "{:.2f}"), Column("seq_acc", "seq acc", "{:.3f}"),
     Column("long_bit_errors", "bit errors/seq (long)", "{:.2f}"), Column("long_seq_acc", "seq acc (long)", "{:.3f}"),
 ]
 SUBSETS = ("valid", "valid_long")
+# Adam learning rate of each model: the same for both, not yet studied per model.
+RATES = dict(armin_lr=0.001, lstm_lr=0.001)
 
 
 def armin_params(args, algorithm: str) -> int:
@@ -62,10 +65,14 @@ def model_flags(args, algorithm: str, model: str) -> List:
     return ["--arch", "lstm_algorithmic", "--lstm-params", armin_params(args, algorithm)]
 
 
+def model_rate(args, model: str) -> float:
+    return args.armin_lr if model == "armin" else args.lstm_lr
+
+
 def train_run(args, algorithm: str, model: str, run_dir: Path) -> Path:
     return train(f"{algorithm}/{model}", [
         "--task", "armin_algorithmic", "--algorithm", algorithm,
-        "--criterion", "algorithmic_bits", "--optimizer", "adam", "--lr", args.lr,
+        "--criterion", "algorithmic_bits", "--optimizer", "adam", "--lr", model_rate(args, model),
         "--clip-norm", args.clip_norm, "--batch-size", args.batch_size, "--seed", args.seed,
         "--train-size", args.train_size, "--valid-size", args.valid_size,
         "--valid-subset", ",".join(SUBSETS), "--best-checkpoint-metric", "bit_errors",
@@ -108,7 +115,7 @@ def parse_args(argv=None):
     parser.add_argument("--armin-slots", type=int, default=32)
     parser.add_argument("--tau-updates", type=int, default=2000, help="updates over which ARMIN's temperature anneals")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.001)
+    add_rate_flags(parser, "1e-3")
     parser.add_argument("--clip-norm", type=float, default=10.0)
     parser.add_argument("--train-size", type=int, default=10000, help="training sequences per epoch")
     parser.add_argument("--valid-size", type=int, default=512, help="sequences of valid and valid_long")
@@ -118,6 +125,7 @@ def parse_args(argv=None):
     parser.add_argument("--validate-every", type=int, default=250, help="validation interval in updates")
     parser.add_argument("--log-interval", type=int, default=50)
     args = parser.parse_args(argv)
+    resolve_rates(parser, args, RATES)
     if not args.minutes > 0:
         parser.error(f"--minutes must be positive, got {args.minutes}")
     args.tasks = [t for t in args.tasks.split(",") if t]
@@ -141,7 +149,7 @@ def main(argv=None):
     results = JobResults(
         f"Best checkpoint (fewest bit errors at training lengths), fairseq-validate on "
         f"{args.valid_size} fixed sequences per split; {args.minutes:g} min budget per model, "
-        f"Adam lr {args.lr:g}:", COLUMNS,
+        f"Adam lr ARMIN {args.armin_lr:g}, LSTM {args.lstm_lr:g}:", COLUMNS,
         panels={panel: label for task in args.tasks for panel, label in (
             (task, "validation bit errors per sequence"),
             (f"{task}: training", "training loss (every logged interval)"))},
@@ -157,7 +165,7 @@ def main(argv=None):
                 scores = validate(args, f"{task}/{model}", checkpoint, run_dir)
                 facts = checkpoint_facts(run_dir / "checkpoints" / "checkpoint_last.pt")
                 results.rows.append(dict(
-                    task=task, model=model.upper(), params=facts.params, updates=facts.updates,
+                    task=task, model=model.upper(), params=facts.params, lr=model_rate(args, model), updates=facts.updates,
                     train_minutes=facts.train_minutes, wall_minutes=wall,
                     bit_errors=scores["valid"]["bit_errors"], seq_acc=scores["valid"]["seq_acc"],
                     long_bit_errors=scores["valid_long"]["bit_errors"], long_seq_acc=scores["valid_long"]["seq_acc"],

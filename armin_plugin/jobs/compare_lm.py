@@ -32,6 +32,7 @@ from ..errors import ArminError
 from ..modules.sizing import lstm_hidden_for
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
+from .learning_rates import add_rate_flags, resolve_rates
 from .lm_results import SplitScore, lm_results
 from .report import render
 from .results import TensorBoardScores
@@ -175,11 +176,7 @@ def parse_args(argv=None):
                         "run on a loaded machine")
     parser.add_argument("--tokens-per-sample", type=int, help="block / segment length (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="rows per batch (default: the preset's)")
-    parser.add_argument("--lr", type=float, help="Adam learning rate of every run (default: each model's, below)")
-    parser.add_argument("--armin-lr", type=float, help="Adam learning rate of the ARMIN runs (default: --lr, "
-                        "else the preset's)")
-    parser.add_argument("--lstm-lr", type=float, help="Adam learning rate of the LSTM runs (default: --lr, "
-                        "else the preset's)")
+    add_rate_flags(parser, "the preset's")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--validate-every", type=int, help="validation interval in updates (default: the preset's)")
     parser.add_argument("--valid-steps", type=int,
@@ -191,16 +188,13 @@ def parse_args(argv=None):
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
     args.sizes = PRESETS[args.preset]
-    for name in ("armin_lr", "lstm_lr"):
-        if getattr(args, name) is None:
-            setattr(args, name, args.lr if args.lr is not None else args.sizes[name])
+    resolve_rates(parser, args, args.sizes)
     for name in ("max_epoch", "tokens_per_sample", "batch_size", "validate_every", "valid_steps"):
         if getattr(args, name) is None:
             setattr(args, name, args.sizes[name])
     if args.valid_steps < 0:
         parser.error(f"--valid-steps must be >= 0, got {args.valid_steps}")
-    for name in ("max_epoch", "tokens_per_sample", "batch_size", "armin_lr", "lstm_lr", "validate_every",
-                 "log_interval"):
+    for name in ("max_epoch", "tokens_per_sample", "batch_size", "validate_every", "log_interval"):
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     check_process_count(args.nprocs, args.gpu)

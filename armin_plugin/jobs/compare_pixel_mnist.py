@@ -38,6 +38,7 @@ from ..modules import ARMIN
 from ..tasks.armin_pixel_mnist import CLASSES, read_manifest
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, interrupted, run_tool, tool_failed, train
+from .learning_rates import add_rate_flags, resolve_rates
 from .report import render
 from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
@@ -137,9 +138,7 @@ def parse_args(argv=None):
     parser.add_argument("--armin-hidden-size", type=int, default=100)
     parser.add_argument("--armin-slot-size", type=int, default=28)
     parser.add_argument("--armin-slots", type=int, default=28)
-    parser.add_argument("--lr", type=float, help="Adam learning rate of every run (default: each model's, below)")
-    parser.add_argument("--armin-lr", type=float, help="Adam learning rate of the ARMIN runs (default: --lr, else 1e-3)")
-    parser.add_argument("--lstm-lr", type=float, help="Adam learning rate of the LSTM runs (default: --lr, else 1e-3)")
+    add_rate_flags(parser, "1e-3")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--clip-norm", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
@@ -147,11 +146,7 @@ def parse_args(argv=None):
     parser.add_argument("--log-interval", type=int, default=5)
     parser.add_argument("--gpu", action="store_true", help="train and evaluate on the GPU")
     args = parser.parse_args(argv)
-    for name in ("armin_lr", "lstm_lr"):
-        if getattr(args, name) is None:
-            setattr(args, name, args.lr if args.lr is not None else 1e-3)
-        if not getattr(args, name) > 0:
-            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    resolve_rates(parser, args, dict(armin_lr=1e-3, lstm_lr=1e-3))
     if not args.minutes > 0 or args.epochs < 0:
         parser.error("--minutes must be positive and --epochs >= 0")
     args.runs = [r for r in args.runs.split(",") if r]

@@ -26,6 +26,7 @@ from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from ..errors import ArminError
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
+from .learning_rates import RATE_FLAGS, add_rate_flags, resolve_rates
 from .report import render
 from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
@@ -40,11 +41,13 @@ RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
 # --max-valid-steps (validation stops after batch number valid_steps; 0: the whole split).
 # "quick" validates every 40 updates on the first 11 batches (about 11,000 tokens): some 26
 # points per curve in the ~1,100 updates of 5 quiet CPU minutes, 13 on a machine half as fast.
+# Adam learning rate of each model; "full" keeps fairseq's IWSLT'14 rate for both (not studied).
+QUICK_RATES = dict(armin_lr=0.003, lstm_lr=0.003)
 TINY_SIZES = [f"--{side}-{size}" for side in ("encoder", "decoder") for size in ("embed-dim", "hidden-size")]
 PRESETS = {
-    "quick": dict(max_tokens=1000, lr=0.003, max_epoch=50, minutes=5.0, validate_every=40, valid_steps=10, sizes=[]),
-    "full": dict(max_tokens=4000, lr=0.001, max_epoch=50, minutes=0.0, validate_every=0, valid_steps=0, sizes=[]),
-    "tiny": dict(max_tokens=1000, lr=0.005, max_epoch=1, minutes=0.0, validate_every=0, valid_steps=0,
+    "quick": dict(max_tokens=1000, **QUICK_RATES, max_epoch=50, minutes=5.0, validate_every=40, valid_steps=10, sizes=[]),
+    "full": dict(max_tokens=4000, armin_lr=0.001, lstm_lr=0.001, max_epoch=50, minutes=0.0, validate_every=0, valid_steps=0, sizes=[]),
+    "tiny": dict(max_tokens=1000, armin_lr=0.005, lstm_lr=0.005, max_epoch=1, minutes=0.0, validate_every=0, valid_steps=0,
                  sizes=[part for flag in TINY_SIZES + ["--decoder-out-embed-dim"] for part in (flag, 16)]),
 }
 GENERATED = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
@@ -52,11 +55,15 @@ GENERATE_SPEED = re.compile(r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) 
 
 
 COLUMNS = [
-    Column("model", "model"), Column("arch", "arch"), Column("params", "params", "{:,}"),
+    Column("model", "model"), Column("arch", "arch"), Column("params", "params", "{:,}"), Column("lr", "Adam lr", "{:g}"),
     Column("updates", "updates", "{:,}"), Column("train_minutes", "train minutes", "{:.1f}"),
     Column("tokens_per_s", "train tokens/s", "{:,.0f}"), Column("generate_seconds", "generate seconds", "{:.0f}"),
     Column("bleu", "BLEU", "{:.2f}"), Column("chrf", "chrF", "{:.2f}"),
 ]
+
+
+def model_rate(args, name: str) -> float:
+    return args.armin_lr if name == "ARMIN" else args.lstm_lr
 
 
 def train_run(args, arch: str, run_dir: Path, logdir: Path, name: str) -> Path:
@@ -64,7 +71,7 @@ def train_run(args, arch: str, run_dir: Path, logdir: Path, name: str) -> Path:
         args.data, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
-        "--optimizer", "adam", "--lr", args.lr, "--clip-norm", 1.0,
+        "--optimizer", "adam", "--lr", model_rate(args, name), "--clip-norm", 1.0,
         "--max-tokens", args.max_tokens // args.nprocs, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
         "--stop-time-hours", args.minutes / 60, "--validate-interval-updates", args.validate_every,
@@ -118,7 +125,7 @@ def run_one(args, name: str, arch: str, references: List[str], results: JobResul
     bleu, chrf = score(hypotheses, references)
     facts = checkpoint_facts(checkpoint)
     log = read_run(logdir)
-    results.rows.append(dict(model=name, arch=arch, params=facts.params, updates=facts.updates,
+    results.rows.append(dict(model=name, arch=arch, params=facts.params, lr=model_rate(args, name), updates=facts.updates,
                              train_minutes=facts.train_minutes, tokens_per_s=log.words_per_second or 0.0,
                              generate_seconds=seconds, bleu=bleu, chrf=chrf))
     results.series.append(Series("training", name, [(u, s, 2.0**v) for u, s, v in log.train]))
@@ -142,7 +149,7 @@ def parse_args(argv=None):
     parser.add_argument("--max-epoch", type=int, help="epochs per model (default: the preset's)")
     parser.add_argument("--max-update", type=int, default=0, help="updates per model (0: no limit)")
     parser.add_argument("--max-tokens", type=int, help="tokens per batch (default: the preset's)")
-    parser.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
+    add_rate_flags(parser, "the preset's")
     parser.add_argument("--validate-every", type=int, help="validation interval in updates (0: once per epoch; "
                         "default: the preset's)")
     parser.add_argument("--valid-steps", type=int, help="validate on the first N+1 batches of the valid split "
@@ -156,8 +163,9 @@ def parse_args(argv=None):
                         "split over them, so the tokens per update stay about the same")
     args = parser.parse_args(argv)
     for name, value in PRESETS[args.preset].items():
-        if getattr(args, name, None) is None:
+        if getattr(args, name, None) is None and name not in RATE_FLAGS:
             setattr(args, name, value)
+    resolve_rates(parser, args, PRESETS[args.preset])
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
     check_process_count(args.nprocs, args.gpu)
@@ -175,7 +183,8 @@ def main(argv=None):
         references = reference_path.read_text(encoding="utf-8").splitlines()
         results = JobResults(
             f"Test split of {args.data}: fairseq-generate --beam {args.beam}, detokenized sacrebleu "
-            f"against {reference_path}; Adam lr {args.lr:g}, {args.max_tokens} tokens per batch:",
+            f"against {reference_path}; Adam lr ARMIN {args.armin_lr:g}, LSTM {args.lstm_lr:g}, "
+            f"{args.max_tokens} tokens per batch:",
             COLUMNS, panels={"training": "training perplexity (label-smoothed loss, every logged interval)",
                              "validation": "validation perplexity (label-smoothed loss)"},
         )

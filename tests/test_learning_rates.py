@@ -1,0 +1,46 @@
+"""Every comparison job trains each model at its own learning rate: --armin-lr / --lstm-lr,
+--lr for both, the preset's rates otherwise (armin_plugin/jobs/learning_rates.py)."""
+import pytest
+
+from armin_plugin.jobs import compare_algorithmic, compare_lm, compare_pixel_mnist, compare_translation
+
+
+def lm_rates(argv):
+    args = compare_lm.parse_args(argv)
+    return {run.name: run.lr for run in compare_lm.plan_runs(args.plan, args.sizes, 50, args.armin_lr, args.lstm_lr)}
+
+
+def test_compare_lm_trains_each_model_at_its_own_rate_and_lr_sets_both():
+    quick = compare_lm.PRESETS["quick"]
+    assert lm_rates([]) == {"ARMIN": quick["armin_lr"], "LSTM": quick["lstm_lr"]}
+    assert lm_rates(["--lr", "0.001"]) == {"ARMIN": 0.001, "LSTM": 0.001}
+    assert lm_rates(["--lr", "0.001", "--lstm-lr", "0.004"]) == {"ARMIN": 0.001, "LSTM": 0.004}
+    assert lm_rates(["--plan", "stream", "--armin-lr", "0.008"]) == {
+        "ARMIN-stream": 0.008, "ARMIN-blocks": 0.008, "LSTM-stream": quick["lstm_lr"]}
+
+
+def translation_rates(argv):
+    args = compare_translation.parse_args(argv)
+    return {name: compare_translation.model_rate(args, name) for name in compare_translation.RUNS}
+
+
+def test_compare_translation_trains_each_model_at_its_own_rate():
+    quick, full = compare_translation.PRESETS["quick"], compare_translation.PRESETS["full"]
+    assert translation_rates([]) == {"ARMIN": quick["armin_lr"], "LSTM": quick["lstm_lr"]}
+    assert translation_rates(["--preset", "full"]) == {"ARMIN": full["armin_lr"], "LSTM": full["lstm_lr"]}
+    assert translation_rates(["--lr", "0.002", "--armin-lr", "0.02"]) == {"ARMIN": 0.02, "LSTM": 0.002}
+
+
+def test_compare_algorithmic_and_pixel_mnist_train_each_model_at_its_own_rate():
+    args = compare_algorithmic.parse_args(["--armin-lr", "0.004"])
+    assert {model: compare_algorithmic.model_rate(args, model) for model in compare_algorithmic.MODELS} == {
+        "armin": 0.004, "lstm": compare_algorithmic.RATES["lstm_lr"]}
+    args = compare_pixel_mnist.parse_args(["--lr", "0.002", "--lstm-lr", "0.003"])
+    assert (args.armin_lr, args.lstm_lr) == (0.002, 0.003)
+
+
+@pytest.mark.parametrize("job", [compare_lm, compare_translation, compare_algorithmic, compare_pixel_mnist])
+def test_a_rate_that_is_not_positive_is_one_line(job, capsys):
+    with pytest.raises(SystemExit):
+        job.parse_args(["--lstm-lr", "0"])
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--lstm-lr must be positive, got 0.0")
