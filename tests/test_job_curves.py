@@ -6,6 +6,7 @@ import pytest
 from conftest import python_module
 
 from armin_plugin.jobs import compare_algorithmic, compare_lm, compare_translation
+from armin_plugin.jobs.paper_cell import block_epoch_updates
 
 # updates per run in each job's default budget on this project's 2-core CPU, the fewest of
 # its runs: compare_lm's lstm_lm measured on a slow day (README.md); the others measured on a
@@ -38,9 +39,13 @@ def test_main_job_draws_ten_validations_training_loss_and_memory(ptb_char_slice,
     for run in ("ARMIN", "LSTM"):
         assert len(curves["validation", run]) >= 10
         assert [p[0] for p in curves["training", run]] == list(range(2, 21, 2))
-    assert {row["run"]: row["lr"] for row in saved["rows"]} == {"ARMIN": 0.01, "LSTM": 0.005}
-    for run, rate in (("armin", "0.01"), ("lstm", "0.005")):  # what fairseq-train logged
+    assert {row["run"]: row["lr"] for row in saved["rows"]} == {"ARMIN": 0.01, "ARMIN-paper": 0.01, "LSTM": 0.005}
+    for run, rate in (("armin", "0.01"), ("armin-paper", "0.01"), ("lstm", "0.005")):  # what fairseq-train logged
         assert f"lr={rate}," in (out / run / "train.log").read_text()
+    paper, shipped = ((out / run / "train.log").read_text() for run in ("armin-paper", "armin"))
+    epoch = block_epoch_updates(ptb_char_slice, 64, 8)  # the paper's temperature counts epochs of the blocks
+    assert "'armin_init': authors," in paper and f"'armin_tau_epoch_updates': {epoch}" in paper
+    assert "'armin_init': pytorch," in shipped and "'armin_tau_schedule': anneal," in shipped
     memory = {"armin_read_age", "armin_slots_read", "armin_entropy", "armin_tau"}
     assert memory <= set(saved["panels"])
     assert all(len(curves[tag, "ARMIN"]) == 10 for tag in memory)

@@ -314,9 +314,10 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     result = python_module(
         "armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
         "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 0,
-        "--validate-every", 2, "--log-interval", 1,
+        "--validate-every", 2, "--log-interval", 1, "--runs", "ARMIN,LSTM",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not (out / "armin-paper").exists()
     for run in ("armin", "lstm"):
         log = (out / run / "train.log").read_text()
         assert "2 CPU rank(s) x 1 thread(s)" in log

@@ -1,20 +1,22 @@
-"""Every comparison job trains each model at its own learning rate: --armin-lr / --lstm-lr,
---lr for both, the preset's rates otherwise (armin_plugin/jobs/learning_rates.py)."""
+"""The comparison jobs' plans: each model at its own learning rate (--armin-lr / --lstm-lr,
+--lr for both, the preset's rates otherwise: armin_plugin/jobs/learning_rates.py), and the
+runs one asks for."""
 import pytest
 
+from armin_plugin.errors import ArminError
 from armin_plugin.jobs import compare_algorithmic, compare_lm, compare_pixel_mnist, compare_translation
 
 
 def lm_rates(argv):
     args = compare_lm.parse_args(argv)
-    return {run.name: run.lr for run in compare_lm.plan_runs(args.plan, args.sizes, 50, args.armin_lr, args.lstm_lr)}
+    return {run.name: run.lr for run in compare_lm.plan_runs(args.plan, args.sizes, 50, 1, args.armin_lr, args.lstm_lr)}
 
 
 def test_compare_lm_trains_each_model_at_its_own_rate_and_lr_sets_both():
     quick = compare_lm.PRESETS["quick"]
-    assert lm_rates([]) == {"ARMIN": quick["armin_lr"], "LSTM": quick["lstm_lr"]}
-    assert lm_rates(["--lr", "0.001"]) == {"ARMIN": 0.001, "LSTM": 0.001}
-    assert lm_rates(["--lr", "0.001", "--lstm-lr", "0.004"]) == {"ARMIN": 0.001, "LSTM": 0.004}
+    assert lm_rates([]) == {"ARMIN": quick["armin_lr"], "ARMIN-paper": quick["armin_lr"], "LSTM": quick["lstm_lr"]}
+    assert lm_rates(["--lr", "0.001"]) == {"ARMIN": 0.001, "ARMIN-paper": 0.001, "LSTM": 0.001}
+    assert lm_rates(["--lr", "0.001", "--lstm-lr", "0.004"]) == {"ARMIN": 0.001, "ARMIN-paper": 0.001, "LSTM": 0.004}
     assert lm_rates(["--plan", "stream", "--armin-lr", "0.008"]) == {
         "ARMIN-stream": 0.008, "ARMIN-blocks": 0.008, "LSTM-stream": quick["lstm_lr"]}
 
@@ -44,3 +46,11 @@ def test_a_rate_that_is_not_positive_is_one_line(job, capsys):
     with pytest.raises(SystemExit):
         job.parse_args(["--lstm-lr", "0"])
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--lstm-lr must be positive, got 0.0")
+
+
+def test_compare_lm_trains_the_runs_it_is_given():
+    runs = compare_lm.plan_runs("main", compare_lm.PRESETS["quick"], 50, 1, 0.1, 0.2)
+    assert [run.name for run in compare_lm.chosen_runs(runs, "LSTM,ARMIN")] == ["ARMIN", "LSTM"]
+    assert compare_lm.chosen_runs(runs, None) == runs
+    with pytest.raises(ArminError, match="--runs: unknown ARMIN-x; this plan has ARMIN, ARMIN-paper, LSTM"):
+        compare_lm.chosen_runs(runs, "ARMIN-x")

@@ -12,7 +12,9 @@ the test split with ``fairseq-eval-lm`` under the task it was trained with, and 
 finds the budget spent, and only evaluates. Losses are in base 2.
 
 Plans:
-  main:   armin_lm and fairseq's lstm_lm, independent blocks (fairseq's language_modeling)
+  main:   armin_lm as shipped, armin_lm as in the paper (the authors' initialisation and
+          temperature, jobs/paper_cell.py) and fairseq's lstm_lm, independent blocks
+          (fairseq's language_modeling)
   stream: armin_lm and lstm_stream_lm over contiguous streams with carried state
           (armin_tbptt_lm), and armin_lm over independent blocks: what the memory gains
           from carrying state, at the same budget
@@ -33,6 +35,7 @@ from ..modules.sizing import lstm_hidden_for
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates
+from .paper_cell import block_epoch_updates, paper_cell_flags
 from .lm_results import SplitScore, lm_results
 from .report import render
 from .results import TensorBoardScores
@@ -105,10 +108,11 @@ def dictionary_size(data: Path) -> int:
     return 4 + sum(1 for line in (data / "dict.txt").read_text().splitlines() if line.strip())
 
 
-def plan_runs(plan: str, preset: dict, vocab: int, armin_lr: Optional[float] = None,
+def plan_runs(plan: str, preset: dict, vocab: int, epoch_updates: int, armin_lr: Optional[float] = None,
               lstm_lr: Optional[float] = None) -> List[Run]:
     """The runs of ``plan``, the LSTMs sized to ARMIN's parameter count, each model at its
-    learning rate (None where the caller trains them with its own optimizer)."""
+    learning rate (None where the caller trains them with its own optimizer); ``epoch_updates``
+    (updates per epoch of the main plan's blocks) times the paper's temperature."""
     armin = [
         "--arch", "armin_lm", "--decoder-embed-dim", preset["embed"],
         "--armin-hidden-size", preset["hidden"], "--armin-slot-size", preset["slot"],
@@ -121,6 +125,7 @@ def plan_runs(plan: str, preset: dict, vocab: int, armin_lr: Optional[float] = N
     if plan == "main":
         return [
             Run("ARMIN", BLOCKS, armin, armin_lr),
+            Run("ARMIN-paper", BLOCKS, [*armin, *paper_cell_flags(epoch_updates)], armin_lr),
             Run("LSTM", BLOCKS, ["--arch", "lstm_lm", "--decoder-out-embed-dim", hidden, *lstm], lstm_lr),
         ]
     return [
@@ -128,6 +133,18 @@ def plan_runs(plan: str, preset: dict, vocab: int, armin_lr: Optional[float] = N
         Run("ARMIN-blocks", BLOCKS, armin, armin_lr),
         Run("LSTM-stream", STREAMS, ["--arch", "lstm_stream_lm", *lstm], lstm_lr),
     ]
+
+
+def chosen_runs(runs: List[Run], names: Optional[str]) -> List[Run]:
+    """The runs named in the comma-separated ``names`` (all of them for None), in plan order;
+    raises ArminError for a name the plan does not have."""
+    if names is None:
+        return runs
+    wanted = [name for name in names.split(",") if name]
+    unknown = sorted(set(wanted) - {run.name for run in runs}) or ([] if wanted else ["(none)"])
+    if unknown:
+        raise ArminError(f"--runs: unknown {', '.join(unknown)}; this plan has {', '.join(run.name for run in runs)}")
+    return [run for run in runs if run.name in wanted]
 
 
 def train_run(args, run: Run, run_dir: Path, logdir: Path) -> Path:
@@ -164,6 +181,8 @@ def parse_args(argv=None):
     parser.add_argument("--data", type=Path, default=Path("data-bin/ptb_char"), help="fairseq data-bin directory")
     parser.add_argument("--out", type=Path, default=Path("runs/ptb_char"), help="checkpoints, logs, TensorBoard, report")
     parser.add_argument("--plan", choices=["main", "stream"], default="main", help="which runs (below)")
+    parser.add_argument("--runs", help="comma-separated names of the plan's runs to train (default: all of them; "
+                        "main: ARMIN, ARMIN-paper, LSTM; stream: ARMIN-stream, ARMIN-blocks, LSTM-stream)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick", help="sizes and settings")
     parser.add_argument("--minutes", type=float, default=3.5, help="training budget per run in minutes (0: none)")
     parser.add_argument("--gpu", action="store_true", help="train on the GPU(s) fairseq finds (default: CPU)")
@@ -210,7 +229,9 @@ def main(argv=None):
         args = parse_args(argv)
         check_data_bin(args.data)
         runs, tests, scalars = [], {}, []
-        planned = plan_runs(args.plan, args.sizes, dictionary_size(args.data), args.armin_lr, args.lstm_lr)
+        epoch_updates = block_epoch_updates(args.data, args.tokens_per_sample, args.batch_size)
+        planned = chosen_runs(plan_runs(args.plan, args.sizes, dictionary_size(args.data), epoch_updates,
+                                        args.armin_lr, args.lstm_lr), args.runs)
         for run in planned:
             run_dir, logdir = args.out / run.name.lower(), args.out / "tensorboard" / run.name
             run_dir.mkdir(parents=True, exist_ok=True)

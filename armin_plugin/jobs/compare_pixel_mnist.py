@@ -39,6 +39,7 @@ from ..tasks.armin_pixel_mnist import CLASSES, read_manifest
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, interrupted, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates
+from .paper_cell import paper_cell_flags
 from .report import render
 from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
@@ -73,7 +74,7 @@ def armin_params(args) -> int:
 def planned_runs(args, epoch_updates: int) -> List[Run]:
     armin = ["--arch", "armin_pixel", "--armin-hidden-size", args.armin_hidden_size,
              "--armin-slot-size", args.armin_slot_size, "--armin-slots", args.armin_slots]
-    paper = ["--armin-init", "authors", "--armin-tau-schedule", "authors", "--armin-tau-epoch-updates", epoch_updates]
+    paper = paper_cell_flags(epoch_updates)
     runs = {
         "armin": Run("armin", "ARMIN", armin, args.armin_lr),
         "armin_paper": Run("armin_paper", "ARMIN (paper)", armin + paper, args.armin_lr),
