@@ -17,17 +17,15 @@ and only evaluates.
 import argparse
 import logging
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List
 
 from ..cli.logs import setup_cli_logging
 from ..data.algorithmic import ALGORITHMS, AlgorithmSpec
-from ..errors import ArminError
 from ..modules import ARMIN
 from .checkpoints import checkpoint_facts
-from .fairseq_runs import bookkeeping_flags, run_tool, tool_failed, train
+from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates
 from .report import render
 from .results import Column, JobResults, Series
@@ -154,7 +152,7 @@ def main(argv=None):
             (task, "validation bit errors per sequence"),
             (f"{task}: training", "training loss (every logged interval)"))},
     )
-    try:
+    with exits_in_one_line(args.out):
         for task in args.tasks:
             for model in args.models:
                 run_dir = args.out / task / model
@@ -177,8 +175,6 @@ def main(argv=None):
                 results.series.append(Series(f"{task}: training", model.upper(), log.train))
                 logger.info("%s on %s: %s", model, task, results.rows[-1])
         markdown, png = render(results, args.out)
-    except ArminError as error:
-        sys.exit(f"error: {error}")
     print(f"\n{markdown.read_text()}")
     print(f"Plot: {png}; TensorBoard: tensorboard --logdir {args.out}")
     return results

@@ -22,7 +22,6 @@ Plans:
 import argparse
 import logging
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +32,10 @@ from ..data.data_bin import check_data_bin
 from ..errors import ArminError
 from ..modules.sizing import lstm_hidden_for
 from .checkpoints import checkpoint_facts
-from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
+from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates
-from .paper_cell import block_epoch_updates, paper_cell_flags
 from .lm_results import SplitScore, lm_results
+from .paper_cell import block_epoch_updates, paper_cell_flags
 from .report import render
 from .results import TensorBoardScores
 from .tensorboard_logs import read_run
@@ -225,8 +224,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     setup_cli_logging()
-    try:
+    with exits_in_one_line():
         args = parse_args(argv)
+    with exits_in_one_line(args.out):
         check_data_bin(args.data)
         runs, tests, scalars = [], {}, []
         epoch_updates = block_epoch_updates(args.data, args.tokens_per_sample, args.batch_size)
@@ -251,10 +251,6 @@ def main(argv=None):
         results = lm_results(runs, args.metric, tests, title, {run.name: run.lr for run in planned})
         results.test_scalars = scalars
         markdown, png = render(results, args.out)
-    except ArminError as error:
-        sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.exit(interrupted(args.out))
     print(f"\n{markdown.read_text()}")
     print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 

@@ -26,18 +26,16 @@ import argparse
 import logging
 import math
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
 from ..cli.logs import setup_cli_logging
-from ..errors import ArminError
 from ..modules import ARMIN
 from ..tasks.armin_pixel_mnist import CLASSES, read_manifest
 from .checkpoints import checkpoint_facts
-from .fairseq_runs import bookkeeping_flags, interrupted, run_tool, tool_failed, train
+from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates
 from .paper_cell import paper_cell_flags
 from .report import render
@@ -165,7 +163,7 @@ def parse_args(argv=None):
 def main(argv=None):
     setup_cli_logging()
     args = parse_args(argv)
-    try:
+    with exits_in_one_line(args.out):
         manifest = read_manifest(args.data)
         epoch_updates = math.ceil(manifest["sizes"]["train"] / args.batch_size)
         task = "permuted" if args.permute else "sequential"
@@ -200,10 +198,6 @@ def main(argv=None):
                                                           {"accuracy": test["accuracy"], "loss": test["loss"]}))
             logger.info("%s: %s", run.name, results.rows[-1])
         markdown, png = render(results, args.out)
-    except ArminError as error:
-        sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.exit(interrupted(args.out))
     print(f"\n{markdown.read_text()}")
     print(f"Plot: {png}; TensorBoard: tensorboard --logdir {args.out}")
     return results

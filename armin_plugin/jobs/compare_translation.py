@@ -16,7 +16,6 @@ and only translates and scores.
 import argparse
 import logging
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -25,7 +24,7 @@ from ..cli.logs import setup_cli_logging
 from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from ..errors import ArminError
 from .checkpoints import checkpoint_facts
-from .fairseq_runs import bookkeeping_flags, check_process_count, interrupted, run_tool, tool_failed, train
+from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import RATE_FLAGS, add_rate_flags, resolve_rates
 from .report import render
 from .results import Column, JobResults, Series, TensorBoardScores
@@ -176,8 +175,9 @@ def parse_args(argv=None):
 def main(argv=None):
     setup_cli_logging()
     started = time.time()
-    try:
+    with exits_in_one_line():
         args = parse_args(argv)
+    with exits_in_one_line(args.out):
         check_parallel_data_bin(args.data, args.src, args.tgt)
         reference_path = args.data / REFERENCE_DIR / f"test.{args.tgt}"
         references = reference_path.read_text(encoding="utf-8").splitlines()
@@ -191,10 +191,6 @@ def main(argv=None):
         for name, arch in RUNS.items():
             run_one(args, name, arch, references, results)
         markdown, png = render(results, args.out)
-    except ArminError as error:
-        sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.exit(interrupted(args.out))
     print(f"\n{markdown.read_text()}")
     print(f"Total wall time {(time.time() - started) / 60:.1f} min. Plot: {png}. "
           f"TensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")

@@ -6,6 +6,7 @@ Every child gets ``cores // processes`` threads (:mod:`armin_plugin.cli.threads`
 ranks on one machine never ask for more threads than it has cores."""
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -36,6 +37,19 @@ def interrupted(out: Path) -> str:
     """The one line of a job interrupted while it ran fairseq-train under ``out``."""
     return (f"error: interrupted; the run in progress saved its checkpoint_last.pt under {out}: "
             f"the same command resumes it")
+
+
+@contextmanager
+def exits_in_one_line(out: Optional[Path] = None):
+    """Run a job's steps: an ArminError exits (status 1) with its one line ``error: ...``,
+    Ctrl-C with the line of :func:`interrupted` for the job's ``out`` (just ``error:
+    interrupted`` before there is one)."""
+    try:
+        yield
+    except ArminError as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(interrupted(out) if out is not None else "error: interrupted")
 
 
 def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
