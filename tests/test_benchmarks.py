@@ -45,3 +45,15 @@ def test_step_loop_benchmark_times_all_three_loops():
                                  steps=3, batch=2, reps=1)
     assert set(medians) == {"ARMIN, reusing weights", "ARMIN, weights per call", "nn.LSTMCell"}
     assert all(seconds > 0 for seconds in medians.values())
+
+
+def test_threads_benchmark_times_the_jobs_choice_beside_a_busy_loop(ptb_char_slice):
+    from armin_plugin.cli.threads import cpu_cores
+    from benchmarks.threads_speed import fairseq_tokens_per_s, tokens_per_s
+
+    speed, threads = tokens_per_s(None, None, True, steps=2, reps=1)
+    assert speed > 0 and 1 <= threads <= max(1, cpu_cores() - 1)  # the busy loop holds a core
+    model = ["--arch", "armin_lm", "--decoder-embed-dim", 8, "--armin-hidden-size", 8, "--armin-slot-size", 4,
+             "--armin-slots", 4]
+    speed, threads = fairseq_tokens_per_s(ptb_char_slice, model, 1, False, updates=20)
+    assert speed > 0 and threads == 1

@@ -29,12 +29,18 @@ fairseq-train at 2 threads with ``OMP_WAIT_POLICY=PASSIVE GOMP_SPINCOUNT=0`` mad
 (ARMIN) and 5.5k (fairseq's ``lstm_lm``, a Python loop of small ops) tokens/s on the quiet
 machine, against 19k and 22.7k with OpenMP's default policy: every small parallel region
 then pays a sleep and a wake-up. So the jobs (:mod:`armin_plugin.jobs.fairseq_runs`) and the
-launcher give every child ``cores // processes`` threads (:func:`threads_per_process`) with
-OpenMP's default wait policy (``wait_policy=None``), and armin-study's one-thread runs have
-no barrier to wait at; choosing a policy that is fast alone and proportional beside other
-work is still open.
+launcher keep OpenMP's default wait policy (``wait_policy=None``), and armin-study's
+one-thread runs have no barrier to wait at.
+
+What the jobs and the launcher do about shared cores: they count the cores that other work
+leaves idle when a run starts (:func:`idle_cores`, 0.25 s of /proc/stat) and give the run
+only those (:func:`threads_per_process`): alone on 2 cores a run gets 2 threads and
+OpenMP's fast default policy; started beside a busy process it gets 1 thread, which slows
+down in proportion. Work that starts *after* a run still meets its 2 spinning threads: that
+case is not solved (docs/speed.md, "Threads beside a busy process").
 """
 import os
+import time
 from typing import Dict, Optional
 
 from ..errors import ArminError
@@ -73,9 +79,35 @@ def cpu_cores() -> int:
     return os.cpu_count() or 1
 
 
-def threads_per_process(processes: int = 1) -> int:
-    """Threads for each of ``processes`` processes that share this machine's cores, at most
-    ``$OMP_NUM_THREADS`` when that is set."""
-    threads = max(1, cpu_cores() // processes)
+def idle_cores(seconds: float = 0.25) -> float:
+    """Cores of this process's share of the machine that other work left idle over the next
+    ``seconds`` (from the kernel's counters in /proc/stat: idle and iowait time against all
+    time; steal counts as busy); all of them where /proc/stat cannot be read."""
+    def sample():
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+        return fields[3] + fields[4], sum(fields)
+
+    try:
+        idle_before, total_before = sample()
+        time.sleep(seconds)
+        idle_after, total_after = sample()
+    except (OSError, ValueError, IndexError):
+        return float(cpu_cores())
+    if total_after <= total_before:
+        return float(cpu_cores())
+    share = (idle_after - idle_before) / (total_after - total_before)
+    return min(float(cpu_cores()), share * (os.cpu_count() or 1))
+
+
+def threads_per_process(processes: int = 1, idle: Optional[float] = None) -> int:
+    """Threads for each of ``processes`` processes that share this machine's cores: the idle
+    cores (``idle``, measured by :func:`idle_cores` when None, rounded to the nearest whole
+    core) split between them, at least 1 each, at most ``$OMP_NUM_THREADS`` when that is set.
+    Beside a busy process a run so gets one thread fewer, not a thread that waits for a core
+    (the module's docstring)."""
+    idle = idle_cores() if idle is None else idle
+    free = min(cpu_cores(), int(idle + 0.5))
+    threads = max(1, free // processes)
     limit = os.environ.get("OMP_NUM_THREADS", "")
     return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads

@@ -2,8 +2,9 @@
 CPU processes through ``armin-launch``) and the evaluation tools, always with
 ``--user-dir`` set to this plugin, their output streamed and logged to a file per run.
 
-Every child gets ``cores // processes`` threads (:mod:`armin_plugin.cli.threads`), so that
-ranks on one machine never ask for more threads than it has cores."""
+Every child gets its share of the cores that other work leaves idle
+(:mod:`armin_plugin.cli.threads`), so that ranks on one machine never ask for more threads
+than it has cores, and a run started beside a busy process does not wait for a core."""
 import logging
 import sys
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
-from ..cli.threads import thread_environment, threads_per_process
+from ..cli.threads import cpu_cores, idle_cores, thread_environment, threads_per_process
 from ..errors import ArminError
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,12 @@ def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
 
 def child_environment(processes: int = 1) -> Dict[str, str]:
     """What a child's environment adds to this one: the threads of one of ``processes``
-    processes sharing the cores (OpenMP's default wait policy: see cli/threads.py)."""
-    return thread_environment(threads_per_process(processes), wait_policy=None)
+    processes sharing the cores that other work leaves idle (OpenMP's default wait policy:
+    see cli/threads.py)."""
+    idle = idle_cores()
+    threads = threads_per_process(processes, idle)
+    logger.info("%d thread(s) per process: %.1f of %d cores idle", threads, idle, cpu_cores())
+    return thread_environment(threads, wait_policy=None)
 
 
 def train_command(flags: List, nprocs: int = 1) -> List[str]:

@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--nprocs", type=int, required=True, help="CPU processes (ranks) to start")
     parser.add_argument("--threads", type=int,
-                        help="torch/OpenMP threads per rank (default: cores // nprocs, at most "
-                        "$OMP_NUM_THREADS when that is set)")
+                        help="torch/OpenMP threads per rank (default: idle cores // nprocs, at least 1, at "
+                        "most $OMP_NUM_THREADS when that is set)")
     parser.add_argument("--nnodes", type=int, default=1, help="machines, each running this launcher")
     parser.add_argument("--node-rank", type=int, default=0, help="this machine's index, 0 .. nnodes - 1")
     parser.add_argument("--master-addr", default="127.0.0.1",
