@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 MODELS = ("armin", "lstm")
 COLUMNS = [
-    Column("task", "task"), Column("model", "model"), Column("params", "params", "{:,}"), Column("lr", "Adam lr", "{:g}"),
+    Column("task", "task"), Column("model", "model"), Column("params", "params", "{:,}"),
+    Column("lr", "Adam lr", "{:g}"),
     Column("updates", "updates", "{:,}"), Column("train_minutes", "train min", "{:.1f}"),
     Column("wall_minutes", "wall min", "{:.1f}"),
     Column("bit_errors", "bit errors/seq (train lengths)", "{:.2f}"), Column("seq_acc", "seq acc", "{:.3f}"),
@@ -163,7 +164,8 @@ def main(argv=None):
                 scores = validate(args, f"{task}/{model}", checkpoint, run_dir)
                 facts = checkpoint_facts(run_dir / "checkpoints" / "checkpoint_last.pt")
                 results.rows.append(dict(
-                    task=task, model=model.upper(), params=facts.params, lr=model_rate(args, model), updates=facts.updates,
+                    task=task, model=model.upper(), params=facts.params, lr=model_rate(args, model),
+                    updates=facts.updates,
                     train_minutes=facts.train_minutes, wall_minutes=wall,
                     bit_errors=scores["valid"]["bit_errors"], seq_acc=scores["valid"]["seq_acc"],
                     long_bit_errors=scores["valid_long"]["bit_errors"], long_seq_acc=scores["valid_long"]["seq_acc"],

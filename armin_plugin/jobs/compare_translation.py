@@ -44,9 +44,12 @@ RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
 QUICK_RATES = dict(armin_lr=0.003, lstm_lr=0.003)
 TINY_SIZES = [f"--{side}-{size}" for side in ("encoder", "decoder") for size in ("embed-dim", "hidden-size")]
 PRESETS = {
-    "quick": dict(max_tokens=1000, **QUICK_RATES, max_epoch=50, minutes=5.0, validate_every=40, valid_steps=10, sizes=[]),
-    "full": dict(max_tokens=4000, armin_lr=0.001, lstm_lr=0.001, max_epoch=50, minutes=0.0, validate_every=0, valid_steps=0, sizes=[]),
-    "tiny": dict(max_tokens=1000, armin_lr=0.005, lstm_lr=0.005, max_epoch=1, minutes=0.0, validate_every=0, valid_steps=0,
+    "quick": dict(max_tokens=1000, **QUICK_RATES, max_epoch=50, minutes=5.0, validate_every=40, valid_steps=10,
+                  sizes=[]),
+    "full": dict(max_tokens=4000, armin_lr=0.001, lstm_lr=0.001, max_epoch=50, minutes=0.0, validate_every=0,
+                 valid_steps=0, sizes=[]),
+    "tiny": dict(max_tokens=1000, armin_lr=0.005, lstm_lr=0.005, max_epoch=1, minutes=0.0, validate_every=0,
+                 valid_steps=0,
                  sizes=[part for flag in TINY_SIZES + ["--decoder-out-embed-dim"] for part in (flag, 16)]),
 }
 GENERATED = re.compile(r"^D-(\d+)\t[^\t]*\t(.*)$")
@@ -54,7 +57,8 @@ GENERATE_SPEED = re.compile(r"Translated ([\d,]+) sentences \(([\d,]+) tokens\) 
 
 
 COLUMNS = [
-    Column("model", "model"), Column("arch", "arch"), Column("params", "params", "{:,}"), Column("lr", "Adam lr", "{:g}"),
+    Column("model", "model"), Column("arch", "arch"), Column("params", "params", "{:,}"),
+    Column("lr", "Adam lr", "{:g}"),
     Column("updates", "updates", "{:,}"), Column("train_minutes", "train minutes", "{:.1f}"),
     Column("tokens_per_s", "train tokens/s", "{:,.0f}"), Column("generate_seconds", "generate seconds", "{:.0f}"),
     Column("bleu", "BLEU", "{:.2f}"), Column("chrf", "chrF", "{:.2f}"),
@@ -124,7 +128,8 @@ def run_one(args, name: str, arch: str, references: List[str], results: JobResul
     bleu, chrf = score(hypotheses, references)
     facts = checkpoint_facts(checkpoint)
     log = read_run(logdir)
-    results.rows.append(dict(model=name, arch=arch, params=facts.params, lr=model_rate(args, name), updates=facts.updates,
+    results.rows.append(dict(model=name, arch=arch, params=facts.params, lr=model_rate(args, name),
+                             updates=facts.updates,
                              train_minutes=facts.train_minutes, tokens_per_s=log.words_per_second or 0.0,
                              generate_seconds=seconds, bleu=bleu, chrf=chrf))
     results.series.append(Series("training", name, [(u, s, 2.0**v) for u, s, v in log.train]))

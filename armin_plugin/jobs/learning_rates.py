@@ -10,8 +10,9 @@ RATE_FLAGS = ("armin_lr", "lstm_lr")
 def add_rate_flags(parser: argparse.ArgumentParser, defaults: str):
     """Add the three flags; ``defaults`` says where a model's default rate comes from."""
     parser.add_argument("--lr", type=float, help="Adam learning rate of every run (default: each model's, below)")
-    parser.add_argument("--armin-lr", type=float, help=f"Adam learning rate of the ARMIN runs (default: --lr, else {defaults})")
-    parser.add_argument("--lstm-lr", type=float, help=f"Adam learning rate of the LSTM runs (default: --lr, else {defaults})")
+    for model in ("armin", "lstm"):
+        parser.add_argument(f"--{model}-lr", type=float,
+                            help=f"Adam learning rate of the {model.upper()} runs (default: --lr, else {defaults})")
 
 
 def resolve_rates(parser: argparse.ArgumentParser, args: argparse.Namespace, defaults: Dict[str, float]):
