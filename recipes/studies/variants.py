@@ -1,13 +1,13 @@
 """The variants of docs/the-cell.md ("Variants (flags)") against the baselines on PTB-char
 streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN's parameter
-count 587k) and at lr 8e-3, the best rate of both models in quality-notes.md (to be replaced
-by each model's best from lr_sweep); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
+count 587k) and at lr 8e-3, the best rate of both models (docs/study.md, "What makes ARMIN
+learn"); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
-    bash recipes/study.sh variants    # 22 runs, roughly 15 minutes each on one core (estimated
-                                      # from the tokens/s in quality-notes.md, not yet run)
+    bash recipes/study.sh variants    # 22 runs, 25 to 45 minutes each when two run at once on
+                                      # 2 cores (the 2,000-update runs of docs/study.md)
 
-The authors' temperature counts an epoch as 1,063 updates: PTB-char's training text (about
-5.1M characters) in batches of 32 x 150; 2,000 updates reach its second step (tau 1/2) only.
+The authors' temperature counts an epoch as 1,046 updates: PTB-char's training text (about
+5.0M characters) in batches of 32 x 150; 2,000 updates reach its second step (tau 1/2) only.
 """
 ARMIN = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size", 256,
          "--armin-slot-size", 64, "--dropout", 0.1]
@@ -24,7 +24,7 @@ GRID = dict(
         "armin16-no-read": [*ARMIN16, "--armin-no-read"],
         "armin16-authors-init": [*ARMIN16, "--armin-init", "authors"],
         "armin16-authors-tau": [*ARMIN16, "--armin-tau-schedule", "authors",
-                                "--armin-tau-epoch-updates", 1063],
+                                "--armin-tau-epoch-updates", 1046],
         "armin16-entropy2e-5": [*ARMIN16, "--armin-entropy-bonus", 2e-5],
         "armin16-entropy1e-2": [*ARMIN16, "--armin-entropy-bonus", 1e-2],
         "armin16-balance1e-2": [*ARMIN16, "--armin-load-balance", 0.01],
