@@ -11,6 +11,7 @@ from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 from test_resume import assert_same_run, stop_with_signal, update_lines
 
 from armin_plugin.data.parallel import SPM_MODEL
+from armin_plugin.jobs import compare_translation
 
 pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
 
@@ -31,24 +32,25 @@ def compared(libreoffice_slice, tmp_path_factory):
 
 
 def table_rows(output):
-    return {
-        cells[0]: cells
-        for cells in (
-            [cell.strip() for cell in line.strip("|").split("|")]
-            for line in output.splitlines() if line.startswith("| ARMIN") or line.startswith("| LSTM")
-        )
-    }
+    """{model: {column header: cell}} of the job's printed table."""
+    lines = [[cell.strip() for cell in line.strip().strip("|").split("|")]
+             for line in output.splitlines() if line.startswith("| ")]
+    header = next(cells for cells in lines if cells[0] == "model")
+    return {cells[0]: dict(zip(header, cells)) for cells in lines if cells[0] in ("ARMIN", "LSTM")}
 
 
 def test_train_generate_score_both_models(compared, libreoffice_slice):
     out, output = compared
     rows = table_rows(output)
     assert set(rows) == {"ARMIN", "LSTM"}
-    assert rows["ARMIN"][1] == "armin_iwslt_de_en" and rows["LSTM"][1] == "lstm_wiseman_iwslt_de_en"
+    assert rows["ARMIN"]["arch"] == "armin_iwslt_de_en" and rows["LSTM"]["arch"] == "lstm_wiseman_iwslt_de_en"
+    tiny = compare_translation.PRESETS["tiny"]
+    assert (float(rows["ARMIN"]["Adam lr"]), float(rows["LSTM"]["Adam lr"])) == (tiny["armin_lr"], tiny["lstm_lr"])
     references = (libreoffice_slice / "reference" / "test.en").read_text(encoding="utf-8").splitlines()
     assert len(references) == 40
     for name, cells in rows.items():
-        params, updates, bleu, chrf = int(cells[2].replace(",", "")), int(cells[3]), float(cells[7]), float(cells[8])
+        params, updates = int(cells["params"].replace(",", "")), int(cells["updates"])
+        bleu, chrf = float(cells["BLEU"]), float(cells["chrF"])
         assert params > 10_000 and updates == 8
         hypotheses = (out / name.lower() / "test.hyp.en").read_text(encoding="utf-8").splitlines()
         assert len(hypotheses) == len(references)  # every test sentence translated, in order
@@ -176,7 +178,7 @@ def test_compare_job_trains_on_two_processes(libreoffice_slice, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = table_rows(result.stdout)
-    assert set(rows) == {"ARMIN", "LSTM"} and all(int(cells[3]) == 3 for cells in rows.values())
+    assert set(rows) == {"ARMIN", "LSTM"} and all(int(cells["updates"]) == 3 for cells in rows.values())
     for name in ("armin", "lstm"):
         log = (out / name / "train.log").read_text()
         assert "2 CPU rank(s)" in log and "distributed init (rank 1)" in log
