@@ -26,7 +26,7 @@ from ..data.algorithmic import ALGORITHMS, AlgorithmSpec
 from ..modules import ARMIN
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
-from .learning_rates import add_rate_flags, resolve_rates
+from .learning_rates import add_rate_flags, model_rate, resolve_rates
 from .report import render
 from .results import Column, JobResults, Series
 from .tensorboard_logs import read_run
@@ -62,10 +62,6 @@ def model_flags(args, algorithm: str, model: str) -> List:
             "--armin-tau-updates", args.tau_updates,
         ]
     return ["--arch", "lstm_algorithmic", "--lstm-params", armin_params(args, algorithm)]
-
-
-def model_rate(args, model: str) -> float:
-    return args.armin_lr if model == "armin" else args.lstm_lr
 
 
 def train_run(args, algorithm: str, model: str, run_dir: Path) -> Path:

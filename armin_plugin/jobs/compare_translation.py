@@ -25,7 +25,7 @@ from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from ..errors import ArminError
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
-from .learning_rates import RATE_FLAGS, add_rate_flags, resolve_rates
+from .learning_rates import RATE_FLAGS, add_rate_flags, model_rate, resolve_rates
 from .report import render
 from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
@@ -65,10 +65,6 @@ COLUMNS = [
     Column("tokens_per_s", "train tokens/s", "{:,.0f}"), Column("generate_seconds", "generate seconds", "{:.0f}"),
     Column("bleu", "BLEU", "{:.2f}"), Column("chrf", "chrF", "{:.2f}"),
 ]
-
-
-def model_rate(args, name: str) -> float:
-    return args.armin_lr if name == "ARMIN" else args.lstm_lr
 
 
 def train_run(args, arch: str, run_dir: Path, logdir: Path, name: str) -> Path:

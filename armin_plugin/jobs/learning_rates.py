@@ -23,3 +23,9 @@ def resolve_rates(parser: argparse.ArgumentParser, args: argparse.Namespace, def
             setattr(args, name, args.lr if args.lr is not None else defaults[name])
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+
+
+def model_rate(args: argparse.Namespace, model: str) -> float:
+    """The rate of the runs of ``model``: ``args.armin_lr`` for ARMIN (either case), else
+    ``args.lstm_lr``."""
+    return args.armin_lr if model.lower() == "armin" else args.lstm_lr
