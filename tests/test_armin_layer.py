@@ -23,17 +23,26 @@ TIGHT = dict(rtol=1e-10, atol=1e-12)
 # --------------------------------------------------------------------------- reference
 
 
-def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None):
+def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None, read_age=None):
     """One ARMIN layer over xs (T, B, d_x), straight from the spec, step by step.
 
-    noise (T, B, N) or None (argmax); real (T, B) bool, True at real steps, or None.
-    Returns outputs (T, B, d_h + d_r), final (hidden, memory, steps), chosen slots (T, B).
+    noise (T, B, N) or None (argmax); real (T, B) bool, True at real steps, or None;
+    read_age (B, N) long: the read ages of a cell whose variant reads the history
+    (docs/the-cell.md: --armin-usage-input, --armin-no-reread), or None.
+    Returns outputs (T, B, d_h + d_r), final (hidden, memory, steps[, read_age]), chosen
+    slots (T, B).
     """
     d_h, d_r, n_slots = cell.hidden_size, cell.slot_size, cell.num_slots
     outputs, chosen = [], []
     for t in range(xs.size(0)):
         x = xs[t]
         a = cell.address(torch.cat([x, hidden], -1))  # 1.
+        if read_age is not None:
+            if cell.variant.usage_input:  # u_k = 0.95 ** (age_k - 1), 0 for unread slots
+                u = torch.where(read_age > 0, 0.95 ** (read_age - 1).clamp(min=0).to(a.dtype), 0.0)
+                a = a + cell.usage(u)
+            if cell.variant.no_reread:
+                a = a - 1e4 * (read_age == 1).to(a.dtype)
         if noise is None:  # 2. (evaluation)
             k = a.argmax(-1)
             w = F.one_hot(k, n_slots).to(a.dtype)
@@ -57,15 +66,16 @@ def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=N
         target = torch.where(steps < n_slots, steps, k)
         e = F.one_hot(target, n_slots).to(memory.dtype).unsqueeze(-1)
         m_new = memory * (1 - e) + e * v.unsqueeze(1)
-        if real is None:
-            hidden, memory, steps = h_new, m_new, steps + 1
-        else:
-            keep = real[t]
-            hidden = torch.where(keep[:, None], h_new, hidden)
-            memory = torch.where(keep[:, None, None], m_new, memory)
-            steps = steps + keep.long()
+        keep = torch.ones_like(steps, dtype=torch.bool) if real is None else real[t]
+        hidden = torch.where(keep[:, None], h_new, hidden)
+        memory = torch.where(keep[:, None, None], m_new, memory)
+        steps = steps + keep.long()
+        if read_age is not None:
+            aged = torch.where(F.one_hot(k, n_slots).bool(), 1, torch.where(read_age > 0, read_age + 1, 0))
+            read_age = torch.where(keep[:, None], aged, read_age)
         chosen.append(k)
-    return torch.stack(outputs), (hidden, memory, steps), torch.stack(chosen)
+    final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
+    return torch.stack(outputs), final, torch.stack(chosen)
 
 
 def fresh_state(cell, batch):

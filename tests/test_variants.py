@@ -14,7 +14,7 @@ from armin_plugin.modules.address_losses import address_loss
 from armin_plugin.modules.addressing import sample_gumbel
 from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
 from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
-from test_armin_lm import _Task, _dictionary, build
+from test_armin_lm import _Task, _dictionary, build, incremental_log_probs, random_tokens
 from test_translation_model import build as build_translation
 
 DT = torch.float64
@@ -106,12 +106,140 @@ def test_step_variants_fall_back_to_the_python_loop(monkeypatch, caplog):
     for asked in ("auto", "native"):
         monkeypatch.setenv("ARMIN_BACKEND", asked)
         for variant in (CellVariant(no_read=True), CellVariant(entropy_bonus=1e-5),
-                        CellVariant(load_balance=0.01)):
+                        CellVariant(load_balance=0.01), CellVariant(no_reread=True),
+                        CellVariant(usage_input=True)):
             with caplog.at_level(logging.INFO, logger=recurrence.__name__):
                 assert recurrence.choose_backend([cpu], variant) == "python"
     assert any("paper's cell only (set: no_read)" in r.getMessage() for r in caplog.records)
     if native.library() is not None:
         assert recurrence.choose_backend([cpu], CellVariant()) == "native"
+
+
+# --------------------------------------------------------------------------- read history
+
+
+def history_run(variant, pad=None, usage_scale=0.5):
+    """layer_run's float64 layer with a history variant, W_u random (it starts at zero)."""
+    model = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7, variant=variant)
+    cell = model.layers[0]
+    cell.record_addressing = True
+    if cell.usage is not None:
+        with torch.no_grad():
+            cell.usage.weight.normal_(0.0, usage_scale, generator=torch.Generator().manual_seed(3))
+    model.train()
+    x = torch.randn(9, 2, 3, generator=torch.Generator().manual_seed(5), dtype=DT).requires_grad_()
+    noise = sample_gumbel((1, 9, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
+    return model, cell, x, noise
+
+
+def test_no_reread_by_hand_alternates_the_two_favourite_slots():
+    """Address weights 0 and biases (50, 10, 0): the paper's cell reads slot 0 at every step,
+    the mask makes it alternate 0, 1, 0, 1, ... (noise below 17 cannot bridge 40)."""
+    reads = {}
+    for variant in (CellVariant(), CellVariant(no_reread=True)):
+        model, cell, x, noise = history_run(variant)
+        with torch.no_grad():
+            cell.address.weight.zero_()
+            cell.address.bias.copy_(torch.tensor([50.0, 10.0, 0.0]))
+        _, state = model(x, gumbel_noise=noise)
+        reads[variant.no_reread] = cell.last_trace.read[:, 0].tolist()
+    assert reads[False] == [0] * 9
+    assert reads[True] == [0, 1] * 4 + [0]
+    assert state.read_age[0, 0].tolist() == [1, 2, 0]  # slot 0 read last, slot 1 before, slot 2 never
+
+
+@pytest.mark.parametrize("sample", [True, False], ids=["sampled", "argmax"])
+def test_no_reread_never_reads_a_slot_twice_in_a_row(sample):
+    """Across pads and across calls: the slot read at the previous real step is never read."""
+    model, cell, x, noise = history_run(CellVariant(no_reread=True))
+    with torch.no_grad():
+        cell.address.bias.copy_(torch.tensor([8.0, 0.0, 0.0]))  # the unmasked cell would repeat 0
+    if not sample:
+        model.eval()
+    pad = torch.rand(9, 2, generator=torch.Generator().manual_seed(1)) > 0.6
+    _, state = model(x[:4], padding_mask=pad[:4], gumbel_noise=noise[:, :4])
+    first = cell.last_trace
+    model(x[4:], state, padding_mask=pad[4:], gumbel_noise=noise[:, 4:])
+    read = torch.cat([first.read, cell.last_trace.read])
+    for row in range(2):
+        real_reads = read[~pad[:, row], row].tolist()
+        assert len(real_reads) >= 4
+        assert all(a != b for a, b in zip(real_reads, real_reads[1:])), real_reads
+
+
+def test_usage_input_at_zero_weight_is_the_papers_cell():
+    model, cell, x, noise = history_run(CellVariant(usage_input=True), usage_scale=0.0)
+    out, state = model(x, gumbel_noise=noise)
+    plain = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7)
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if "usage" not in k})
+    plain.train()
+    expected, plain_state = plain(x, gumbel_noise=noise)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)  # plain may run the compiled loop
+    assert plain_state.read_age is None and state.read_age.shape == (1, 2, 3)
+    assert not cell.usage.weight.detach().any() and sum(p.numel() for p in cell.usage.parameters()) == 9
+
+
+@pytest.mark.parametrize("variant", [CellVariant(usage_input=True), CellVariant(no_reread=True),
+                                     CellVariant(usage_input=True, no_reread=True)],
+                         ids=["usage", "no-reread", "both"])
+def test_history_variants_equal_the_reference_loop(variant):
+    """Outputs, final state (read ages included) and every gradient, W_u's too, against the
+    spec's dense loop with the variant's logits written out (tests/test_armin_layer.py), pads
+    included; then a second call continuing from the state."""
+    model, cell, x, noise = history_run(variant)
+    pad = torch.zeros(9, 2, dtype=torch.bool)
+    pad[[2, 6, 7], 1] = True
+    out, state = model(x, padding_mask=pad, gumbel_noise=noise)
+    got = dict(zip([n for n, _ in model.named_parameters()], grads_of_random_projection(model, x, out, state)))
+    ref_out, (hidden, memory, steps, read_age), _ = reference_layer(
+        cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0], real=~pad,
+        read_age=torch.zeros(2, 3, dtype=torch.long))
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(state.memory[0], memory, rtol=1e-12, atol=1e-13)
+    assert torch.equal(state.read_age[0], read_age) and torch.equal(state.steps[0], steps)
+    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
+    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
+    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
+    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
+    names = [n for n, _ in cell.named_parameters()]
+    want = torch.autograd.grad(loss, list(cell.parameters()), allow_unused=True)
+    for name, expected in zip(names, want):
+        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
+                                   msg=lambda m: f"{name}: {m}")
+    if variant.usage_input:
+        assert got["layers.0.usage.weight"].abs().sum() > 0
+    with torch.no_grad():  # continuing from the returned state
+        more, _ = model(x[:3], state, gumbel_noise=noise[:, :3])
+        ref_more, _, _ = reference_layer(cell, x[:3], state.hidden[0], state.memory[0], state.steps[0],
+                                         tau=0.7, noise=noise[0, :3], read_age=state.read_age[0])
+    torch.testing.assert_close(more, ref_more, rtol=1e-12, atol=1e-13)
+
+
+def test_no_reread_needs_two_slots():
+    with pytest.raises(ArminError, match=r"no_reread \(--armin-no-reread\) needs at least 2 slots, got 1"):
+        ARMIN(3, 4, 5, 1, variant=CellVariant(no_reread=True))
+    with pytest.raises(ArminError, match="needs at least 2 slots"):
+        build(armin_slots=1, armin_no_reread=True)
+
+
+def test_history_variants_decode_incrementally_and_follow_beam_reordering():
+    """armin_lm with both flags (and W_u random): one token at a time, with rows reordered
+    midway, equals full forwards; the read ages travel in fairseq's incremental state."""
+    model, dictionary = build(armin_no_reread=True, armin_usage_input=True)
+    with torch.no_grad():
+        for cell in model.decoder.armin.layers:
+            cell.usage.weight.normal_(0.0, 2.0)
+    model.eval()
+    tokens = random_tokens(dictionary, batch=4, length=11)
+    order = torch.tensor([2, 0, 2])
+    with torch.no_grad():
+        full = model.get_normalized_probs(model(tokens[order]), log_probs=True)
+        state = {}
+        before = incremental_log_probs(model, tokens[:, :6], state)
+        model.decoder.reorder_incremental_state_scripting(state, order)
+        after = incremental_log_probs(model, tokens[order], state, start=6)
+    torch.testing.assert_close(before[order], full[:, :6], rtol=0, atol=1e-5)
+    torch.testing.assert_close(after, full[:, 6:], rtol=0, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- address losses

@@ -51,6 +51,18 @@ class ARMINCellConfig(FairseqDataclass):
         metadata={"help": "ablation, not in the paper: the read replaced by zeros wherever it is "
                           "used (the cell without memory); the address is still computed"},
     )
+    armin_no_reread: bool = field(
+        default=False,
+        metadata={"help": "not in the paper (TARDIS's mask): the slot read at the previous step "
+                          "is never read again at once (its address logit loses 1e4); needs at "
+                          "least 2 slots"},
+    )
+    armin_usage_input: bool = field(
+        default=False,
+        metadata={"help": "not in the paper (TARDIS's usage input): the address logits get "
+                          "W_u u_t, u_t[k] = 0.95 ** (steps since slot k was read - 1), 0 if "
+                          "not read yet; W_u (N x N) is learned and starts at zero"},
+    )
     armin_entropy_bonus: float = field(
         default=0.0,
         metadata={"help": "not in the paper (D-NTM's remedy): adds -W * mean over steps of the "

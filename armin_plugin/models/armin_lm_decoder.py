@@ -178,7 +178,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         cached = self.get_incremental_state(incremental_state, "armin_state")
         if cached is None:
             return None
-        return ARMINState(cached["hidden"], cached["memory"], cached["steps"])
+        return ARMINState(**cached)
 
     def _set_cached_state(self, incremental_state: IncrementalState, state: ARMINState):
         self.set_incremental_state(incremental_state, "armin_state", state._asdict())

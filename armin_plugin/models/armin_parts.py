@@ -30,13 +30,15 @@ def temperature_schedule(cfg, num_slots: int) -> Callable[[int], float]:
 
 
 def cell_variant(cfg) -> CellVariant:
-    """The step-level variant of ``--armin-no-read``, ``--armin-entropy-bonus`` and
-    ``--armin-load-balance``; a negative weight stops with one line naming the flag."""
+    """The step-level variant of ``--armin-no-read``, ``--armin-entropy-bonus``,
+    ``--armin-load-balance``, ``--armin-no-reread`` and ``--armin-usage-input``; a negative
+    weight stops with one line naming the flag."""
     for name in ("armin_entropy_bonus", "armin_load_balance"):
         if not getattr(cfg, name) >= 0:
             raise ArminError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(cfg, name)}")
     return CellVariant(bool(cfg.armin_no_read), float(cfg.armin_entropy_bonus),
-                       float(cfg.armin_load_balance))
+                       float(cfg.armin_load_balance), bool(cfg.armin_no_reread),
+                       bool(cfg.armin_usage_input))
 
 
 def armin_stack(cfg, input_size: int, hidden_size: int, slot_size: int, num_slots: int,

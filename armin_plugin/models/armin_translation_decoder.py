@@ -19,18 +19,20 @@ IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 class DecoderCache(NamedTuple):
     """What decoding one token at a time carries from step to step.
 
-    hidden (L, B, d_h), memory (L, B, N, d_r), steps (L, B): the ARMIN state;
-    input_feed (B, D): the previous step's attentional output.
+    hidden (L, B, d_h), memory (L, B, N, d_r), steps (L, B), read_age (L, B, N) or None:
+    the ARMIN state (see :class:`ARMINState`); input_feed (B, D): the previous step's
+    attentional output.
     """
 
     hidden: Tensor
     memory: Tensor
     steps: Tensor
+    read_age: Optional[Tensor]
     input_feed: Tensor
 
     @property
     def state(self) -> ARMINState:
-        return ARMINState(self.hidden, self.memory, self.steps)
+        return ARMINState(self.hidden, self.memory, self.steps, self.read_age)
 
     def index_select(self, order: Tensor) -> "DecoderCache":
         """Rows ``order`` (B',) of the batch; B' may be below B (finished sentences)."""
@@ -129,7 +131,7 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         hidden = torch.tanh(self.initial_hidden(encoder_out.summary))
         hidden = hidden.view(batch_size, self.armin.num_layers, -1).transpose(0, 1)
         feed = hidden.new_zeros(batch_size, self.out_embed_dim)
-        return DecoderCache(hidden, start.memory, start.steps, feed)
+        return DecoderCache(hidden, start.memory, start.steps, start.read_age, feed)
 
     def output_layer(self, features: Tensor) -> Tensor:
         if self.output_projection is None:

@@ -6,12 +6,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import ArminError
 from .addressing_trace import AddressingTrace
 from .initialisation import initialise
 from .recurrence import RecurrentWeights, run_recurrence
 from .variants import CellVariant
 
-LayerState = Tuple[Tensor, Tensor, Tensor]  # hidden (B, d_h), memory (B, N, d_r), steps (B,)
+# hidden (B, d_h), memory (B, N, d_r), steps (B,), and read_age (B, N) for the variants
+# with CellVariant.reads_history
+LayerState = Tuple[Tensor, ...]
 
 
 class ARMINCell(nn.Module):
@@ -65,13 +68,16 @@ class ARMINCell(nn.Module):
         init: "pytorch" (``nn.Linear``'s default) or "authors" (orthogonal weights, zero
             biases; see :func:`.initialisation.initialise`). Default: "pytorch"
         variant: a :class:`.variants.CellVariant`, departures from the paper's step (no read,
-            address losses). Default: the paper's cell
+            address losses, no re-read, usage input). Default: the paper's cell.
+            With ``no_reread`` or ``usage_input`` the state carries a fourth tensor,
+            read_age (B, N) long: real steps since each slot was last read (0: not yet)
 
     Inputs of :meth:`forward`: inputs, state, step_mask, temperature, gumbel_noise
         - **inputs** of shape :math:`(T, B, d_x)`.
         - **state**: ``(hidden, memory, steps)``, shapes :math:`(B, d_h)`, :math:`(B, N, d_r)`
           and :math:`(B,)` (long: real steps taken), as from :meth:`initial_state` or a
-          previous call (chunked calls equal one long call).
+          previous call (chunked calls equal one long call); with a variant that reads the
+          history, also read_age :math:`(B, N)` (zeros where a state comes without it).
         - **step_mask** of shape :math:`(T, B)`, bool, True at real steps; None: all real.
         - **temperature**: ``tau`` of the Gumbel-softmax (a positive float). Default: 1.0
         - **gumbel_noise** of shape :math:`(T, B, N)`, the noise :math:`g_t`; None: argmax of
@@ -97,6 +103,8 @@ class ARMINCell(nn.Module):
         initial_hidden: :math:`p_h`, shape :math:`(d_h)`, initialised from
             :math:`\mathcal{N}(0, 1)`.
         initial_memory: :math:`p_M`, shape :math:`(N, d_r)`, initialised to zeros.
+        usage.weight: :math:`W_u`, shape :math:`(N, N)`, initialised to zeros; only with
+            ``variant.usage_input``.
 
     The linear maps keep ``nn.Linear``'s initialisation,
     :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with :math:`k = 1/\text{in\_features}`, unless
@@ -127,6 +135,8 @@ class ARMINCell(nn.Module):
         self.num_slots = num_slots
         self.forget_bias = forget_bias
         self.variant = variant.check()
+        if variant.no_reread and num_slots < 2:
+            raise ArminError(f"ARMIN no_reread (--armin-no-reread) needs at least 2 slots, got {num_slots}")
         d_x, d_h, d_r = input_size, hidden_size, slot_size
         self.address = nn.Linear(d_x + d_h, num_slots)
         self.gate = nn.Linear(d_x + d_h + d_r, d_h + d_r)
@@ -135,6 +145,10 @@ class ARMINCell(nn.Module):
         initialise(self, init)
         self.initial_hidden = nn.Parameter(torch.randn(d_h))
         self.initial_memory = nn.Parameter(torch.zeros(num_slots, d_r))
+        self.usage = None
+        if variant.usage_input:
+            self.usage = nn.Linear(num_slots, num_slots, bias=False)
+            nn.init.zeros_(self.usage.weight)
         self._arranged_key, self._arranged = None, None  # see arranged_weights()
         self._reused = None  # see reusing_weights()
         # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
@@ -148,11 +162,17 @@ class ARMINCell(nn.Module):
         return self.hidden_size + self.slot_size
 
     def initial_state(self, batch_size: int) -> LayerState:
-        """h_0 = tanh(p_h) (B, d_h), M_0 = p_M (B, N, d_r), steps 0 (B,)."""
+        """h_0 = tanh(p_h) (B, d_h), M_0 = p_M (B, N, d_r), steps 0 (B,), and read_age 0
+        (B, N) where the variant reads the history."""
         hidden = torch.tanh(self.initial_hidden).expand(batch_size, -1)
         memory = self.initial_memory.expand(batch_size, -1, -1)
         steps = torch.zeros(batch_size, dtype=torch.long, device=hidden.device)
+        if self.variant.reads_history:
+            return hidden, memory, steps, self._unread(batch_size, hidden.device)
         return hidden, memory, steps
+
+    def _unread(self, batch_size: int, device) -> Tensor:
+        return torch.zeros(batch_size, self.num_slots, dtype=torch.long, device=device)
 
     def forward(
         self,
@@ -174,9 +194,11 @@ class ARMINCell(nn.Module):
             [self.num_slots, self.output_size, 4 * self.hidden_size + self.slot_size], -1
         )
         record = [] if self.record_addressing else None
+        if self.variant.reads_history and len(state) == 3:
+            state = (*state, self._unread(inputs.size(1), inputs.device))
         outputs, final, self.last_address_loss = run_recurrence(
             addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature, record,
-            self.variant,
+            self.variant, None if self.usage is None else self.usage.weight,
         )
         if record is not None:
             logits, read, written = record

@@ -49,7 +49,7 @@ from torch.autograd.function import once_differentiable
 from ..errors import ArminError
 from . import native
 from .address_losses import address_loss
-from .variants import CellVariant
+from .variants import REREAD_PENALTY, USAGE_DECAY, CellVariant
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,23 @@ class RecurrentWeights(NamedTuple):
     from_hidden_bias: Tensor
     gate: Tensor
     transform: Tensor
+
+
+class ReadHistory(NamedTuple):
+    """What the variants with ``CellVariant.reads_history`` carry and learn.
+
+    read_age: (B, N) long, real steps since each slot was last read (1: the previous step,
+    0: not read yet); usage_weight: W_u (N, N) of ``usage_input``, or None.
+    """
+
+    read_age: Tensor
+    usage_weight: Optional[Tensor] = None
+
+
+def recency(read_age: Tensor, dtype: torch.dtype) -> Tensor:
+    """u (B, N) of ``usage_input``: USAGE_DECAY ** (age - 1) for read slots, 0 for unread ones."""
+    return torch.where(read_age > 0, USAGE_DECAY ** (read_age - 1).clamp(min=0).to(dtype),
+                       torch.zeros((), dtype=dtype, device=read_age.device))
 
 
 class Activations(NamedTuple):
@@ -89,12 +106,16 @@ class Activations(NamedTuple):
 
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                 temperature, keep, record=None, backend="python", variant=CellVariant()):
+                 temperature, keep, record=None, backend="python", variant=CellVariant(),
+                 history=None):
     """The forward loop. ``trans_in`` already holds the forget bias in its f part;
-    ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only).
+    ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only);
+    ``history``: its :class:`ReadHistory` where ``variant.reads_history``, else None.
 
-    Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,) and, with
-    ``keep``, the :class:`Activations` of all steps (otherwise one step's scratch space).
+    Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,), with
+    ``keep`` the :class:`Activations` of all steps (otherwise one step's scratch space), and
+    the final read_age (B, N) with, where ``keep`` and ``usage_input``, the usage u_t of
+    every step (T, B, N) (a pair of None without ``history``).
     With a list ``record``, appends to it the noise-free address logits (T, B, N), the slots
     read (T, B) and the slots written (T, B). ``backend``: "python" runs
     :func:`_forward_steps`, "native" its C++ twin.
@@ -116,6 +137,9 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     outputs = torch.empty(steps_total, batch, d_h + d_r, **like)
     memory = memory.clone(memory_format=torch.contiguous_format)
     recorded = None
+    usage_log = None
+    if history is not None and history.usage_weight is not None and keep:
+        usage_log = torch.empty(steps_total, batch, n_slots, **like)
     if record is not None:
         slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
         recorded = (torch.empty_like(addr_in, memory_format=torch.contiguous_format), slot_log,
@@ -126,20 +150,27 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
             addr_in, gate_in, trans_in, hidden, memory, steps, *weights, noise, real,
             temperature, outputs, *acts, *(recorded or (None, None, None)),
         )
+        read_age = None
     else:
-        hidden, steps = _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights,
-                                       noise, real, temperature, acts, outputs, recorded, variant)
+        hidden, steps, read_age = _forward_steps(
+            addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real, temperature,
+            acts, outputs, recorded, variant, history, usage_log,
+        )
     if record is not None:
         record.extend(recorded)
-    return outputs, hidden, memory, steps, acts
+    return outputs, hidden, memory, steps, acts, (read_age, usage_log)
 
 
 def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                   temperature, acts, outputs, recorded, variant):
+                   temperature, acts, outputs, recorded, variant, history=None, usage_log=None):
     """The reference definition of a forward step, run over all T steps: fills ``outputs``,
     ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
-    slots read, slots written) and ``memory`` in place; returns the final hidden and steps.
+    slots read, slots written), ``usage_log`` (None or (T, B, N)) and ``memory`` in place;
+    returns the final hidden, steps and read_age (None without ``history``).
     ``variant.no_read``: the read is zeros (the slot is still chosen, and written back).
+    ``variant.usage_input``: the logits get u_t W_u^T (u_t = :func:`recency` of the read ages);
+    ``variant.no_reread``: the slot read at the previous real step loses REREAD_PENALTY.
+    The recorded logits are the noise-free ones after both.
     """
     steps_total, batch, n_slots = addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
@@ -150,9 +181,17 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
     w_gate, w_trans = weights.gate.t(), weights.transform.t()
     addr_rec = hidden @ w_from_h[:, :n_slots]
     no_read = memory.new_zeros(batch, d_r) if variant.no_read else None
+    read_age = None if history is None else history.read_age.clone()
     for t in range(steps_total):
         s = t if keep else 0
         logits = addr_in[t] + addr_rec
+        if variant.usage_input:
+            usage = recency(read_age, logits.dtype)
+            if usage_log is not None:
+                usage_log[t] = usage
+            logits = torch.addmm(logits, usage, history.usage_weight.t())
+        if variant.no_reread:
+            logits = logits.sub((read_age == 1).to(logits.dtype), alpha=REREAD_PENALTY)
         if recorded is not None:
             recorded[0][t] = logits
         if noise is None:
@@ -180,26 +219,33 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
             recorded[1][t], recorded[2][t] = slot, target
         overwritten = memory[rows, target]
         acts.overwritten[s] = overwritten
+        if read_age is not None:
+            new_age = torch.where(read_age > 0, read_age + 1, read_age)
+            new_age[rows, slot] = 1
         if real is None:
             hidden, addr_rec, steps = new_hidden, new_addr_rec, steps + 1
+            read_age = new_age if read_age is not None else None
         else:
             keep_row = real[t].unsqueeze(-1)
             value = torch.where(keep_row, value, overwritten)
             hidden = torch.where(keep_row, new_hidden, hidden)
             addr_rec = torch.where(keep_row, new_addr_rec, addr_rec)
             steps = steps + real[t]
+            if read_age is not None:
+                read_age = torch.where(keep_row, new_age, read_age)
         memory[rows, target] = value
-    return hidden.clone(), steps
+    return hidden.clone(), steps, read_age
 
 
 def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                  backend="python", variant=CellVariant(), address_grad=None):
+                  backend="python", variant=CellVariant(), address_grad=None, usage_log=None):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
     (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
-    (T, B, N) or None: a gradient added to that of the address logits (the address losses).
+    (T, B, N) or None: a gradient added to that of the address logits (the address losses);
+    ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None.
 
-    Returns gradients of (addr_in, gate_in, trans_in, hidden, memory) and of the
-    :class:`RecurrentWeights`.
+    Returns gradients of (addr_in, gate_in, trans_in, hidden, memory), of the
+    :class:`RecurrentWeights` and of W_u (None without ``usage_log``).
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
@@ -239,7 +285,10 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         flat(grad_gate_in).t() @ flat(acts.hidden_read),
         flat(grad_trans_in).t() @ flat(acts.gates * acts.hidden_read),
     )
-    return (grad_addr, grad_gate_in, grad_trans_in, grad_state, grad_memory), weight_grads
+    grad_usage = None
+    if usage_log is not None:  # logits += u_t W_u^T
+        grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_write.new_zeros(n_slots, n_slots)
+    return (grad_addr, grad_gate_in, grad_trans_in, grad_state, grad_memory), weight_grads, grad_usage
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
@@ -321,13 +370,15 @@ class _Recurrence(torch.autograd.Function):
     """Autograd node for the whole loop; see :func:`run_recurrence` for the arguments."""
 
     @staticmethod
-    def forward(ctx, backend, variant, steps, noise, real, temperature, record, addr_in, gate_in,
-                trans_in, hidden, memory, *weights):
+    def forward(ctx, backend, variant, steps, noise, real, temperature, record, read_age,
+                usage_weight, addr_in, gate_in, trans_in, hidden, memory, *weights):
         weights = RecurrentWeights(*weights)
         record = _record_for(variant, record)
-        outputs, hidden, memory, steps, acts = _run_forward(
+        history = None if read_age is None else ReadHistory(read_age, usage_weight)
+        outputs, hidden, memory, steps, acts, (read_age, usage_log) = _run_forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
             temperature, keep=True, record=record, backend=backend, variant=variant,
+            history=history,
         )
         aux, ctx.address_grad = _address_loss(variant, record, real)
         ctx.variant = variant
@@ -335,30 +386,32 @@ class _Recurrence(torch.autograd.Function):
         ctx.temperature = temperature
         ctx.sampled = acts.probs is not None
         ctx.masked = real is not None
+        ctx.usage = usage_log is not None
         saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
         saved += [real] if ctx.masked else []
+        saved += [usage_log] if ctx.usage else []
         ctx.save_for_backward(memory, *weights, *saved)
-        if aux is None:
-            ctx.mark_non_differentiable(steps)
-            return outputs, hidden, memory, steps
-        ctx.mark_non_differentiable(steps, aux)
-        return outputs, hidden, memory, steps, aux
+        extra = [t for t in (read_age, aux) if t is not None]
+        ctx.mark_non_differentiable(steps, *extra)
+        return (outputs, hidden, memory, steps, *extra)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps, _grad_aux=None):
+    def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps, *_grad_extra):
         memory, *rest = ctx.saved_tensors
         weights = RecurrentWeights(*rest[:4])
         rest = rest[4:]
+        usage_log = rest.pop() if ctx.usage else None
         real = rest.pop() if ctx.masked else None
         probs = rest.pop() if ctx.sampled else None
         acts = Activations(*rest, probs)
         with torch.autocast(grad_out.device.type, enabled=False):  # as forward ran
-            inputs, weight_grads = _run_backward(
+            inputs, weight_grads, grad_usage = _run_backward(
                 grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
                 backend=ctx.backend, variant=ctx.variant, address_grad=ctx.address_grad,
+                usage_log=usage_log,
             )
-        return (None, None, None, None, None, None, None, *inputs, *weight_grads)
+        return (None, None, None, None, None, None, None, None, grad_usage, *inputs, *weight_grads)
 
 
 def _record_for(variant: CellVariant, record: Optional[list]) -> Optional[list]:
@@ -379,51 +432,61 @@ def run_recurrence(
     addr_in: Tensor,
     gate_in: Tensor,
     trans_in: Tensor,
-    state: Tuple[Tensor, Tensor, Tensor],
+    state: Tuple[Tensor, ...],
     weights: RecurrentWeights,
     noise: Optional[Tensor],
     real: Optional[Tensor],
     temperature: float,
     record: Optional[list] = None,
     variant: CellVariant = CellVariant(),
-) -> Tuple[Tensor, Tuple[Tensor, Tensor, Tensor], Optional[Tensor]]:
+    usage_weight: Optional[Tensor] = None,
+) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
     addr_in (T, B, N), gate_in (T, B, G), trans_in (T, B, P): the input-side projections
     with biases (trans_in with the forget bias added to its f part); state: hidden (B, d_h),
-    memory (B, N, d_r), steps (B,) long; noise: (T, B, N) Gumbel noise or None (argmax);
+    memory (B, N, d_r), steps (B,) long and, where ``variant.reads_history``, read_age (B, N)
+    long; noise: (T, B, N) Gumbel noise or None (argmax);
     real: (T, B) bool, True at real steps, or None; record: a list that receives the
     address logits, slots read and slots written of every step (see :func:`_run_forward`);
-    variant: the :class:`.variants.CellVariant` of the cell.
-    Returns outputs (T, B, G), the final (hidden, memory, steps), and the value (0-dim,
-    float32 or float64, no gradient) of the address losses, None without them; their
-    gradient is added in backward (:mod:`.address_losses`).
+    variant: the :class:`.variants.CellVariant` of the cell; usage_weight: W_u (N, N) of
+    ``variant.usage_input``.
+    Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
+    read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
+    losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
     """
-    hidden, memory, steps = state
+    hidden, memory, steps, *read_age = state
+    read_age = read_age[0] if variant.reads_history else None
     output_dtype = addr_in.dtype
     # float16/bfloat16 (a --fp16/--bf16 model, or autocast's projections): the loop runs in
     # float32 with autocast off, so the memory, the cell state and the address softmax never
     # round to 8 or 11 bits over hundreds of steps; see module docstring.
-    addr_in, gate_in, trans_in, hidden, memory, noise = (
-        _in_float32(t) for t in (addr_in, gate_in, trans_in, hidden, memory, noise)
+    addr_in, gate_in, trans_in, hidden, memory, noise, usage_weight = (
+        _in_float32(t) for t in (addr_in, gate_in, trans_in, hidden, memory, noise, usage_weight)
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (addr_in, gate_in, trans_in, hidden, memory, *weights)
     backend = choose_backend(tensors + (noise,), variant)
     with torch.autocast(addr_in.device.type, enabled=False):
-        if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-            outputs, hidden, memory, steps, *aux = _Recurrence.apply(
-                backend, variant, steps, noise, real, temperature, record, *tensors
+        differentiable = tensors + (() if usage_weight is None else (usage_weight,))
+        if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
+            outputs, hidden, memory, steps, *extra = _Recurrence.apply(
+                backend, variant, steps, noise, real, temperature, record, read_age,
+                usage_weight, *tensors
             )
-            aux = aux[0] if aux else None
+            read_age = extra.pop(0) if read_age is not None else None
+            aux = extra[0] if extra else None
         else:
             record = _record_for(variant, record)
-            outputs, hidden, memory, steps, _ = _run_forward(
+            history = None if read_age is None else ReadHistory(read_age, usage_weight)
+            outputs, hidden, memory, steps, _, (read_age, _) = _run_forward(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                 temperature, keep=False, record=record, backend=backend, variant=variant,
+                history=history,
             )
             aux, _ = _address_loss(variant, record, real)
-    return outputs.to(output_dtype), (hidden, memory, steps), aux
+    final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
+    return outputs.to(output_dtype), final, aux
 
 
 def _in_float32(tensor: Optional[Tensor]) -> Optional[Tensor]:

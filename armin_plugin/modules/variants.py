@@ -5,19 +5,42 @@ from typing import NamedTuple, Optional
 from ..errors import ArminError
 
 
+# The logit penalty of the slot read at the previous step (``no_reread``): larger than any
+# spread of Gumbel noise (draws lie in [-6.6, 16.2]) plus logits, so it is never read,
+# yet finite, so that softmax, log-softmax and the address losses stay finite.
+REREAD_PENALTY = 1e4
+# The decay per real step of a slot's recency (``usage_input``): the Santoro et al. (2016)
+# usage decay.
+USAGE_DECAY = 0.95
+
+
 class CellVariant(NamedTuple):
     """no_read: the read r_t is replaced by zeros wherever it is used (gates, z_t, out_t), the
     ablation "the cell without memory"; the address is still computed and the memory written.
     entropy_bonus W >= 0 and load_balance A >= 0: weights of the auxiliary address losses of
-    :mod:`.address_losses`. The default is the paper's cell."""
+    :mod:`.address_losses`.
+    no_reread (TARDIS's mask): REREAD_PENALTY is subtracted from the logit of the slot read at
+    the previous real step, so a slot is never read twice in a row (needs N >= 2).
+    usage_input (TARDIS's usage vector, in the recency form of Santoro et al.): the address
+    logits get ``W_u u_t``, u_t[k] = USAGE_DECAY ** (age_k - 1) for a slot last read age_k
+    real steps ago, 0 for a slot not read yet; W_u (N, N) is learned and starts at zero.
+    Both carry each slot's read age in the state (:attr:`reads_history`).
+    The default is the paper's cell."""
 
     no_read: bool = False
     entropy_bonus: float = 0.0
     load_balance: float = 0.0
+    no_reread: bool = False
+    usage_input: bool = False
 
     @property
     def has_address_loss(self) -> bool:
         return self.entropy_bonus > 0 or self.load_balance > 0
+
+    @property
+    def reads_history(self) -> bool:
+        """True when the state carries each slot's read age (``ARMINState.read_age``)."""
+        return self.no_reread or self.usage_input
 
     def check(self) -> "CellVariant":
         """Raise ArminError for impossible values; returns self."""

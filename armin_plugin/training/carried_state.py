@@ -21,7 +21,7 @@ class CarriedStates(nn.Module):
     ``take(key, position, batch_size)`` returns the state left by segment ``position - 1`` of
     the same streams, or None (start fresh) at position 0, after a skipped segment, or when
     the batch layout changed. States are ``state_type`` NamedTuples of tensors whose dim 1 is
-    the batch (``ARMINState``, ``LSTMState``).
+    the batch (``ARMINState``, ``LSTMState``), or None (fields a model does not use).
 
     A module without parameters so that the carried states travel in the model's state dict
     (``<prefix>._extra_state``): a checkpoint written mid-epoch holds the hidden state and
@@ -42,11 +42,11 @@ class CarriedStates(nn.Module):
         if carried.state[0].size(1) != batch_size:
             return None
         if device is not None:
-            return self.state_type(*(tensor.to(device) for tensor in carried.state))
+            return self.state_type(*(None if t is None else t.to(device) for t in carried.state))
         return carried.state
 
-    def keep(self, key: str, position: int, state: Tuple[Tensor, ...]):
-        detached = self.state_type(*(tensor.detach() for tensor in state))
+    def keep(self, key: str, position: int, state: Tuple[Optional[Tensor], ...]):
+        detached = self.state_type(*(None if t is None else t.detach() for t in state))
         self._carried[key] = _Carried(detached, position + 1)
 
     def clear(self):
