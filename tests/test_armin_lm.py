@@ -59,18 +59,24 @@ def test_incremental_decoding_equals_full_forward(options):
     torch.testing.assert_close(stepped, full, rtol=0, atol=1e-5)
 
 
-def test_reordering_with_fewer_rows_follows_the_kept_rows():
-    model, dictionary = build()
-    tokens = random_tokens(dictionary, batch=4, length=9)
-    new_order = torch.tensor([2, 0, 2])  # a row dropped, a row duplicated, as in beam search
+def assert_reordered_decoding_equals_full_forward(model, dictionary, length, split):
+    """Decode 4 rows one token at a time, keep rows [2, 0, 2] after ``split`` tokens (a row
+    dropped, a row duplicated, as in beam search), decode on: full forwards of the kept rows."""
+    tokens = random_tokens(dictionary, batch=4, length=length)
+    new_order = torch.tensor([2, 0, 2])
     with torch.no_grad():
         expected = model.get_normalized_probs(model(tokens[new_order]), log_probs=True)
         state = {}
-        before = incremental_log_probs(model, tokens[:, :5], state)
+        before = incremental_log_probs(model, tokens[:, :split], state)
         model.decoder.reorder_incremental_state_scripting(state, new_order)
-        after = incremental_log_probs(model, tokens[new_order], state, start=5)
-    torch.testing.assert_close(before[new_order], expected[:, :5], rtol=0, atol=1e-5)
-    torch.testing.assert_close(after, expected[:, 5:], rtol=0, atol=1e-5)
+        after = incremental_log_probs(model, tokens[new_order], state, start=split)
+    torch.testing.assert_close(before[new_order], expected[:, :split], rtol=0, atol=1e-5)
+    torch.testing.assert_close(after, expected[:, split:], rtol=0, atol=1e-5)
+
+
+def test_reordering_with_fewer_rows_follows_the_kept_rows():
+    model, dictionary = build()
+    assert_reordered_decoding_equals_full_forward(model, dictionary, 9, 5)
 
 
 def test_right_padding_changes_no_state():

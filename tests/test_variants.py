@@ -14,7 +14,7 @@ from armin_plugin.modules.address_losses import address_loss
 from armin_plugin.modules.addressing import sample_gumbel
 from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
 from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
-from test_armin_lm import _Task, _dictionary, build, incremental_log_probs, random_tokens
+from test_armin_lm import _Task, _dictionary, assert_reordered_decoding_equals_full_forward, build
 from test_translation_model import build as build_translation
 
 DT = torch.float64
@@ -230,16 +230,7 @@ def test_history_variants_decode_incrementally_and_follow_beam_reordering():
         for cell in model.decoder.armin.layers:
             cell.usage.weight.normal_(0.0, 2.0)
     model.eval()
-    tokens = random_tokens(dictionary, batch=4, length=11)
-    order = torch.tensor([2, 0, 2])
-    with torch.no_grad():
-        full = model.get_normalized_probs(model(tokens[order]), log_probs=True)
-        state = {}
-        before = incremental_log_probs(model, tokens[:, :6], state)
-        model.decoder.reorder_incremental_state_scripting(state, order)
-        after = incremental_log_probs(model, tokens[order], state, start=6)
-    torch.testing.assert_close(before[order], full[:, :6], rtol=0, atol=1e-5)
-    torch.testing.assert_close(after, full[:, 6:], rtol=0, atol=1e-5)
+    assert_reordered_decoding_equals_full_forward(model, dictionary, 11, 6)
 
 
 # --------------------------------------------------------------------------- address losses
