@@ -23,12 +23,14 @@ TIGHT = dict(rtol=1e-10, atol=1e-12)
 # --------------------------------------------------------------------------- reference
 
 
-def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None, read_age=None):
+def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None, read_age=None,
+                    soft=None):
     """One ARMIN layer over xs (T, B, d_x), straight from the spec, step by step.
 
     noise (T, B, N) or None (argmax); real (T, B) bool, True at real steps, or None;
     read_age (B, N) long: the read ages of a cell whose variant reads the history
-    (docs/the-cell.md: --armin-usage-input, --armin-no-reread), or None.
+    (docs/the-cell.md: --armin-usage-input, --armin-no-reread), or None; soft (B,) bool: rows
+    that read the mixture sum_k y_k M_k (--armin-soft-to-hard), or None.
     Returns outputs (T, B, d_h + d_r), final (hidden, memory, steps[, read_age]), chosen
     slots (T, B).
     """
@@ -51,6 +53,8 @@ def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=N
             k = y.argmax(-1)
             w = F.one_hot(k, n_slots).to(y.dtype) - y.detach() + y
         r = (w.unsqueeze(-1) * memory).sum(1)  # 3.
+        if soft is not None:
+            r = torch.where(soft[:, None], (y.unsqueeze(-1) * memory).sum(1), r)
         g = torch.sigmoid(cell.gate(torch.cat([x, hidden, r], -1)))  # 4.
         g_h, g_r = g[:, :d_h], g[:, d_h:]
         z = torch.cat([x, g_h * hidden, g_r * r], -1)

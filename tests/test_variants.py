@@ -107,7 +107,7 @@ def test_step_variants_fall_back_to_the_python_loop(monkeypatch, caplog):
         monkeypatch.setenv("ARMIN_BACKEND", asked)
         for variant in (CellVariant(no_read=True), CellVariant(entropy_bonus=1e-5),
                         CellVariant(load_balance=0.01), CellVariant(no_reread=True),
-                        CellVariant(usage_input=True)):
+                        CellVariant(usage_input=True), CellVariant(soft_to_hard=0.0015)):
             with caplog.at_level(logging.INFO, logger=recurrence.__name__):
                 assert recurrence.choose_backend([cpu], variant) == "python"
     assert any("paper's cell only (set: no_read)" in r.getMessage() for r in caplog.records)
@@ -231,6 +231,61 @@ def test_history_variants_decode_incrementally_and_follow_beam_reordering():
             cell.usage.weight.normal_(0.0, 2.0)
     model.eval()
     assert_reordered_decoding_equals_full_forward(model, dictionary, 11, 6)
+
+
+# --------------------------------------------------------------------------- --armin-soft-to-hard
+
+
+def test_soft_read_share_follows_the_d_ntm_schedule():
+    variant = CellVariant(soft_to_hard=0.0015)
+    assert variant.soft_read_probability(0) == 1.0
+    assert variant.soft_read_probability(1000) == pytest.approx(1 / math.sqrt(2.5))
+    assert CellVariant().soft_read_probability(10**6) == 0.0
+
+
+def test_soft_rows_read_the_mixture_and_get_its_gradient():
+    """Row 0 soft, row 1 hard: outputs, state and every gradient against the dense loop
+    reading sum_k y_k M_k for row 0 (the write stays at the argmax slot)."""
+    model, cell, x, noise = history_run(CellVariant(soft_to_hard=1.0))
+    soft = torch.tensor([True, False])
+    start = fresh_state(cell, 2)
+    out, (hidden, memory, _) = cell(x, start, None, 0.7, noise[0], soft_reads=soft)
+    gen = torch.Generator().manual_seed(7)
+    weights = [torch.randn(t.shape, generator=gen, dtype=DT) for t in (out, hidden, memory)]
+    loss = sum((t * w).sum() for t, w in zip((out, hidden, memory), weights))
+    got = torch.autograd.grad(loss, list(cell.parameters()))
+    ref_out, (ref_h, ref_m, _), slots = reference_layer(cell, x, *fresh_state(cell, 2), tau=0.7,
+                                                        noise=noise[0], soft=soft)
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(memory, ref_m, rtol=1e-12, atol=1e-13)
+    want = torch.autograd.grad(sum((t * w).sum() for t, w in zip((ref_out, ref_h, ref_m), weights)),
+                               list(cell.parameters()))
+    for (name, _), g, w in zip(cell.named_parameters(), got, want):
+        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
+    hard, _, _ = reference_layer(cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0])
+    assert not torch.allclose(out[:, 0, 4:], hard[:, 0, 4:])  # row 0 read a mixture
+    torch.testing.assert_close(out[:, 1], hard[:, 1], rtol=1e-12, atol=1e-13)
+
+
+def test_curriculum_reads_softly_at_first_hard_later_and_in_evaluation():
+    model, cell, x, noise = history_run(CellVariant(soft_to_hard=0.0015))
+    start = fresh_state(cell, 2)
+    soft, _, _ = reference_layer(cell, x, *start, tau=0.7, noise=noise[0], soft=torch.tensor([True, True]))
+    hard, _, _ = reference_layer(cell, x, *start, tau=0.7, noise=noise[0])
+    with torch.no_grad():
+        model.num_updates = 0  # share 1: every row soft
+        torch.testing.assert_close(model(x, gumbel_noise=noise)[0], soft, rtol=1e-12, atol=1e-13)
+        model.num_updates = 10**15  # share 3e-9
+        torch.testing.assert_close(model(x, gumbel_noise=noise)[0], hard, rtol=1e-12, atol=1e-13)
+        model.num_updates = 0
+        model.eval()
+        plain, _, _ = reference_layer(cell, x, *start)
+        torch.testing.assert_close(model(x)[0], plain, rtol=1e-12, atol=1e-13)
+
+
+def test_negative_soft_to_hard_is_one_line():
+    with pytest.raises(ArminError, match="--armin-soft-to-hard must be non-negative, got -1.0"):
+        build(armin_soft_to_hard=-1.0)
 
 
 # --------------------------------------------------------------------------- address losses

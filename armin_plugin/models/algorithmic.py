@@ -56,9 +56,10 @@ class ARMINAlgorithmicModel(BaseFairseqModel):
         return cls(cfg, *_task_sizes(task))
 
     def set_num_updates(self, num_updates: int):
-        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
         super().set_num_updates(num_updates)
         self.armin.temperature = self.temperature_schedule(num_updates)
+        self.armin.num_updates = num_updates
 
     def forward(self, src_inputs: Tensor, src_lengths=None, **unused) -> Tensor:
         output, _ = self.armin(src_inputs.transpose(0, 1))

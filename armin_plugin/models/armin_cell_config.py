@@ -63,6 +63,13 @@ class ARMINCellConfig(FairseqDataclass):
                           "W_u u_t, u_t[k] = 0.95 ** (steps since slot k was read - 1), 0 if "
                           "not read yet; W_u (N x N) is learned and starts at zero"},
     )
+    armin_soft_to_hard: float = field(
+        default=0.0,
+        metadata={"help": "not in the paper (the D-NTM's curriculum): in training each row of a "
+                          "batch reads the Gumbel-softmax mixture of all slots instead of one "
+                          "slot with probability 1 / sqrt(1 + K * update), K this value (the "
+                          "D-NTM's 0.0015); writes stay hard, evaluation reads hard; 0: off"},
+    )
     armin_entropy_bonus: float = field(
         default=0.0,
         metadata={"help": "not in the paper (D-NTM's remedy): adds -W * mean over steps of the "

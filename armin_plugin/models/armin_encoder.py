@@ -58,9 +58,10 @@ class ARMINEncoder(FairseqEncoder):
         self.max_source_positions = cfg.max_source_positions
 
     def set_num_updates(self, num_updates: int):
-        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
         for stack in self.stacks():
             stack.temperature = self.temperature_schedule(num_updates)
+            stack.num_updates = num_updates
 
     def stacks(self):
         return [stack for stack in (self.forward_stack, self.backward_stack) if stack is not None]

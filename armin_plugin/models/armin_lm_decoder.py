@@ -68,9 +68,10 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
             self.output_projection = nn.Linear(features, len(dictionary))
 
     def set_num_updates(self, num_updates: int):
-        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
         self.num_updates = num_updates
         self.armin.temperature = self.temperature_schedule(num_updates)
+        self.armin.num_updates = num_updates
 
     def forward(
         self,

@@ -74,8 +74,9 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.max_target_positions = cfg.max_target_positions
 
     def set_num_updates(self, num_updates: int):
-        """Anneal the Gumbel-softmax temperature (called by fairseq's trainer)."""
+        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
         self.armin.temperature = self.temperature_schedule(num_updates)
+        self.armin.num_updates = num_updates
 
     def forward(
         self,

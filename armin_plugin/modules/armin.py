@@ -2,6 +2,7 @@
 from contextlib import ExitStack, contextmanager
 from typing import Iterator, Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -127,6 +128,9 @@ class ARMIN(nn.Module):
         self.batch_first = batch_first
         self.sample_in_eval = sample_in_eval
         self.temperature = temperature
+        self.variant = variant
+        # The trainer's update count, for the soft-to-hard curriculum (set by the models).
+        self.num_updates = 0
         self.layers = nn.ModuleList(
             ARMINCell(
                 input_size if index == 0 else hidden_size + slot_size,
@@ -196,6 +200,10 @@ class ARMIN(nn.Module):
             )
         elif not self.samples_addresses:
             gumbel_noise = None
+        soft = None
+        share = self.variant.soft_read_probability(self.num_updates)
+        if self.training and share > 0:  # the D-NTM's curriculum: evaluation reads hard
+            soft = torch.rand(self.num_layers, batch_size, device=input.device) < share
 
         final = []
         output = input
@@ -208,6 +216,7 @@ class ARMIN(nn.Module):
                 step_mask,
                 self.temperature,
                 None if gumbel_noise is None else gumbel_noise[index],
+                None if soft is None else soft[index],
             )
             final.append(layer_state)
         if self.batch_first:

@@ -82,6 +82,8 @@ class ARMINCell(nn.Module):
         - **temperature**: ``tau`` of the Gumbel-softmax (a positive float). Default: 1.0
         - **gumbel_noise** of shape :math:`(T, B, N)`, the noise :math:`g_t`; None: argmax of
           the logits without noise.
+        - **soft_reads** of shape :math:`(B,)`, bool: rows whose read is the mixture
+          :math:`\sum_k y_t[k] M_{t-1}[k]` (``variant.soft_to_hard``); None: all hard.
 
     Outputs of :meth:`forward`: outputs, (hidden, memory, steps)
         - **outputs** of shape :math:`(T, B, d_h + d_r)`: :math:`out_t` of every step.
@@ -181,12 +183,15 @@ class ARMINCell(nn.Module):
         step_mask: Optional[Tensor] = None,
         temperature: float = 1.0,
         gumbel_noise: Optional[Tensor] = None,
+        soft_reads: Optional[Tensor] = None,
     ) -> Tuple[Tensor, LayerState]:
         """Run T steps.
 
         inputs: (T, B, d_x); state: (hidden, memory, steps) as from :meth:`initial_state`;
         step_mask: (T, B) bool, True where the step is real (pad steps change no state);
-        gumbel_noise: (T, B, N) noise for the hard Gumbel-softmax, or None for argmax.
+        gumbel_noise: (T, B, N) noise for the hard Gumbel-softmax, or None for argmax;
+        soft_reads: (B,) bool, rows that read the Gumbel-softmax mixture sum_k y_t[k] M[k]
+        at every step (the ``soft_to_hard`` variant; ignored without noise), or None.
         Returns outputs (T, B, d_h + d_r) and the state after the last step.
         """
         input_weight, input_bias, weights = self.arranged_weights()
@@ -198,7 +203,7 @@ class ARMINCell(nn.Module):
             state = (*state, self._unread(inputs.size(1), inputs.device))
         outputs, final, self.last_address_loss = run_recurrence(
             addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature, record,
-            self.variant, None if self.usage is None else self.usage.weight,
+            self.variant, None if self.usage is None else self.usage.weight, soft_reads,
         )
         if record is not None:
             logits, read, written = record

@@ -107,10 +107,11 @@ class Activations(NamedTuple):
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                  temperature, keep, record=None, backend="python", variant=CellVariant(),
-                 history=None):
+                 history=None, soft=None):
     """The forward loop. ``trans_in`` already holds the forget bias in its f part;
     ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only);
-    ``history``: its :class:`ReadHistory` where ``variant.reads_history``, else None.
+    ``history``: its :class:`ReadHistory` where ``variant.reads_history``, else None;
+    ``soft``: (B,) bool, the rows that read the Gumbel-softmax mixture (``soft_to_hard``), or None.
 
     Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,), with
     ``keep`` the :class:`Activations` of all steps (otherwise one step's scratch space), and
@@ -154,7 +155,7 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     else:
         hidden, steps, read_age = _forward_steps(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real, temperature,
-            acts, outputs, recorded, variant, history, usage_log,
+            acts, outputs, recorded, variant, history, usage_log, soft,
         )
     if record is not None:
         record.extend(recorded)
@@ -162,7 +163,8 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
 
 
 def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                   temperature, acts, outputs, recorded, variant, history=None, usage_log=None):
+                   temperature, acts, outputs, recorded, variant, history=None, usage_log=None,
+                   soft=None):
     """The reference definition of a forward step, run over all T steps: fills ``outputs``,
     ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
     slots read, slots written), ``usage_log`` (None or (T, B, N)) and ``memory`` in place;
@@ -170,7 +172,8 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
     ``variant.no_read``: the read is zeros (the slot is still chosen, and written back).
     ``variant.usage_input``: the logits get u_t W_u^T (u_t = :func:`recency` of the read ages);
     ``variant.no_reread``: the slot read at the previous real step loses REREAD_PENALTY.
-    The recorded logits are the noise-free ones after both.
+    The recorded logits are the noise-free ones after both. ``soft`` (B,) bool or None: those
+    rows read sum_k y[k] M[k] (y the Gumbel-softmax probabilities) instead of M[k_t].
     """
     steps_total, batch, n_slots = addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
@@ -201,6 +204,9 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
             slot = torch.argmax(logits, -1, out=acts.slots[s])
             acts.probs[s] = torch.softmax(logits / temperature, -1)
         read = memory[rows, slot] if no_read is None else no_read
+        if soft is not None and no_read is None:
+            mixture = torch.bmm(acts.probs[s].unsqueeze(1), memory).squeeze(1)
+            read = torch.where(soft.unsqueeze(-1), mixture, read)
         hidden_read = torch.cat([hidden, read], -1, out=acts.hidden_read[s])
         gates = torch.addmm(gate_in[t], hidden_read, w_gate, out=acts.gates[s]).sigmoid_()
         trans = torch.addmm(trans_in[t], gates * hidden_read, w_trans, out=acts.transform[s])
@@ -238,11 +244,13 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
 
 
 def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                  backend="python", variant=CellVariant(), address_grad=None, usage_log=None):
+                  backend="python", variant=CellVariant(), address_grad=None, usage_log=None,
+                  soft=None):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
     (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
     (T, B, N) or None: a gradient added to that of the address logits (the address losses);
-    ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None.
+    ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None; ``soft``: the rows
+    that read softly, as in :func:`_run_forward`.
 
     Returns gradients of (addr_in, gate_in, trans_in, hidden, memory), of the
     :class:`RecurrentWeights` and of W_u (None without ``usage_log``).
@@ -267,7 +275,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     else:
         grad_state, grad_memory = _backward_steps(
             grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad,
+            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad, soft,
         )
 
     def flat(x):
@@ -292,12 +300,14 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                    grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad):
+                    grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad,
+                    soft=None):
     """The reference definition of a backward step, run from the last step to the first:
     fills the (T, B, ...) gradients ``grad_addr`` (None when no gradient reaches the logits),
     ``grad_gate_in``, ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values);
     returns the gradients of the initial hidden (B, d_h) and memory (B, N, d_r).
-    ``address_grad`` (T, B, N) or None is added to the gradient of the logits of each step.
+    ``address_grad`` (T, B, N) or None is added to the gradient of the logits of each step;
+    ``soft`` (B,) bool or None: rows whose read was the mixture sum_k y[k] M[k].
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
@@ -312,6 +322,7 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
     grad_next_addr = grad_out.new_zeros(batch, n_slots)
     w_back = weights.from_hidden
     real_rows = None if real is None else real.unsqueeze(-1).to(grad_out.dtype)
+    soft_rows = None if soft is None else soft.unsqueeze(-1).to(grad_out.dtype)
     for t in range(steps_total - 1, -1, -1):
         target, slot = acts.targets[t], acts.slots[t]
         # write: M_t = M_{t-1} with slot `target` replaced by v_t (pad rows: unchanged)
@@ -359,8 +370,11 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
             grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
         if address_grad is not None:
             grad_next_addr = grad_addr[t].add_(address_grad[t])
-        if not variant.no_read:  # a zero read uses no slot
+        if not variant.no_read and soft_rows is None:  # a zero read uses no slot
             grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
+        elif not variant.no_read:  # hard rows: the slot read; soft rows: y[k] to every slot
+            grad_memory.index_put_((rows, slot), grad_read * (1.0 - soft_rows), accumulate=True)
+            grad_memory.add_(acts.probs[t].unsqueeze(-1) * (grad_read * soft_rows).unsqueeze(1))
     if grad_addr is not None:
         grad_state = torch.addmm(grad_state, grad_next_addr, w_back[:n_slots])
     return grad_state, grad_memory
@@ -371,14 +385,14 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, addr_in, gate_in, trans_in, hidden, memory, *weights):
+                usage_weight, soft, addr_in, gate_in, trans_in, hidden, memory, *weights):
         weights = RecurrentWeights(*weights)
         record = _record_for(variant, record)
         history = None if read_age is None else ReadHistory(read_age, usage_weight)
         outputs, hidden, memory, steps, acts, (read_age, usage_log) = _run_forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
             temperature, keep=True, record=record, backend=backend, variant=variant,
-            history=history,
+            history=history, soft=soft,
         )
         aux, ctx.address_grad = _address_loss(variant, record, real)
         ctx.variant = variant
@@ -387,6 +401,7 @@ class _Recurrence(torch.autograd.Function):
         ctx.sampled = acts.probs is not None
         ctx.masked = real is not None
         ctx.usage = usage_log is not None
+        ctx.soft = soft
         saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
         saved += [real] if ctx.masked else []
         saved += [usage_log] if ctx.usage else []
@@ -409,9 +424,9 @@ class _Recurrence(torch.autograd.Function):
             inputs, weight_grads, grad_usage = _run_backward(
                 grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
                 backend=ctx.backend, variant=ctx.variant, address_grad=ctx.address_grad,
-                usage_log=usage_log,
+                usage_log=usage_log, soft=ctx.soft,
             )
-        return (None, None, None, None, None, None, None, None, grad_usage, *inputs, *weight_grads)
+        return (None, None, None, None, None, None, None, None, grad_usage, None, *inputs, *weight_grads)
 
 
 def _record_for(variant: CellVariant, record: Optional[list]) -> Optional[list]:
@@ -440,6 +455,7 @@ def run_recurrence(
     record: Optional[list] = None,
     variant: CellVariant = CellVariant(),
     usage_weight: Optional[Tensor] = None,
+    soft: Optional[Tensor] = None,
 ) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
@@ -450,13 +466,15 @@ def run_recurrence(
     real: (T, B) bool, True at real steps, or None; record: a list that receives the
     address logits, slots read and slots written of every step (see :func:`_run_forward`);
     variant: the :class:`.variants.CellVariant` of the cell; usage_weight: W_u (N, N) of
-    ``variant.usage_input``.
+    ``variant.usage_input``; soft: (B,) bool, the rows that read the Gumbel-softmax mixture
+    (``variant.soft_to_hard``; ignored without noise), or None.
     Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
     read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
     losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
     """
     hidden, memory, steps, *read_age = state
     read_age = read_age[0] if variant.reads_history else None
+    soft = None if noise is None or variant.no_read else soft
     output_dtype = addr_in.dtype
     # float16/bfloat16 (a --fp16/--bf16 model, or autocast's projections): the loop runs in
     # float32 with autocast off, so the memory, the cell state and the address softmax never
@@ -472,7 +490,7 @@ def run_recurrence(
         if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
             outputs, hidden, memory, steps, *extra = _Recurrence.apply(
                 backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, *tensors
+                usage_weight, soft, *tensors
             )
             read_age = extra.pop(0) if read_age is not None else None
             aux = extra[0] if extra else None
@@ -482,7 +500,7 @@ def run_recurrence(
             outputs, hidden, memory, steps, _, (read_age, _) = _run_forward(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                 temperature, keep=False, record=record, backend=backend, variant=variant,
-                history=history,
+                history=history, soft=soft,
             )
             aux, _ = _address_loss(variant, record, real)
     final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)

@@ -25,6 +25,9 @@ class CellVariant(NamedTuple):
     logits get ``W_u u_t``, u_t[k] = USAGE_DECAY ** (age_k - 1) for a slot last read age_k
     real steps ago, 0 for a slot not read yet; W_u (N, N) is learned and starts at zero.
     Both carry each slot's read age in the state (:attr:`reads_history`).
+    soft_to_hard K >= 0 (the D-NTM's curriculum): in training, each row of a call reads the
+    Gumbel-softmax mixture sum_k y_t[k] M_{t-1}[k] instead of the one slot k_t with probability
+    1 / sqrt(1 + K u) at update u (:meth:`soft_read_probability`); the write stays hard.
     The default is the paper's cell."""
 
     no_read: bool = False
@@ -32,6 +35,7 @@ class CellVariant(NamedTuple):
     load_balance: float = 0.0
     no_reread: bool = False
     usage_input: bool = False
+    soft_to_hard: float = 0.0
 
     @property
     def has_address_loss(self) -> bool:
@@ -44,11 +48,15 @@ class CellVariant(NamedTuple):
 
     def check(self) -> "CellVariant":
         """Raise ArminError for impossible values; returns self."""
-        for name in ("entropy_bonus", "load_balance"):
+        for name in ("entropy_bonus", "load_balance", "soft_to_hard"):
             value = getattr(self, name)
             if not value >= 0:
                 raise ArminError(f"ARMIN {name} must be non-negative, got {value}")
         return self
+
+    def soft_read_probability(self, num_updates: int) -> float:
+        """The share of rows that read softly at update ``num_updates`` (0 without the curriculum)."""
+        return 0.0 if self.soft_to_hard <= 0 else (1.0 + self.soft_to_hard * num_updates) ** -0.5
 
     def native_unsupported(self) -> Optional[str]:
         """Why csrc/recurrence.cpp cannot run this variant (None: the paper's cell)."""

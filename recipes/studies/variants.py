@@ -3,7 +3,7 @@ streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN
 count 587k) and at lr 8e-3, the best rate of both models (docs/study.md, "What makes ARMIN
 learn"); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
-    bash recipes/study.sh variants    # 28 runs, 25 to 45 minutes each when two run at once on
+    bash recipes/study.sh variants    # 30 runs, 25 to 45 minutes each when two run at once on
                                       # 2 cores (the 2,000-update runs of docs/study.md)
 
 The authors' temperature counts an epoch as 1,046 updates: PTB-char's training text (about
@@ -32,6 +32,7 @@ GRID = dict(
         "armin16-no-reread": [*ARMIN16, "--armin-no-reread"],
         "armin16-usage": [*ARMIN16, "--armin-usage-input"],
         "armin16-tardis": [*ARMIN16, "--armin-no-reread", "--armin-usage-input"],
+        "armin16-soft-to-hard": [*ARMIN16, "--armin-soft-to-hard", 0.0015],
         "lstm": LSTM,
         "lstm-forget1": [*LSTM, "--lstm-forget-bias", 1.0],
     },
