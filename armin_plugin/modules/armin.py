@@ -49,7 +49,9 @@ class ARMIN(nn.Module):
         init: how the cells' linear maps start, "pytorch" or "authors" (orthogonal weights,
             zero biases). Default: "pytorch"
         variant: the :class:`.variants.CellVariant` of every layer (no read, address
-            losses). Default: the paper's cell
+            losses, no re-read, usage input, soft-to-hard reads; for the last, the stack
+            draws the soft rows of each layer per call from ``num_updates``, which the
+            models set from fairseq's update count). Default: the paper's cell
 
     Inputs: input, state, padding_mask, gumbel_noise
         - **input** of shape :math:`(T, B, d_x)`, or :math:`(B, T, d_x)` with ``batch_first``.

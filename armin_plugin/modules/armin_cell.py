@@ -68,7 +68,7 @@ class ARMINCell(nn.Module):
         init: "pytorch" (``nn.Linear``'s default) or "authors" (orthogonal weights, zero
             biases; see :func:`.initialisation.initialise`). Default: "pytorch"
         variant: a :class:`.variants.CellVariant`, departures from the paper's step (no read,
-            address losses, no re-read, usage input). Default: the paper's cell.
+            address losses, no re-read, usage input, soft-to-hard reads). Default: the paper's cell.
             With ``no_reread`` or ``usage_input`` the state carries a fourth tensor,
             read_age (B, N) long: real steps since each slot was last read (0: not yet)
 
