@@ -564,6 +564,18 @@ def test_eval_is_deterministic_and_sample_in_eval_samples():
     assert_states_equal(state_n, ref_state)
 
 
+def test_set_num_updates_applies_the_temperature_schedule():
+    schedule = TemperatureSchedule(1.0, 0.25, 100)
+    model = ARMIN(3, 4, 2, 4, temperature_schedule=schedule)
+    assert model.temperature == 1.0 and model.num_updates == 0
+    model.set_num_updates(50)
+    assert model.temperature == pytest.approx(schedule(50)) and model.temperature < 1.0
+    assert model.num_updates == 50
+    fixed = ARMIN(3, 4, 2, 4, temperature=0.5)
+    fixed.set_num_updates(50)
+    assert fixed.temperature == 0.5 and fixed.num_updates == 50
+
+
 @pytest.mark.usefixtures("backend")
 def test_temperature_changes_only_the_gradient():
     model = make_model(n_slots=4).train()

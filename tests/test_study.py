@@ -93,6 +93,15 @@ def test_bad_python_grids_are_one_line(tmp_path, text, expected):
     one_line_exit([str(path), "--dry-run"], expected)
 
 
+def test_the_time_budget_is_the_last_stop_time_hours_of_the_shared_flags():
+    grid = parse_grid("timed", {"variants": {"a": ["--stop-time-hours", 3]}, "max_update": 9,
+                                "flags": ["--stop-time-hours", 1, "--lr", 0.1, "--stop-time-hours=0.5"]})
+    assert grid.max_hours == 0.5
+    assert parse_grid("timed", {"variants": {"a": []}, "max_update": 9}).max_hours is None
+    with pytest.raises(ArminError, match="--stop-time-hours must be a number of hours, got 'soon'"):
+        parse_grid("timed", {"variants": {"a": ["--stop-time-hours", "soon"]}, "max_update": 9})
+
+
 @pytest.mark.parametrize("text, expected", [
     ("variants: [a, b]\nmax_update: 4\n", "variants must be a non-empty mapping"),
     ("variants: {a: [--lr}\n", "is not valid YAML"),
@@ -271,3 +280,30 @@ def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_
         assert run["updates"] == 300
         assert run["valid"] == {"150": pytest.approx(logged[150]["loss"], abs=1e-6),
                                 "300": pytest.approx(logged[300]["loss"], abs=1e-6)}
+
+
+@pytest.mark.slow
+def test_a_time_budget_finishes_runs_on_their_training_time(ptb_char_slice, tmp_path):
+    grid = tmp_path / "timed.yaml"
+    grid.write_text(
+        "flags: [--tokens-per-sample, 16, --batch-size, 4, --optimizer, adam, --lr, 0.01, --num-workers, 0,\n"
+        "        --stop-time-hours, 0.002]\n"
+        "variants:\n  lstm: [--arch, lstm_stream_lm, --decoder-embed-dim, 8, --decoder-hidden-size, 8]\n"
+        "max_update: 100000\nreport_at: [1]\nlog_interval: 1\n")
+    out = tmp_path / "out"
+    result = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = out / "runs" / "lstm" / "seed1"
+    logged = logged_validations(run_dir)
+    saved = json.loads((out / "results.json").read_text())["runs"][0]
+    assert 1 <= saved["updates"] < 100000 and saved["minutes"] >= 60 * 0.002
+    assert saved["updates"] == max(logged)  # fairseq validates when the time runs out
+    assert saved["valid_end"] == pytest.approx(logged[max(logged)]["loss"], abs=1e-6)
+    assert (run_dir / "finished").read_text().startswith(f"{saved['updates']} updates, ")
+    row = table_cells((out / "results.md").read_text())["lstm"]
+    assert row["updates"] == f"{saved['updates']:,}"
+    assert float(row["valid BPC at the end"].split()[0]) == pytest.approx(saved["valid_end"], abs=5e-4 + 1e-6)
+    log = (run_dir / "train.log").read_text()
+    again = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
+    assert again.returncode == 0 and "1 runs, 1 finished before, 0 to train" in again.stdout
+    assert (run_dir / "train.log").read_text() == log

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ..errors import ArminError
 from ..modules.sizing import lstm_hidden_for
 from .armin_cell_config import ARMINCellConfig
-from .armin_parts import armin_stack, temperature_schedule
+from .armin_parts import armin_stack
 from .architectures import register_architecture
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
@@ -44,9 +44,8 @@ class ARMINAlgorithmicConfig(ARMINCellConfig):
 class ARMINAlgorithmicModel(BaseFairseqModel):
     def __init__(self, cfg: ARMINAlgorithmicConfig, input_size: int, output_size: int):
         super().__init__()
-        self.temperature_schedule = temperature_schedule(cfg, cfg.armin_slots)
         self.armin = armin_stack(cfg, input_size, cfg.armin_hidden_size, cfg.armin_slot_size,
-                                 cfg.armin_slots, cfg.armin_layers, self.temperature_schedule)
+                                 cfg.armin_slots, cfg.armin_layers)
         self.output_projection = nn.Linear(self.armin.output_size, output_size)
 
     @classmethod
@@ -54,12 +53,6 @@ class ARMINAlgorithmicModel(BaseFairseqModel):
         require_positive_integers(cfg, "armin_hidden_size", "armin_slot_size", "armin_slots", "armin_layers")
         require_annealing_temperatures(cfg)
         return cls(cfg, *_task_sizes(task))
-
-    def set_num_updates(self, num_updates: int):
-        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
-        super().set_num_updates(num_updates)
-        self.armin.temperature = self.temperature_schedule(num_updates)
-        self.armin.num_updates = num_updates
 
     def forward(self, src_inputs: Tensor, src_lengths=None, **unused) -> Tensor:
         output, _ = self.armin(src_inputs.transpose(0, 1))

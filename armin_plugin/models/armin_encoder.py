@@ -1,5 +1,5 @@
 """The encoder of the ``armin`` translation model: ARMIN stacks over source embeddings."""
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import torch
 from fairseq.models import FairseqEncoder
@@ -7,7 +7,7 @@ from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
 from ..modules import ARMIN
-from .armin_parts import armin_stack, new_embedding, temperature_schedule
+from .armin_parts import armin_stack, new_embedding
 
 
 class ARMINEncoderOut(NamedTuple):
@@ -27,10 +27,10 @@ class ARMINEncoderOut(NamedTuple):
         )
 
 
-def side_stack(cfg, side: str, input_size: int, schedule: Callable[[int], float]) -> ARMIN:
+def side_stack(cfg, side: str, input_size: int) -> ARMIN:
     """The ARMIN stack of ``side`` ("encoder" or "decoder") sized by its ``--SIDE-*`` flags."""
     sizes = (getattr(cfg, f"{side}_{name}") for name in ("hidden_size", "slot_size", "slots", "layers"))
-    return armin_stack(cfg, input_size, *sizes, schedule)
+    return armin_stack(cfg, input_size, *sizes)
 
 
 class ARMINEncoder(FairseqEncoder):
@@ -47,24 +47,14 @@ class ARMINEncoder(FairseqEncoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.encoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = temperature_schedule(cfg, cfg.encoder_slots)
-        self.forward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
+        self.forward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim)
         self.output_size = self.forward_stack.output_size
         self.backward_stack = None
         self.project_directions = None
         if cfg.encoder_bidirectional:
-            self.backward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim, self.temperature_schedule)
+            self.backward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim)
             self.project_directions = nn.Linear(2 * self.output_size, self.output_size)
         self.max_source_positions = cfg.max_source_positions
-
-    def set_num_updates(self, num_updates: int):
-        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
-        for stack in self.stacks():
-            stack.temperature = self.temperature_schedule(num_updates)
-            stack.num_updates = num_updates
-
-    def stacks(self):
-        return [stack for stack in (self.forward_stack, self.backward_stack) if stack is not None]
 
     def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None, **unused) -> ARMINEncoderOut:
         """src_tokens: (B, T), padded on either side; src_lengths are not needed."""

@@ -12,7 +12,7 @@ from ..modules import ARMINState
 from ..modules.memory_diagnostics import MemoryUse, memory_use
 from ..training.memory_board import MemoryBoard
 from ..training.nonfinite import NonFiniteLoss
-from .armin_parts import armin_stack, new_embedding, temperature_schedule
+from .armin_parts import armin_stack, new_embedding
 from ..training.carried_state import CarriedStates
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -38,10 +38,9 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = new_embedding(dictionary, cfg.decoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = temperature_schedule(cfg, cfg.armin_slots)
         self.armin = armin_stack(
             cfg, cfg.decoder_embed_dim, cfg.armin_hidden_size, cfg.armin_slot_size, cfg.armin_slots,
-            cfg.armin_layers, self.temperature_schedule,
+            cfg.armin_layers,
         )
         features = self.armin.output_size
         self.max_target_positions = cfg.max_target_positions
@@ -68,10 +67,9 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
             self.output_projection = nn.Linear(features, len(dictionary))
 
     def set_num_updates(self, num_updates: int):
-        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
+        """The update count, for error messages and the memory board (fairseq's model passes
+        it to every module with this method, the ARMIN stack included)."""
         self.num_updates = num_updates
-        self.armin.temperature = self.temperature_schedule(num_updates)
-        self.armin.num_updates = num_updates
 
     def forward(
         self,

@@ -42,15 +42,16 @@ def cell_variant(cfg) -> CellVariant:
 
 
 def armin_stack(cfg, input_size: int, hidden_size: int, slot_size: int, num_slots: int,
-                num_layers: int, schedule: Callable[[int], float]) -> ARMIN:
+                num_layers: int) -> ARMIN:
     """An ARMIN stack of these sizes whose cells behave as the shared ``--armin-*`` flags say
-    (layer dropout, forget bias, sampling in eval, the variants), at the temperature of update 0."""
+    (layer dropout, forget bias, sampling in eval, the variants, the temperature schedule,
+    which fairseq's ``set_num_updates`` reaching the stack applies)."""
     return ARMIN(
         input_size, hidden_size, slot_size, num_slots,
         num_layers=num_layers,
         dropout=cfg.armin_layer_dropout,
         forget_bias=cfg.armin_forget_bias,
-        temperature=schedule(0),
+        temperature_schedule=temperature_schedule(cfg, num_slots),
         sample_in_eval=cfg.armin_sample_eval,
         init=str(cfg.armin_init),
         variant=cell_variant(cfg),

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..modules import ARMINState
 from .armin_encoder import ARMINEncoderOut, side_stack
-from .armin_parts import new_embedding, temperature_schedule
+from .armin_parts import new_embedding
 from .attention import SourceAttention
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -57,10 +57,9 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.decoder_embed_dim)
         self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
-        self.temperature_schedule = temperature_schedule(cfg, cfg.decoder_slots)
         self.out_embed_dim = cfg.decoder_out_embed_dim
         feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
-        self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size, self.temperature_schedule)
+        self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size)
         self.initial_hidden = nn.Linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
         if cfg.no_decoder_attention:
             self.attention = None
@@ -72,11 +71,6 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         if not (cfg.share_decoder_input_output_embed or cfg.share_all_embeddings):
             self.output_projection = nn.Linear(self.out_embed_dim, len(dictionary))
         self.max_target_positions = cfg.max_target_positions
-
-    def set_num_updates(self, num_updates: int):
-        """Anneal the temperature and the soft-to-hard curriculum (called by fairseq's trainer)."""
-        self.armin.temperature = self.temperature_schedule(num_updates)
-        self.armin.num_updates = num_updates
 
     def forward(
         self,

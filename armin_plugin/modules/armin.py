@@ -1,6 +1,6 @@
 """A multi-layer ARMIN stack with an ``nn.LSTM``-like interface."""
 from contextlib import ExitStack, contextmanager
-from typing import Iterator, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -43,15 +43,18 @@ class ARMIN(nn.Module):
         batch_first: inputs and outputs (and ``padding_mask``) are :math:`(B, T, \dots)`
             instead of :math:`(T, B, \dots)`; the state is not affected. Default: False
         forget_bias: constant added to every forget-gate pre-activation. Default: 1.0
-        temperature: :math:`\tau` of the Gumbel-softmax, positive; settable between calls
-            (fairseq models set it from their schedule). Default: 1.0
+        temperature: :math:`\tau` of the Gumbel-softmax, positive; settable between calls.
+            Default: 1.0
+        temperature_schedule: :math:`\tau` of each update count (a callable, e.g. a
+            :class:`.temperature.TemperatureSchedule`): :meth:`set_num_updates` sets
+            ``temperature`` from it, and it gives the first one. Default: None (fixed)
         sample_in_eval: sample addresses in eval mode too. Default: False
         init: how the cells' linear maps start, "pytorch" or "authors" (orthogonal weights,
             zero biases). Default: "pytorch"
         variant: the :class:`.variants.CellVariant` of every layer (no read, address
             losses, no re-read, usage input, soft-to-hard reads; for the last, the stack
-            draws the soft rows of each layer per call from ``num_updates``, which the
-            models set from fairseq's update count). Default: the paper's cell
+            draws the soft rows of each layer per call from ``num_updates``, which
+            :meth:`set_num_updates` sets). Default: the paper's cell
 
     Inputs: input, state, padding_mask, gumbel_noise
         - **input** of shape :math:`(T, B, d_x)`, or :math:`(B, T, d_x)` with ``batch_first``.
@@ -106,6 +109,7 @@ class ARMIN(nn.Module):
         batch_first: bool = False,
         forget_bias: float = 1.0,
         temperature: float = 1.0,
+        temperature_schedule: Optional[Callable[[int], float]] = None,
         sample_in_eval: bool = False,
         init: str = "pytorch",
         variant: CellVariant = CellVariant(),
@@ -129,9 +133,10 @@ class ARMIN(nn.Module):
         self.dropout = dropout
         self.batch_first = batch_first
         self.sample_in_eval = sample_in_eval
-        self.temperature = temperature
+        self.temperature_schedule = temperature_schedule
+        self.temperature = temperature if temperature_schedule is None else temperature_schedule(0)
         self.variant = variant
-        # The trainer's update count, for the soft-to-hard curriculum (set by the models).
+        # The trainer's update count, for the schedule and the soft-to-hard curriculum.
         self.num_updates = 0
         self.layers = nn.ModuleList(
             ARMINCell(
@@ -159,6 +164,13 @@ class ARMIN(nn.Module):
         if not value > 0:
             raise ArminError(f"ARMIN temperature must be positive, got {value}")
         self._temperature = float(value)
+
+    def set_num_updates(self, num_updates: int):
+        """The trainer's update count (fairseq models pass it to every module that has this
+        method): the soft-to-hard curriculum's clock, and the scheduled temperature."""
+        self.num_updates = num_updates
+        if self.temperature_schedule is not None:
+            self.temperature = self.temperature_schedule(num_updates)
 
     @property
     def samples_addresses(self) -> bool:

@@ -70,12 +70,20 @@ def parse_args(argv=None):
     return args
 
 
+def budget(grid: Grid) -> str:
+    """Each run's budget, in words."""
+    if grid.max_hours is None:
+        return f"{grid.max_update} updates"
+    return (f"{grid.max_hours:g} hours of training time (--stop-time-hours, at most {grid.max_update} updates; "
+            f"valid at the end: at the last validation)")
+
+
 def title(grid: Grid, data, jobs: int) -> str:
     _, header, _ = metric(grid)
     counts = ", ".join(map(str, grid.report_at))
     return (f"{grid.title + ' ' if grid.title else ''}Study {grid.name} on {data or 'generated data'}: "
             f"valid {header} (subset {grid.subset}) at updates {counts}, mean (min..max) over seeds "
-            f"{', '.join(map(str, grid.seeds))}; {grid.max_update} updates per run, one thread each, "
+            f"{', '.join(map(str, grid.seeds))}; {budget(grid)} per run, one thread each, "
             f"{jobs} at once; tokens/s (median per run) and training minutes, means over seeds; "
             f"entropy, slots read, read age of ARMIN's memory at the last validation ('-': not logged, as for an LSTM).")
 

@@ -6,7 +6,8 @@ Python file (a ``GRID`` dict) or a YAML file (a mapping) with the same keys:
     task        [flag, ...] (default ["--task", "armin_tbptt_lm"]: PTB-char streams)
     data        data-bin path (default data-bin/ptb_char; null: a task without one)
     seeds       [int, ...] (default [1])
-    max_update  updates per run, required: the equal budget
+    max_update  updates per run, required: the equal budget (with --stop-time-hours H in
+                ``flags``, the budget is H hours of training time, and max_update a cap)
     report_at   [update, ...] where the table reports the metric (default [max_update])
     metric      bpc (default), ppl, or any tag fairseq logs at validation (bit_errors, ...)
     subset      the validation subset the metric is read from (default valid)
@@ -47,6 +48,11 @@ class Grid:
     title: str = ""
 
     @property
+    def max_hours(self) -> Optional[float]:
+        """The time budget: --stop-time-hours of the shared flags (None: none)."""
+        return time_budget(self.flags)
+
+    @property
     def validate_interval(self) -> int:
         """--validate-interval-updates: the gcd of the report counts, so each is validated."""
         return reduce(math.gcd, self.report_at)
@@ -67,6 +73,20 @@ class Grid:
                              f"{self.max_update}, got {max_update}")
         report_at = sorted({update for update in self.report_at if update < max_update} | {max_update})
         return replace(self, max_update=max_update, report_at=report_at)
+
+
+def time_budget(flags: List[str]) -> Optional[float]:
+    """The hours of fairseq's --stop-time-hours among ``flags`` (the last one counts; None:
+    none), which stops a run once its training time, counted across resumes, passes them."""
+    hours = None
+    for index, part in enumerate(flags):
+        name, _, value = part.partition("=")
+        if name == "--stop-time-hours":
+            hours = value if value else (flags[index + 1] if index + 1 < len(flags) else None)
+    try:
+        return float(hours) if hours is not None and float(hours) > 0 else None
+    except ValueError:
+        raise ArminError(f"--stop-time-hours must be a number of hours, got {hours!r}") from None
 
 
 def _flags(value: Any, where: str) -> List[str]:
@@ -156,6 +176,8 @@ def parse_grid(name: str, raw: Dict[str, Any]) -> Grid:
             setattr(grid, key, raw[key])
     if "log_interval" in raw:
         grid.log_interval = _positive_int(raw["log_interval"], f"grid {name}: log_interval")
+    for flags in (grid.flags, *grid.variants.values()):
+        time_budget(flags)  # a bad --stop-time-hours stops here, before any run
     return grid
 
 

@@ -1,6 +1,7 @@
 """The runs of a study: one fairseq-train command per variant and seed, its folder
 (``--out``/runs/VARIANT/seedS: train.log, command.sh, checkpoints/, tensorboard/), and the
-``finished`` marker written once it has trained its whole budget."""
+``finished`` marker written once it has trained its whole budget (its updates, or the
+hours of its --stop-time-hours)."""
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from ...cli.threads import thread_environment
 from ...errors import ArminError
 from ..checkpoints import checkpoint_facts
 from ..fairseq_runs import bookkeeping_flags, train, train_command
-from .grid import Grid
+from .grid import Grid, time_budget
 
 # one compute thread per run, idle threads asleep: runs share the cores without spinning
 THREADS = thread_environment(1)
@@ -75,20 +76,29 @@ def check_command(run: StudyRun):
     script.write_text(text, encoding="utf-8")
 
 
-def _updates(run: StudyRun) -> int:
-    return checkpoint_facts(run.last_checkpoint).updates if run.last_checkpoint.exists() else 0
+def _spent(run: StudyRun, max_update: int) -> bool:
+    """Whether the run's last checkpoint holds its budget: ``max_update`` updates, or the
+    training hours of its --stop-time-hours."""
+    if not run.last_checkpoint.exists():
+        return False
+    facts = checkpoint_facts(run.last_checkpoint)
+    hours = time_budget(run.flags)
+    return facts.updates >= max_update or (hours is not None and facts.train_minutes >= 60 * hours)
 
 
 def train_to_the_end(run: StudyRun, max_update: int, started: Callable):
-    """Train (or resume) ``run`` and mark it finished once it has made ``max_update``
-    updates (raises ArminError when it failed or stopped before). A run whose last
-    checkpoint holds the budget is only marked: fairseq resuming it would make one more update."""
-    if _updates(run) < max_update:
+    """Train (or resume) ``run`` and mark it finished once it has spent its budget (raises
+    ArminError when it failed or stopped before). A run whose last checkpoint holds the
+    budget is only marked: fairseq resuming it would make one more update."""
+    if not _spent(run, max_update):
         train(run.name, run.flags, run.dir, env=THREADS, started=started)
-    updates = _updates(run)
-    if updates < max_update:
-        raise ArminError(f"{run.name} stopped at update {updates} of {max_update}; see {run.dir / 'train.log'}")
-    (run.dir / "finished").write_text(f"{updates} updates\n", encoding="utf-8")
+    if not _spent(run, max_update):
+        facts = checkpoint_facts(run.last_checkpoint) if run.last_checkpoint.exists() else None
+        raise ArminError(f"{run.name} stopped at update {facts.updates if facts else 0} of {max_update}; "
+                         f"see {run.dir / 'train.log'}")
+    facts = checkpoint_facts(run.last_checkpoint)
+    (run.dir / "finished").write_text(f"{facts.updates} updates, {facts.train_minutes:.1f} training minutes\n",
+                                      encoding="utf-8")
 
 
 def commands_script(runs: List[StudyRun]) -> str:

@@ -43,7 +43,7 @@ def run_numbers(grid: Grid, run: StudyRun) -> Dict[str, Any]:
     return dict(
         run=run.name, variant=run.variant, seed=run.seed, command=run.shell_line(), params=facts.params,
         updates=facts.updates, minutes=facts.train_minutes, tokens_per_s=log.words_per_second,
-        valid={str(update): at[update] for update in grid.report_at},
+        valid={str(update): at[update] for update in grid.report_at}, valid_end=curve[-1][2],
         memory={name: points[-1][2] for name, points in memory.items() if points} or None,
         curve=curve,
     )
@@ -73,9 +73,11 @@ def study_results(grid: Grid, numbers: List[Dict[str, Any]], title: str) -> JobR
     run's :func:`run_numbers`."""
     _, header, _ = metric(grid)
     band = "{0[mean]:.3f} ({0[min]:.3f}..{0[max]:.3f})"
+    timed = [Column("updates", "updates", "{0[mean]:,.0f}"), Column("valid_end", f"valid {header} at the end", band)]
     results = JobResults(title, [
         Column("variant", "variant"), Column("params", "params", "{:,}"), Column("seeds", "seeds"),
         *(Column(f"valid_{update}", f"valid {header} @{update}", band) for update in grid.report_at),
+        *(timed if grid.max_hours is not None else []),
         Column("tokens_per_s", "tokens/s", "{0[mean]:,.0f}"), Column("minutes", "minutes", "{0[mean]:.1f}"),
         Column("entropy", "entropy", "{0[mean]:.3f}"), Column("slots_read", "slots read", "{0[mean]:.2f}"),
         Column("read_age", "read age", "{0[mean]:.2f}"),
@@ -84,7 +86,8 @@ def study_results(grid: Grid, numbers: List[Dict[str, Any]], title: str) -> JobR
         runs = [run for run in numbers if run["variant"] == variant]
         row = dict(variant=variant, params=runs[0]["params"], seeds=len(runs))
         row.update({f"valid_{update}": spread([run["valid"][str(update)] for run in runs]) for update in grid.report_at})
-        row.update(tokens_per_s=spread([run["tokens_per_s"] for run in runs]),
+        row.update(updates=spread([run["updates"] for run in runs]), valid_end=spread([run["valid_end"] for run in runs]),
+                   tokens_per_s=spread([run["tokens_per_s"] for run in runs]),
                    minutes=spread([run["minutes"] for run in runs]))
         row.update({name: spread([(run["memory"] or {}).get(name) for run in runs]) for name in MEMORY})
         results.rows.append(row)
