@@ -245,13 +245,20 @@ def test_a_changed_grid_under_a_started_run_is_one_line(tiny_study, ptb_char_sli
     assert_one_line_error(result, "armin/seed1 was started with another command", only_line=False)
 
 
+def lstm_grid(path: Path, flags, rest: str) -> Path:
+    """A YAML grid of one 8-unit lstm_stream_lm variant with the tiny grid's flags and
+    ``flags``; ``rest``: its other keys, as YAML lines."""
+    shared = ["--tokens-per-sample", 16, "--batch-size", 4, "--optimizer", "adam", "--lr", 0.01,
+              "--num-workers", 0, *flags]
+    path.write_text(f"flags: [{', '.join(map(str, shared))}]\n"
+                    "variants:\n  lstm: [--arch, lstm_stream_lm, --decoder-embed-dim, 8, --decoder-hidden-size, 8]\n"
+                    f"log_interval: 1\n{rest}")
+    return path
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_path):
-    grid = tmp_path / "longer.yaml"
-    grid.write_text(
-        "flags: [--tokens-per-sample, 16, --batch-size, 4, --optimizer, adam, --lr, 0.01, --num-workers, 0]\n"
-        "variants:\n  lstm: [--arch, lstm_stream_lm, --decoder-embed-dim, 8, --decoder-hidden-size, 8]\n"
-        "seeds: [1, 2]\nmax_update: 300\nreport_at: [150, 300]\nlog_interval: 1\n")
+    grid = lstm_grid(tmp_path / "longer.yaml", [], "seeds: [1, 2]\nmax_update: 300\nreport_at: [150, 300]\n")
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "armin_plugin.jobs.study", grid, "--data", ptb_char_slice, "--out", out, "--jobs", "1"]
     with open(tmp_path / "stdout", "w") as stdout:  # a pipe nobody reads would fill and block it
@@ -284,12 +291,7 @@ def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_
 
 @pytest.mark.slow
 def test_a_time_budget_finishes_runs_on_their_training_time(ptb_char_slice, tmp_path):
-    grid = tmp_path / "timed.yaml"
-    grid.write_text(
-        "flags: [--tokens-per-sample, 16, --batch-size, 4, --optimizer, adam, --lr, 0.01, --num-workers, 0,\n"
-        "        --stop-time-hours, 0.002]\n"
-        "variants:\n  lstm: [--arch, lstm_stream_lm, --decoder-embed-dim, 8, --decoder-hidden-size, 8]\n"
-        "max_update: 100000\nreport_at: [1]\nlog_interval: 1\n")
+    grid = lstm_grid(tmp_path / "timed.yaml", ["--stop-time-hours", 0.002], "max_update: 100000\nreport_at: [1]\n")
     out = tmp_path / "out"
     result = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

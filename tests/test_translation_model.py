@@ -1,5 +1,7 @@
 """The ``armin`` translation model in process: sizes, incremental decoding, beam reordering
 and padding invariance."""
+import re
+
 import pytest
 import torch
 from fairseq import options
@@ -193,8 +195,32 @@ def test_bidirectional_encoder_reads_both_directions():
          "--share-all-embeddings needs --encoder-embed-dim (16) equal to --decoder-embed-dim (32)"),
         (["--share-decoder-input-output-embed", "--decoder-out-embed-dim", 32],
          "tied output embeddings need --decoder-out-embed-dim (32) equal to --decoder-embed-dim (16)"),
+        (["--decoder-dropout-out", 1.0], "--decoder-dropout-out must be in [0, 1), got 1.0"),
+        (["--dropout", -0.1], "--dropout must be in [0, 1), got -0.1"),
     ],
 )
 def test_impossible_flags_are_refused_by_name(flags, message):
-    with pytest.raises(ArminError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+    with pytest.raises(ArminError, match="^" + re.escape(message) + "$"):
         build("armin_tiny", VOCAB, *flags)
+
+
+def test_each_dropout_flag_sets_its_own_place_and_defaults_to_dropout():
+    model, _ = build("armin_tiny", VOCAB, "--dropout", 0.3, "--encoder-dropout-out", 0.2, "--decoder-dropout-in", 0)
+    assert [model.encoder.dropout_in_module.p, model.encoder.dropout_out_module.p,
+            model.decoder.dropout_in_module.p, model.decoder.dropout_out_module.p] == [0.3, 0.2, 0.0, 0.3]
+    # every place at 0 trains as --dropout 0 does (same weights, same seed), --dropout 0.5 alone not
+    zeros = [flag for name in ("encoder-dropout-in", "encoder-dropout-out", "decoder-dropout-in", "decoder-dropout-out")
+             for flag in (f"--{name}", 0)]
+    models = [build("armin_tiny", VOCAB, "--dropout", 0.5, *zeros)[0], build("armin_tiny", VOCAB, "--dropout", 0)[0],
+              build("armin_tiny", VOCAB, "--dropout", 0.5)[0]]
+    _, vocabulary = build("armin_tiny", VOCAB)
+    source = padded(sentences(vocabulary, [5, 3]), vocabulary.pad(), left=True)
+    prev = prev_tokens(vocabulary, 2, 4)
+    outputs = []
+    for model in models:
+        model.load_state_dict(models[0].state_dict())
+        model.train()
+        torch.manual_seed(0)
+        outputs.append(model(source, source.ne(vocabulary.pad()).sum(1), prev)[0])
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    assert not torch.allclose(outputs[0], outputs[2])

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from ..modules import ARMIN
 from .armin_parts import armin_stack, new_embedding
+from .armin_translation_config import dropout_at
 
 
 class ARMINEncoderOut(NamedTuple):
@@ -34,8 +35,9 @@ def side_stack(cfg, side: str, input_size: int) -> ARMIN:
 
 
 class ARMINEncoder(FairseqEncoder):
-    """Embeddings -> dropout -> ARMIN stack (and, bidirectional, a second stack reading the
-    sentence backwards; both outputs concatenated and projected) -> dropout.
+    """Embeddings -> dropout (``--encoder-dropout-in``) -> ARMIN stack (and, bidirectional, a
+    second stack reading the sentence backwards; both outputs concatenated and projected) ->
+    dropout (``--encoder-dropout-out``).
 
     Pad steps change no ARMIN state, so left- and right-padded batches give every sentence
     the outputs it gets alone. The backward stack reads the time-flipped batch: a
@@ -46,7 +48,8 @@ class ARMINEncoder(FairseqEncoder):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.encoder_embed_dim)
-        self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
+        self.dropout_in_module = FairseqDropout(dropout_at(cfg, "encoder_dropout_in"), module_name=type(self).__name__)
+        self.dropout_out_module = FairseqDropout(dropout_at(cfg, "encoder_dropout_out"), module_name=type(self).__name__)
         self.forward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim)
         self.output_size = self.forward_stack.output_size
         self.backward_stack = None
@@ -59,14 +62,14 @@ class ARMINEncoder(FairseqEncoder):
     def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None, **unused) -> ARMINEncoderOut:
         """src_tokens: (B, T), padded on either side; src_lengths are not needed."""
         padding_mask = src_tokens.eq(self.padding_idx).t()  # (T, B)
-        x = self.dropout_module(self.embed_tokens(src_tokens)).transpose(0, 1)  # (T, B, E)
+        x = self.dropout_in_module(self.embed_tokens(src_tokens)).transpose(0, 1)  # (T, B, E)
         step_mask = padding_mask if padding_mask.any() else None
         outputs, _ = self.forward_stack(x, padding_mask=step_mask)
         if self.backward_stack is not None:
             flipped_mask = None if step_mask is None else step_mask.flip(0)
             backward, _ = self.backward_stack(x.flip(0), padding_mask=flipped_mask)
             outputs = self.project_directions(torch.cat([outputs, backward.flip(0)], dim=-1))
-        outputs = self.dropout_module(outputs)
+        outputs = self.dropout_out_module(outputs)
         real = (~padding_mask).unsqueeze(-1).type_as(outputs)
         summary = (outputs * real).sum(0) / real.sum(0).clamp(min=1)
         return ARMINEncoderOut(outputs, padding_mask, summary)

@@ -41,13 +41,41 @@ class ARMINTranslationConfig(ARMINCellConfig):
         default=False,
         metadata={"help": "one embedding table for source, target and output (joined dictionary)"},
     )
-    dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and outputs"})
+    dropout: float = field(
+        default=0.1, metadata={"help": "dropout on embeddings and outputs: the default of the four below"}
+    )
+    encoder_dropout_in: Optional[float] = field(
+        default=None, metadata={"help": "dropout on the source embeddings (default: --dropout)"}
+    )
+    encoder_dropout_out: Optional[float] = field(
+        default=None, metadata={"help": "dropout on the encoder outputs (default: --dropout)"}
+    )
+    decoder_dropout_in: Optional[float] = field(
+        default=None, metadata={"help": "dropout on the target embeddings (default: --dropout)"}
+    )
+    decoder_dropout_out: Optional[float] = field(
+        default=None,
+        metadata={"help": "dropout on the attentional output, fed to the next step and the output projection "
+                          "(default: --dropout)"},
+    )
     max_source_positions: Optional[int] = II("task.max_source_positions")
     max_target_positions: Optional[int] = II("task.max_target_positions")
 
 
+DROPOUTS = ("encoder_dropout_in", "encoder_dropout_out", "decoder_dropout_in", "decoder_dropout_out")
+
+
+def dropout_at(cfg, name: str) -> float:
+    """The dropout of ``name`` (one of :data:`DROPOUTS`): its flag, or else ``--dropout``."""
+    value = getattr(cfg, name, None)
+    return cfg.dropout if value is None else value
+
+
 def check_translation_flags(cfg, task):
     """Refuse flag values that cannot build the model, naming the flag."""
+    for name in ("dropout", *DROPOUTS):
+        if not 0.0 <= dropout_at(cfg, name) < 1.0:
+            raise ArminError(f"--{name.replace('_', '-')} must be in [0, 1), got {dropout_at(cfg, name)}")
     require_positive_integers(
         cfg,
         *(f"{side}_{name}" for side in ("encoder", "decoder")

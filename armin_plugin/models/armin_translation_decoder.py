@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from ..modules import ARMINState
 from .armin_encoder import ARMINEncoderOut, side_stack
 from .armin_parts import new_embedding
+from .armin_translation_config import dropout_at
 from .attention import SourceAttention
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -41,9 +42,9 @@ class DecoderCache(NamedTuple):
 
 
 class ARMINTranslationDecoder(FairseqIncrementalDecoder):
-    """Per target step: [embedding ; previous attentional output] -> ARMIN stack ->
-    attention over the source -> dropout -> attentional output (fed to the next step) ->
-    vocabulary scores.
+    """Per target step: [embedding (dropout ``--decoder-dropout-in``) ; previous attentional
+    output] -> ARMIN stack -> attention over the source -> dropout (``--decoder-dropout-out``)
+    -> attentional output (fed to the next step) -> vocabulary scores.
 
     The first state is derived from the encoder: h_0 of every layer is
     tanh(W s) for the encoder summary s; the memory starts from its learned p_M.
@@ -56,7 +57,8 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         super().__init__(dictionary)
         self.padding_idx = dictionary.pad()
         self.embed_tokens = embed_tokens or new_embedding(dictionary, cfg.decoder_embed_dim)
-        self.dropout_module = FairseqDropout(cfg.dropout, module_name=type(self).__name__)
+        self.dropout_in_module = FairseqDropout(dropout_at(cfg, "decoder_dropout_in"), module_name=type(self).__name__)
+        self.dropout_out_module = FairseqDropout(dropout_at(cfg, "decoder_dropout_out"), module_name=type(self).__name__)
         self.out_embed_dim = cfg.decoder_out_embed_dim
         feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
         self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size)
@@ -98,7 +100,7 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
             prev_output_tokens = prev_output_tokens[:, -1:]
         else:
             cache = self.initial_cache(encoder_out)
-        embedded = self.dropout_module(self.embed_tokens(prev_output_tokens)).transpose(0, 1)
+        embedded = self.dropout_in_module(self.embed_tokens(prev_output_tokens)).transpose(0, 1)
         padding_mask = prev_output_tokens.eq(self.padding_idx).t()  # (T, B)
         state, feed = cache.state, cache.input_feed
         outputs, weights = [], []
@@ -108,10 +110,10 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
                 out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None)
                 out = out.squeeze(0)
                 if self.attention is None:
-                    feed = self.dropout_module(self.project_state(out))
+                    feed = self.dropout_out_module(self.project_state(out))
                 else:
                     feed, step_weights = self.attention(out, encoder_out.outputs, encoder_out.padding_mask)
-                    feed = self.dropout_module(feed)
+                    feed = self.dropout_out_module(feed)
                     weights.append(step_weights.t())
                 outputs.append(feed)
         if incremental_state is not None:
