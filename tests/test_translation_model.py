@@ -101,6 +101,7 @@ ARCH_FLAGS = [
     ["--share-all-embeddings"],
     ["--no-decoder-attention"],
     ["--armin-no-reread", "--armin-usage-input"],
+    ["--decoder-start", "encoder-state"],
 ]
 
 
@@ -118,7 +119,7 @@ def test_incremental_decoding_equals_full_forward(flags):
 
 
 @pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
-@pytest.mark.parametrize("flags", ARCH_FLAGS[:2])
+@pytest.mark.parametrize("flags", [*ARCH_FLAGS[:2], ARCH_FLAGS[-1]])
 def test_incremental_decoding_follows_beam_reordering_with_shrinking_batch(flags):
     """Decode 5 steps for 4 rows, keep rows [3, 1, 1] (as beam search does when sentences
     finish and beams are re-ranked), decode 7 more: the log-probabilities equal a full
@@ -168,7 +169,26 @@ def test_encoder_and_model_ignore_padding_side(bidirectional):
                 assert int(real.sum()) == len(row)
                 torch.testing.assert_close(encoder_out.outputs[real, index], single.outputs[:, 0], rtol=0, atol=1e-5)
                 torch.testing.assert_close(encoder_out.summary[index], single.summary[0], rtol=0, atol=1e-5)
+                for got, alone_state in zip(encoder_out.final[:3], single.final[:3]):  # read_age is None
+                    torch.testing.assert_close(got[:, index], alone_state[:, 0], rtol=0, atol=1e-5)
                 torch.testing.assert_close(log_probs[index], alone_log_probs[index][0], rtol=0, atol=1e-5)
+
+
+def test_decoder_start_encoder_state_continues_from_the_encoders_final_state():
+    torch.manual_seed(0)
+    model, vocabulary = build("armin_tiny", VOCAB, "--decoder-start", "encoder-state")
+    summary_model, _ = build("armin_tiny", VOCAB)
+    assert model.decoder.initial_hidden is None
+    assert parameters(summary_model) - parameters(model) == parameters(summary_model.decoder.initial_hidden)
+    model.eval()
+    source = padded(sentences(vocabulary, [5, 2]), vocabulary.pad(), left=False)
+    with torch.no_grad():
+        encoder_out = model.encoder(source)
+        cache = model.decoder.initial_cache(encoder_out)
+    for got, final in zip(cache.state, encoder_out.final):
+        assert got is final
+    assert cache.steps.tolist() == [[6, 3]]  # the encoder's real steps, eos included
+    assert not torch.equal(cache.memory, model.decoder.armin.initial_state(2).memory)
 
 
 def test_bidirectional_encoder_reads_both_directions():
@@ -195,6 +215,8 @@ def test_bidirectional_encoder_reads_both_directions():
          "--share-all-embeddings needs --encoder-embed-dim (16) equal to --decoder-embed-dim (32)"),
         (["--share-decoder-input-output-embed", "--decoder-out-embed-dim", 32],
          "tied output embeddings need --decoder-out-embed-dim (32) equal to --decoder-embed-dim (16)"),
+        (["--decoder-start", "encoder-state", "--decoder-slots", 8],
+         "--decoder-start encoder-state needs the decoder sized as the encoder: --encoder-slots 4 against --decoder-slots 8"),
         (["--decoder-dropout-out", 1.0], "--decoder-dropout-out must be in [0, 1), got 1.0"),
         (["--dropout", -0.1], "--dropout must be in [0, 1), got -0.1"),
     ],

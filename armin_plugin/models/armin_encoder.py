@@ -6,18 +6,20 @@ from fairseq.models import FairseqEncoder
 from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
-from ..modules import ARMIN
+from ..modules import ARMIN, ARMINState
 from .armin_parts import armin_stack, new_embedding
 from .armin_translation_config import dropout_at
 
 
 class ARMINEncoderOut(NamedTuple):
     """outputs: (T, B, C) per source position; padding_mask: (T, B) True at pads;
-    summary: (B, C) mean of the outputs over each sentence's real positions."""
+    summary: (B, C) mean of the outputs over each sentence's real positions; final: the
+    forward stack's state after each sentence's last real token."""
 
     outputs: Tensor
     padding_mask: Tensor
     summary: Tensor
+    final: ARMINState
 
     def index_select(self, order: Tensor) -> "ARMINEncoderOut":
         """Rows ``order`` (B',) of the batch (beam search)."""
@@ -25,6 +27,7 @@ class ARMINEncoderOut(NamedTuple):
             self.outputs.index_select(1, order),
             self.padding_mask.index_select(1, order),
             self.summary.index_select(0, order),
+            self.final.index_select(order),
         )
 
 
@@ -64,7 +67,7 @@ class ARMINEncoder(FairseqEncoder):
         padding_mask = src_tokens.eq(self.padding_idx).t()  # (T, B)
         x = self.dropout_in_module(self.embed_tokens(src_tokens)).transpose(0, 1)  # (T, B, E)
         step_mask = padding_mask if padding_mask.any() else None
-        outputs, _ = self.forward_stack(x, padding_mask=step_mask)
+        outputs, final = self.forward_stack(x, padding_mask=step_mask)
         if self.backward_stack is not None:
             flipped_mask = None if step_mask is None else step_mask.flip(0)
             backward, _ = self.backward_stack(x.flip(0), padding_mask=flipped_mask)
@@ -72,7 +75,7 @@ class ARMINEncoder(FairseqEncoder):
         outputs = self.dropout_out_module(outputs)
         real = (~padding_mask).unsqueeze(-1).type_as(outputs)
         summary = (outputs * real).sum(0) / real.sum(0).clamp(min=1)
-        return ARMINEncoderOut(outputs, padding_mask, summary)
+        return ARMINEncoderOut(outputs, padding_mask, summary, final)
 
     def reorder_encoder_out(self, encoder_out: ARMINEncoderOut, new_order: Tensor) -> ARMINEncoderOut:
         return encoder_out.index_select(new_order)

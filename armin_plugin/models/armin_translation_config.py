@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Optional
 
+from fairseq.dataclass import ChoiceEnum
 from omegaconf import II
 
 from ..errors import ArminError
@@ -29,6 +30,13 @@ class ARMINTranslationConfig(ARMINCellConfig):
     decoder_layers: int = field(default=1, metadata={"help": "stacked ARMIN layers of the decoder"})
     decoder_out_embed_dim: int = field(
         default=256, metadata={"help": "size of the attention output fed to the output projection"}
+    )
+    decoder_start: ChoiceEnum(["summary", "encoder-state"]) = field(
+        default="summary",
+        metadata={"help": "the decoder's first state: summary = h_0 tanh(W s) of the mean encoder output s, "
+                          "memory from its learned p_M; encoder-state = the encoder's final hidden state, "
+                          "memory and step count, as fairseq's LSTM starts from the encoder's final state "
+                          "(needs equal encoder and decoder sizes)"},
     )
     no_decoder_attention: bool = field(
         default=False,
@@ -66,9 +74,15 @@ DROPOUTS = ("encoder_dropout_in", "encoder_dropout_out", "decoder_dropout_in", "
 
 
 def dropout_at(cfg, name: str) -> float:
-    """The dropout of ``name`` (one of :data:`DROPOUTS`): its flag, or else ``--dropout``."""
+    """The dropout of ``name`` (one of :data:`DROPOUTS`): its flag, or else ``--dropout`` (also
+    for checkpoints saved before these flags existed)."""
     value = getattr(cfg, name, None)
     return cfg.dropout if value is None else value
+
+
+def decoder_start(cfg) -> str:
+    """``--decoder-start`` ("summary" for checkpoints saved before the flag existed)."""
+    return str(getattr(cfg, "decoder_start", "summary"))
 
 
 def check_translation_flags(cfg, task):
@@ -98,6 +112,13 @@ def check_translation_flags(cfg, task):
             f"tied output embeddings need --decoder-out-embed-dim ({cfg.decoder_out_embed_dim}) "
             f"equal to --decoder-embed-dim ({cfg.decoder_embed_dim})"
         )
+    if decoder_start(cfg) == "encoder-state":
+        unequal = [f"--encoder-{name.replace('_', '-')} {getattr(cfg, 'encoder_' + name)} against "
+                   f"--decoder-{name.replace('_', '-')} {getattr(cfg, 'decoder_' + name)}"
+                   for name in ("hidden_size", "slot_size", "slots", "layers")
+                   if getattr(cfg, f"encoder_{name}") != getattr(cfg, f"decoder_{name}")]
+        if unequal:
+            raise ArminError(f"--decoder-start encoder-state needs the decoder sized as the encoder: {', '.join(unequal)}")
     for name in ("max_source_positions", "max_target_positions"):
         if getattr(cfg, name) is None:
             setattr(cfg, name, DEFAULT_MAX_POSITIONS)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from ..modules import ARMINState
 from .armin_encoder import ARMINEncoderOut, side_stack
 from .armin_parts import new_embedding
-from .armin_translation_config import dropout_at
+from .armin_translation_config import decoder_start, dropout_at
 from .attention import SourceAttention
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -46,8 +46,9 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
     output] -> ARMIN stack -> attention over the source -> dropout (``--decoder-dropout-out``)
     -> attentional output (fed to the next step) -> vocabulary scores.
 
-    The first state is derived from the encoder: h_0 of every layer is
-    tanh(W s) for the encoder summary s; the memory starts from its learned p_M.
+    The first state is derived from the encoder (``--decoder-start``): by default h_0 of
+    every layer is tanh(W s) for the encoder summary s and the memory starts from its learned
+    p_M; with ``encoder-state`` the decoder continues from the encoder's final state.
     ``forward(prev_output_tokens (B, T), encoder_out)`` returns logits (B, T, V) and
     ``{"attn": [weights (B, T, S) or None]}``. With a non-empty ``incremental_state`` only
     the last token is read and the cache (:class:`DecoderCache`) is continued.
@@ -62,7 +63,9 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.out_embed_dim = cfg.decoder_out_embed_dim
         feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
         self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size)
-        self.initial_hidden = nn.Linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
+        self.initial_hidden = None
+        if decoder_start(cfg) == "summary":
+            self.initial_hidden = nn.Linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
         if cfg.no_decoder_attention:
             self.attention = None
             self.project_state = nn.Linear(self.armin.output_size, self.out_embed_dim)
@@ -122,12 +125,15 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         return torch.stack(outputs, dim=1), {"attn": [attn]}
 
     def initial_cache(self, encoder_out: ARMINEncoderOut) -> DecoderCache:
-        """The state before the first target token, derived from the encoder summary."""
+        """The state before the first target token: from the encoder summary, or the
+        encoder's final state (``--decoder-start``)."""
         batch_size = encoder_out.summary.size(0)
+        feed = encoder_out.summary.new_zeros(batch_size, self.out_embed_dim)
+        if self.initial_hidden is None:
+            return DecoderCache(*encoder_out.final, feed)
         start = self.armin.initial_state(batch_size)
         hidden = torch.tanh(self.initial_hidden(encoder_out.summary))
         hidden = hidden.view(batch_size, self.armin.num_layers, -1).transpose(0, 1)
-        feed = hidden.new_zeros(batch_size, self.out_embed_dim)
         return DecoderCache(hidden, start.memory, start.steps, start.read_age, feed)
 
     def output_layer(self, features: Tensor) -> Tensor:
