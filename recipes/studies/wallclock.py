@@ -10,8 +10,8 @@ updates in results.json) say whether ARMIN catches up or falls behind.
     armin-study wallclock --variants armin16-plateau,lstm-plateau     # both with the rate halved
 
 At a constant 8e-3 ARMIN diverged after 81 minutes (docs/study.md, "Two hours each"), and
-halving its rate at its plateau took it below the LSTM; the -plateau variants give both
-models that schedule: fairseq's reduce_lr_on_plateau, the rate halved after each epoch
+halving each model's rate at its plateau took both well below their constant-rate best; the
+-plateau variants give both models that schedule from the start: fairseq's reduce_lr_on_plateau, the rate halved after each epoch
 (1,046 updates) whose valid loss is not a new best. The 15-minute pairs of docs/study.md are
 the same runs as armin16 and lstm with --stop-time-hours 0.25.
 """
