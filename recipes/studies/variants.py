@@ -3,16 +3,20 @@ streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN
 count 587k) and at lr 8e-3, the best rate of both models (docs/study.md, "What makes ARMIN
 learn"); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
-    bash recipes/study.sh variants    # 30 runs, 25 to 45 minutes each when two run at once on
+    bash recipes/study.sh variants    # 36 runs, 25 to 45 minutes each when two run at once on
                                       # 2 cores (the 2,000-update runs of docs/study.md)
 
 The authors' temperature counts an epoch as 1,046 updates: PTB-char's training text (about
 5.0M characters) in batches of 32 x 150; 2,000 updates reach its second step (tau 1/2) only.
+The -cosine variants decay the rate along half a cosine from 8e-3 at the start to 0 at update
+2,000 (fairseq's cosine scheduler), the same schedule for both models.
 """
 ARMIN = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size", 256,
          "--armin-slot-size", 64, "--dropout", 0.1]
 ARMIN16 = [*ARMIN, "--armin-slots", 16]
 LSTM = ["--arch", "lstm_stream_lm", "--decoder-embed-dim", 64, "--decoder-hidden-size", 344, "--dropout", 0.1]
+# fairseq's cosine schedule over the 2,000 updates: from the peak of 8e-3 down to 0 at update 2,000
+COSINE = ["--lr-scheduler", "cosine", "--lr-period-updates", 2000]
 
 GRID = dict(
     title="Variants of the cell against the baselines, PTB-char streams, quick sizes, lr 8e-3.",
@@ -33,7 +37,10 @@ GRID = dict(
         "armin16-usage": [*ARMIN16, "--armin-usage-input"],
         "armin16-tardis": [*ARMIN16, "--armin-no-reread", "--armin-usage-input"],
         "armin16-soft-to-hard": [*ARMIN16, "--armin-soft-to-hard", 0.0015],
+        "armin16-cosine": [*ARMIN16, *COSINE],
+        "armin1-cosine": [*ARMIN, "--armin-slots", 1, *COSINE],
         "lstm": LSTM,
+        "lstm-cosine": [*LSTM, *COSINE],
         "lstm-forget1": [*LSTM, "--lstm-forget-bias", 1.0],
     },
     seeds=[1, 2],
