@@ -309,3 +309,32 @@ def test_a_time_budget_finishes_runs_on_their_training_time(ptb_char_slice, tmp_
     again = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
     assert again.returncode == 0 and "1 runs, 1 finished before, 0 to train" in again.stdout
     assert (run_dir / "train.log").read_text() == log
+
+
+@pytest.mark.slow
+def test_a_failed_run_leaves_the_others_and_a_table_of_what_it_logged(ptb_char_slice, tmp_path):
+    grid = lstm_grid(tmp_path / "failing.yaml", [], "max_update: 300\nreport_at: [100, 300]\n")
+    text = grid.read_text()  # a second variant that stops after one epoch, short of 300 updates
+    grid.write_text(text.replace("\nlog_interval", "\n  lstm-one-epoch: [--arch, lstm_stream_lm, --decoder-embed-dim, 8, "
+                                 "--decoder-hidden-size, 8, --max-epoch, 1]\nlog_interval"))
+    out = tmp_path / "out"
+    result = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 2)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    message = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: 1 of 2 runs failed: lstm-one-epoch/seed1 stopped at update (\d+) of 300; see \S+; "
+                        r"what every run logged is in \S+results.md", message), message
+    stopped = int(re.search(r"stopped at update (\d+)", message).group(1))
+    assert 100 <= stopped < 300
+    assert (out / "runs" / "lstm" / "seed1" / "finished").exists()
+    assert not (out / "runs" / "lstm-one-epoch" / "seed1" / "finished").exists()
+    saved = {run["run"]: run for run in json.loads((out / "results.json").read_text())["runs"]}
+    failed, finished = saved["lstm-one-epoch/seed1"], saved["lstm/seed1"]
+    logged = logged_validations(out / "runs" / "lstm-one-epoch" / "seed1")
+    assert failed["valid"] == {"100": pytest.approx(logged[100]["loss"], abs=1e-6), "300": None}
+    assert failed["updates"] == stopped and failed["failed"].startswith("lstm-one-epoch/seed1 stopped at update")
+    assert "failed" not in finished and finished["updates"] == 300
+    markdown = (out / "results.md").read_text()
+    assert "Incomplete: lstm-one-epoch/seed1 failed" in markdown
+    table = table_cells(markdown)
+    assert table["lstm-one-epoch"]["seeds"] == "1 (1 failed)" and table["lstm-one-epoch"]["valid BPC @300"] == "-"
+    assert table["lstm"]["seeds"] == "1" and table["lstm"]["valid BPC @300"] != "-"

@@ -10,14 +10,15 @@ Each run is one fairseq-train (its exact command in RUN/command.sh and results.j
 one compute thread, ``--jobs`` at once. A run that trained its whole budget is marked
 finished and skipped by the next call; an interrupted one resumes from its
 checkpoint_last.pt. Writes under ``--out``: results.md (the table), curves.png,
-results.json (every number, per run and per variant) and commands.sh.
+results.json (every number, per run and per variant) and commands.sh; when runs fail, the
+others go on, and the table holds what the failed ones logged before they stopped.
 """
 import argparse
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 from ...cli.logs import setup_cli_logging
 from ...cli.process import PLUGIN
@@ -88,10 +89,24 @@ def title(grid: Grid, data, jobs: int) -> str:
             f"entropy, slots read, read age of ARMIN's memory at the last validation ('-': not logged, as for an LSTM).")
 
 
-def report(grid: Grid, runs: List[StudyRun], out: Path, data, jobs: int):
-    numbers = [run_numbers(grid, run) for run in runs]
+def report(grid: Grid, runs: List[StudyRun], out: Path, data, jobs: int, failures: Dict[str, str]):
+    """Write the study's table, curves, JSON and commands.sh; the runs that ``failures``
+    names ({run: error}) count with what they logged (a run that never validated is left out)."""
+    numbers = []
+    for run in runs:
+        if run.name not in failures:
+            numbers.append(run_numbers(grid, run))
+            continue
+        try:
+            numbers.append(run_numbers(grid, run, failure=failures[run.name]))
+        except ArminError:
+            pass
+    heading = title(grid, data, jobs)
+    if failures:
+        heading += (f" Incomplete: {', '.join(failures)} failed; a failed run's figures are what it logged "
+                    f"before it stopped ('-': never validated there).")
     (out / "commands.sh").write_text(commands_script(runs), encoding="utf-8")
-    return render(study_results(grid, numbers, title(grid, data, jobs)), out, tensorboard=False)
+    return render(study_results(grid, numbers, heading), out, tensorboard=False)
 
 
 def main(argv=None):
@@ -123,9 +138,15 @@ def main(argv=None):
         logger.info("study %s: %d runs, %d finished before, %d to train, %d at once",
                     grid.name, len(runs), len(runs) - len(todo), len(todo), args.jobs)
         failures = run_all(todo, args.jobs, lambda run, started: train_to_the_end(run, grid.max_update, started))
+        failed = f"{len(failures)} of {len(todo)} runs failed: " + "; ".join(failures.values())
+        try:
+            markdown, png = report(grid, runs, out, data, args.jobs, failures)
+        except ArminError as error:
+            if not failures:
+                raise
+            raise ArminError(f"{failed}; no table ({error})") from None
         if failures:
-            raise ArminError(f"{len(failures)} of {len(todo)} runs failed: " + "; ".join(failures.values()))
-        markdown, png = report(grid, runs, out, data, args.jobs)
+            raise ArminError(f"{failed}; what every run logged is in {markdown}")
     except ArminError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:

@@ -23,9 +23,10 @@ def metric(grid: Grid):
     return grid.metric, grid.metric, lambda value: value
 
 
-def run_numbers(grid: Grid, run: StudyRun) -> Dict[str, Any]:
-    """The numbers of one finished run (raises ArminError when a report count was never
-    validated)."""
+def run_numbers(grid: Grid, run: StudyRun, failure: Optional[str] = None) -> Dict[str, Any]:
+    """The numbers of one run. A finished run must have validated at every report count
+    (raises ArminError otherwise); a run that failed (``failure``: why) has None where it
+    never validated, and its error under "failed". Raises ArminError when it never validated."""
     tag, _, convert = metric(grid)
     log = read_run(run.tensorboard, subsets=(grid.subset,))
     curve = [(update, seconds, convert(value)) for update, seconds, value in log.curve(tag, grid.subset)]
@@ -35,18 +36,20 @@ def run_numbers(grid: Grid, run: StudyRun) -> Dict[str, Any]:
                          f"(it logged {logged}); see {run.dir / 'train.log'}")
     at = {update: value for update, _, value in curve}
     missing = [update for update in grid.report_at if update not in at]
-    if missing:
+    if missing and failure is None:
         raise ArminError(f"{run.name} was never validated at update {', '.join(map(str, missing))} "
                          f"(validated at {', '.join(map(str, sorted(at)))})")
     memory = {name: log.curve(f"armin_{name}", grid.subset) for name in MEMORY}
-    facts = checkpoint_facts(run.last_checkpoint)
-    return dict(
-        run=run.name, variant=run.variant, seed=run.seed, command=run.shell_line(), params=facts.params,
-        updates=facts.updates, minutes=facts.train_minutes, tokens_per_s=log.words_per_second,
-        valid={str(update): at[update] for update in grid.report_at}, valid_end=curve[-1][2],
+    facts = checkpoint_facts(run.last_checkpoint) if run.last_checkpoint.exists() else None
+    numbers = dict(
+        run=run.name, variant=run.variant, seed=run.seed, command=run.shell_line(),
+        params=facts.params if facts else None, updates=facts.updates if facts else curve[-1][0],
+        minutes=facts.train_minutes if facts else None, tokens_per_s=log.words_per_second,
+        valid={str(update): at.get(update) for update in grid.report_at}, valid_end=curve[-1][2],
         memory={name: points[-1][2] for name, points in memory.items() if points} or None,
         curve=curve,
     )
+    return numbers if failure is None else dict(numbers, failed=failure)
 
 
 def spread(values: List[Optional[float]]) -> Optional[Dict[str, float]]:
@@ -84,7 +87,11 @@ def study_results(grid: Grid, numbers: List[Dict[str, Any]], title: str) -> JobR
     ], panels={"validation": f"validation {header} (mean, min..max over seeds)"}, runs=numbers)
     for variant in grid.variants:
         runs = [run for run in numbers if run["variant"] == variant]
-        row = dict(variant=variant, params=runs[0]["params"], seeds=len(runs))
+        if not runs:  # every seed failed before its first validation
+            continue
+        params = next((run["params"] for run in runs if run["params"] is not None), None)
+        failed = sum("failed" in run for run in runs)
+        row = dict(variant=variant, params=params, seeds=f"{len(runs)} ({failed} failed)" if failed else len(runs))
         row.update({f"valid_{update}": spread([run["valid"][str(update)] for run in runs]) for update in grid.report_at})
         row.update(updates=spread([run["updates"] for run in runs]), valid_end=spread([run["valid_end"] for run in runs]),
                    tokens_per_s=spread([run["tokens_per_s"] for run in runs]),
@@ -92,5 +99,6 @@ def study_results(grid: Grid, numbers: List[Dict[str, Any]], title: str) -> JobR
         row.update({name: spread([(run["memory"] or {}).get(name) for run in runs]) for name in MEMORY})
         results.rows.append(row)
         points, lows_highs = _curve(runs)
-        results.series.append(Series("validation", variant, points, spread=lows_highs))
+        if points:
+            results.series.append(Series("validation", variant, points, spread=lows_highs))
     return results
