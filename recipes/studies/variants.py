@@ -3,13 +3,14 @@ streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN
 count 587k) and at lr 8e-3, the best rate of both models (docs/study.md, "What makes ARMIN
 learn"); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
-    bash recipes/study.sh variants    # 36 runs, 25 to 45 minutes each when two run at once on
+    bash recipes/study.sh variants    # 40 runs, 25 to 45 minutes each when two run at once on
                                       # 2 cores (the 2,000-update runs of docs/study.md)
 
 The authors' temperature counts an epoch as 1,046 updates: PTB-char's training text (about
 5.0M characters) in batches of 32 x 150; 2,000 updates reach its second step (tau 1/2) only.
 The -cosine variants decay the rate along half a cosine from 8e-3 at the start to 0 at update
-2,000 (fairseq's cosine scheduler), the same schedule for both models.
+2,000 (fairseq's cosine scheduler), the same schedule for both models; -lr16e-3 from a peak of
+16e-3 instead (a variant's --lr follows the shared one, so it wins).
 """
 ARMIN = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size", 256,
          "--armin-slot-size", 64, "--dropout", 0.1]
@@ -39,8 +40,10 @@ GRID = dict(
         "armin16-soft-to-hard": [*ARMIN16, "--armin-soft-to-hard", 0.0015],
         "armin16-cosine": [*ARMIN16, *COSINE],
         "armin1-cosine": [*ARMIN, "--armin-slots", 1, *COSINE],
+        "armin16-cosine-lr16e-3": [*ARMIN16, *COSINE, "--lr", 0.016],
         "lstm": LSTM,
         "lstm-cosine": [*LSTM, *COSINE],
+        "lstm-cosine-lr16e-3": [*LSTM, *COSINE, "--lr", 0.016],
         "lstm-forget1": [*LSTM, "--lstm-forget-bias", 1.0],
     },
     seeds=[1, 2],
