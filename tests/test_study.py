@@ -47,6 +47,12 @@ def test_every_shipped_grid_loads_and_prints_its_commands(path, capsys, tmp_path
     assert "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1" in printed and "OMP_WAIT_POLICY=PASSIVE" in printed
 
 
+def test_seeds_choose_a_subset_of_the_grid_s_runs(capsys):
+    command.main(["tiny", "--seeds", "2", "--dry-run"])
+    printed = capsys.readouterr().out
+    assert printed.count("fairseq-train --user-dir") == 2 and "--seed 2 " in printed and "--seed 1 " not in printed
+
+
 def test_the_validation_interval_is_the_gcd_of_the_report_counts():
     grid = parse_grid("g", dict(variants={"a": []}, max_update=2000, report_at=[2000, 500, 750]))
     assert grid.report_at == [500, 750, 2000] and grid.validate_interval == 250
@@ -119,6 +125,8 @@ def test_unknown_grids_and_variants_are_one_line(tmp_path):
     one_line_exit(["tiny", "--variants", "armin,gru", "--dry-run"], "grid tiny has no variant gru (its variants: armin, lstm)")
     one_line_exit(["tiny", "--jobs", "0"], "--jobs must be >= 1")
     one_line_exit(["tiny", "--variants", ",", "--dry-run"], "--variants names no variant")
+    one_line_exit(["tiny", "--seeds", "1,3", "--dry-run"], "--seeds must name seeds of grid tiny (1, 2), got 1, 3")
+    one_line_exit(["tiny", "--seeds", "one", "--dry-run"], "--seeds must be comma-separated integers, got 'one'")
     one_line_exit(["tiny", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path)], "nothing does not exist")
 
 

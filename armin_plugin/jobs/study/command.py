@@ -61,6 +61,8 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, default=usable_cores(),
                         help="runs at once, one thread each (default: the cores this process may use)")
     parser.add_argument("--variants", help="comma-separated variants to run (default: all of the grid's)")
+    parser.add_argument("--seeds", help="comma-separated seeds to run (default: all of the grid's); "
+                        "the table covers these seeds")
     parser.add_argument("--max-update", type=int,
                         help="a shorter budget than the grid's (its report counts up to there, and this one; "
                         "default --out: runs/study/GRID-Nu)")
@@ -120,6 +122,12 @@ def main(argv=None):
             if not names:
                 raise ArminError("--variants names no variant")
             grid = grid.select(names)
+        if args.seeds is not None:
+            try:
+                seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+            except ValueError:
+                raise ArminError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+            grid = grid.with_seeds(seeds)
         name = grid.name
         if args.max_update is not None:
             grid = grid.shortened(args.max_update)

@@ -65,6 +65,14 @@ class Grid:
                              f"(its variants: {', '.join(self.variants)})")
         return replace(self, variants={name: self.variants[name] for name in names})
 
+    def with_seeds(self, seeds: List[int]) -> "Grid":
+        """This grid with only the seeds ``seeds`` (raises ArminError for ones it does not have)."""
+        unknown = [seed for seed in seeds if seed not in self.seeds]
+        if unknown or not seeds:
+            raise ArminError(f"--seeds must name seeds of grid {self.name} ({', '.join(map(str, self.seeds))}), "
+                             f"got {', '.join(map(str, seeds)) or 'none'}")
+        return replace(self, seeds=[seed for seed in self.seeds if seed in seeds])
+
     def shortened(self, max_update: int) -> "Grid":
         """This grid with a budget of ``max_update`` updates (at most its own), reporting at
         its report counts up to there and at ``max_update``."""
