@@ -17,9 +17,10 @@ ALLOWED = {
     "training": {"modules", "views"},
     "data": {"cli", "modules", "training"},
     "models": {"modules", "views", "training", "data"},
-    "tasks": {"modules", "training", "data", "models", "criterions"},
+    "tasks": {"modules", "training", "data", "models", "criterions", "optim"},
     "criterions": {"modules", "training", "data"},
-    "jobs": {"cli", "modules", "training", "data", "models", "tasks", "criterions"},
+    "optim": set(),  # fairseq learning-rate schedulers, registered by tasks/
+    "jobs": {"cli", "modules", "training", "data", "models", "tasks", "criterions", "optim"},
     "launch": {"cli", "modules", "training"},
     # armin-inspect: loads a fairseq checkpoint (models/, tasks/) and draws with views/; a
     # top like jobs/ and launch/, importing neither

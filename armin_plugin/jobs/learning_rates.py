@@ -1,8 +1,11 @@
 """Each model of a comparison job at its own Adam learning rate: the ``--lr``, ``--armin-lr``
 and ``--lstm-lr`` flags every job shares (a fair comparison trains each model at its best
-rate, docs/study.md)."""
+rate, docs/study.md), and the ``--lr-schedule`` of the jobs with a time or update budget
+(the same schedule for every model)."""
 import argparse
-from typing import Dict
+from typing import Dict, List
+
+from ..errors import ArminError
 
 RATE_FLAGS = ("armin_lr", "lstm_lr")
 
@@ -29,3 +32,27 @@ def model_rate(args: argparse.Namespace, model: str) -> float:
     """The rate of the runs of ``model``: ``args.armin_lr`` for ARMIN (either case), else
     ``args.lstm_lr``."""
     return args.armin_lr if model.lower() == "armin" else args.lstm_lr
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def add_schedule_flag(parser: argparse.ArgumentParser, default: str):
+    """Add ``--lr-schedule``; ``default``: where its default comes from."""
+    parser.add_argument("--lr-schedule", choices=SCHEDULES,
+                        help="the rate of every run: constant, or half a cosine from it down to 0 over the run's "
+                        f"budget (--minutes: --lr-scheduler cosine_over_time; else --max-update: fairseq's cosine); "
+                        f"default: {default}")
+
+
+def schedule_flags(schedule: str, minutes: float, max_update: int) -> List:
+    """fairseq-train flags of ``schedule`` for a run with a budget of ``minutes`` (0: none)
+    or else ``max_update`` updates (0: none); raises ArminError for a cosine without a budget."""
+    if schedule == "constant":
+        return []
+    if minutes > 0:
+        return ["--lr-scheduler", "cosine_over_time"]
+    if max_update > 0:
+        return ["--lr-scheduler", "cosine", "--lr-period-updates", max_update]
+    raise ArminError("--lr-schedule cosine decays over the run's budget: give --minutes or --max-update "
+                     "(or --lr-schedule constant)")

@@ -1,0 +1,1 @@
+"""fairseq learning-rate schedulers of the plugin (registered when fairseq imports ``tasks/``)."""
