@@ -80,6 +80,8 @@ PRESETS = {
                    tokens_per_sample=200, batch_size=128, armin_lr=0.001, lstm_lr=0.001,
                      lr_schedule="constant", **FULL_VALIDATION),
 }
+SCHEDULE_WORDS = {"constant": "constant (--lr-schedule constant)",
+                  "cosine": "each decayed to 0 along half a cosine over the budget (--lr-schedule cosine)"}
 BLOCKS = ["--task", "language_modeling", "--sample-break-mode", "none"]
 STREAMS = ["--task", "armin_tbptt_lm"]
 
@@ -254,7 +256,7 @@ def main(argv=None):
                  f"valid at the last validation (every {args.validate_every} updates, on {valid}), "
                  f"updates {args.max_update or 'unlimited'}, "
                  f"{args.minutes:g} min budget per run, Adam lr ARMIN {args.armin_lr:g}, LSTM {args.lstm_lr:g}, "
-                 f"{args.lr_schedule} schedule:")
+                 f"{SCHEDULE_WORDS[args.lr_schedule]}:")
         results = lm_results(runs, args.metric, tests, title, {run.name: run.lr for run in planned})
         results.test_scalars = scalars
         markdown, png = render(results, args.out)
