@@ -1,6 +1,8 @@
 """The comparison jobs' curves show a course: the training loss of every logged interval,
 at least 10 validations per run, and (ARMIN runs) the memory diagnostics."""
 import json
+import math
+import re
 
 import pytest
 from conftest import python_module
@@ -40,8 +42,12 @@ def test_main_job_draws_ten_validations_training_loss_and_memory(ptb_char_slice,
         assert len(curves["validation", run]) >= 10
         assert [p[0] for p in curves["training", run]] == list(range(2, 21, 2))
     assert {row["run"]: row["lr"] for row in saved["rows"]} == {"ARMIN": 0.01, "ARMIN-paper": 0.01, "LSTM": 0.005}
-    for run, rate in (("armin", "0.01"), ("armin-paper", "0.01"), ("lstm", "0.005")):  # what fairseq-train logged
-        assert f"lr={rate}," in (out / run / "train.log").read_text()
+    # what fairseq-train logged: each model's rate along the quick preset's cosine over the 20 updates
+    for run, rate in (("armin", 0.01), ("armin-paper", 0.01), ("lstm", 0.005)):
+        logged = {int(update): float(lr) for update, lr in
+                  re.findall(r"num_updates=(\d+), lr=([0-9.e-]+)", (out / run / "train.log").read_text())}
+        assert logged[2] == pytest.approx(rate * (1 + math.cos(math.pi * 2 / 20)) / 2, rel=1e-4)
+        assert logged[18] == pytest.approx(rate * (1 + math.cos(math.pi * 18 / 20)) / 2, rel=1e-3)  # near 0
     paper, shipped = ((out / run / "train.log").read_text() for run in ("armin-paper", "armin"))
     epoch = block_epoch_updates(ptb_char_slice, 64, 8)  # the paper's temperature counts epochs of the blocks
     assert "'armin_init': authors," in paper and f"'armin_tau_epoch_updates': {epoch}" in paper

@@ -313,9 +313,9 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     out = tmp_path / "runs"
     result = python_module(
         "armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
-        "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 0,
+        "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 30,
         "--validate-every", 2, "--log-interval", 1, "--runs", "ARMIN,LSTM",
-    )
+    )  # a time budget: the ranks share cosine_over_time's clock
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert not (out / "armin-paper").exists()
     for run in ("armin", "lstm"):
@@ -323,6 +323,7 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
         assert "2 CPU rank(s) x 1 thread(s)" in log
         assert "'distributed_world_size': 2" in log and "'batch_size': 4" in log
         assert "bsz=8" in log  # the global batch: 2 ranks x 4 rows
+        assert "'_name': 'cosine_over_time'" in log and "num_updates=2, lr=" in log
     assert (out / "results.md").exists()
 
 
