@@ -72,10 +72,12 @@ def test_fairseq_train_decays_the_rate_to_zero_as_the_time_runs_out(ptb_char_sli
              "--optimizer", "adam", "--lr", 0.01, "--lr-scheduler", "cosine_over_time",
              "--max-update", 100000, "--cpu", "--num-workers", 0, "--log-format", "simple", "--log-interval", 1,
              "--save-dir", tmp_path / "ck", "--no-epoch-checkpoints", "--no-save"]
-    result = fairseq("train", *flags, "--stop-time-hours", 0.002)  # 7.2 seconds
+    # 36 seconds: well beyond the time from the trainer's start to its first update, even on a
+    # loaded machine (the clock, as fairseq's own, counts that time too)
+    result = fairseq("train", *flags, "--stop-time-hours", 0.01)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rates = logged_rates(result.stdout + result.stderr)
-    assert len(rates) >= 3 and rates[0] > 0.5 * 0.01
+    assert len(rates) >= 3 and 0.01 >= rates[0] > rates[-1]
     assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
     assert rates[-1] < 0.1 * 0.01  # the time ran out, and the rate with it
     no_budget = fairseq("train", *flags)
