@@ -23,8 +23,7 @@ def config(name):
                                         ("ptb_char_stream_armin", "armin_tbptt_lm")])
 def test_armin_lm_configs_hold_the_quick_preset(name, task):
     cfg, preset = config(name), LM_PRESETS["quick"]
-    assert preset["lr_schedule"] == "cosine" and cfg.lr_scheduler._name == "cosine_over_time"
-    assert cfg.optimization.stop_time_hours > 0
+    assert preset["lr_schedule"] == "constant" and cfg.lr_scheduler == "fixed"
     assert cfg.task._name == task and cfg.task.tokens_per_sample == preset["tokens_per_sample"]
     assert (cfg.model._name, cfg.model.decoder_embed_dim, cfg.model.armin_hidden_size, cfg.model.armin_slot_size,
             cfg.model.armin_slots, cfg.model.dropout) == ("armin_lm", *(preset[key] for key in (
@@ -35,7 +34,7 @@ def test_armin_lm_configs_hold_the_quick_preset(name, task):
 
 def test_lstm_config_is_sized_like_the_main_jobs_lstm():
     cfg, preset = config("ptb_char_quick_lstm"), LM_PRESETS["quick"]
-    assert cfg.lr_scheduler._name == "cosine_over_time"
+    assert cfg.lr_scheduler == "fixed"
     params = armin_lm_params(PTB_CHAR_VOCAB, preset["embed"], preset["hidden"], preset["slot"], preset["slots"])
     embedding = PTB_CHAR_VOCAB * preset["embed"]  # does not grow with the hidden size
     hidden = lstm_hidden_for(params - embedding, preset["embed"], PTB_CHAR_VOCAB)
@@ -62,8 +61,6 @@ def test_fairseq_hydra_train_trains_the_main_armin_config(ptb_char_slice, tmp_pa
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     state = torch.load(tmp_path / "ck" / "checkpoint_last.pt", map_location="cpu", weights_only=False)
     assert state["optimizer_history"][-1]["num_updates"] == 2
-    assert state["cfg"]["lr_scheduler"]["_name"] == "cosine_over_time"
-    assert 0 < state["optimizer_history"][-1]["lr_scheduler_state"]["seconds"] < 3600 * 0.0583
     model = state["cfg"]["model"]
     assert (model["_name"], model["armin_hidden_size"], model["armin_slots"]) == ("armin_lm", 24, 4)
     assert state["cfg"]["task"]["_name"] == "language_modeling"

@@ -33,7 +33,7 @@ def test_main_job_draws_ten_validations_training_loss_and_memory(ptb_char_slice,
     result = python_module(
         "armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", out, "--batch-size", 8,
         "--tokens-per-sample", 64, "--max-update", 20, "--minutes", 0, "--validate-every", 2,
-        "--valid-steps", 1, "--log-interval", 2, "--armin-lr", 0.01, "--lstm-lr", 0.005,
+        "--valid-steps", 1, "--log-interval", 2, "--armin-lr", 0.01, "--lstm-lr", 0.005, "--lr-schedule", "cosine",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     saved = json.loads((out / "results.json").read_text())
@@ -42,7 +42,7 @@ def test_main_job_draws_ten_validations_training_loss_and_memory(ptb_char_slice,
         assert len(curves["validation", run]) >= 10
         assert [p[0] for p in curves["training", run]] == list(range(2, 21, 2))
     assert {row["run"]: row["lr"] for row in saved["rows"]} == {"ARMIN": 0.01, "ARMIN-paper": 0.01, "LSTM": 0.005}
-    # what fairseq-train logged: each model's rate along the quick preset's cosine over the 20 updates
+    # what fairseq-train logged: each model's rate along the cosine over the 20 updates
     for run, rate in (("armin", 0.01), ("armin-paper", 0.01), ("lstm", 0.005)):
         logged = {int(update): float(lr) for update, lr in
                   re.findall(r"num_updates=(\d+), lr=([0-9.e-]+)", (out / run / "train.log").read_text())}

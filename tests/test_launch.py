@@ -314,7 +314,7 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     result = python_module(
         "armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
         "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 30,
-        "--validate-every", 2, "--log-interval", 1, "--runs", "ARMIN,LSTM",
+        "--validate-every", 2, "--log-interval", 1, "--runs", "ARMIN,LSTM", "--lr-schedule", "cosine",
     )  # a time budget: the ranks share cosine_over_time's clock
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert not (out / "armin-paper").exists()
