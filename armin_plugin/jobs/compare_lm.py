@@ -60,26 +60,26 @@ FULL_VALIDATION = dict(validate_every=1000, valid_steps=0)
 # validation data (streams, 1,000 updates, two seeds; docs/study.md, "What makes ARMIN
 # learn"): 8e-3 for both. "quick_word" and the GPU presets keep the rates of the setups they
 # follow, the same for both models: not yet studied.
-# lr_schedule: constant for every preset. Half a cosine over the budget (--lr-schedule cosine)
+# --lr-schedule: constant for every preset. Half a cosine over the budget (--lr-schedule cosine)
 # wins at 2,000 updates (ARMIN 1.738 -> 1.630 valid BPC, the LSTM 1.720 -> 1.669; docs/study.md
 # "A cosine schedule"), but over the quick preset's 3.5 minutes (~300 updates) it decays too
 # early: the main job ended 0.15-0.35 test BPC worse with it (run beside the test suite).
-QUICK_RATES = dict(armin_lr=0.008, lstm_lr=0.008, lr_schedule="constant")
+QUICK_RATES = dict(armin_lr=0.008, lstm_lr=0.008)
 PRESETS = {
     "quick": dict(embed=64, hidden=256, slot=64, slots=16, dropout=0.1, max_epoch=1,
                   tokens_per_sample=150, batch_size=32, **QUICK_RATES, **QUICK_VALIDATION),
     "quick_word": dict(embed=128, hidden=256, slot=64, slots=16, dropout=0.2, max_epoch=1,
                        tokens_per_sample=35, batch_size=32, armin_lr=0.002, lstm_lr=0.002,
-                       lr_schedule="constant", **QUICK_VALIDATION),
+                       **QUICK_VALIDATION),
     "ptb_char": dict(embed=128, hidden=1000, slot=256, slots=16, dropout=0.25, max_epoch=50,
                      tokens_per_sample=150, batch_size=128, armin_lr=0.002, lstm_lr=0.002,
-                     lr_schedule="constant", **FULL_VALIDATION),
+                     **FULL_VALIDATION),
     "ptb_word": dict(embed=400, hidden=1000, slot=256, slots=16, dropout=0.5, max_epoch=40,
                      tokens_per_sample=70, batch_size=20, armin_lr=0.001, lstm_lr=0.001,
-                     lr_schedule="constant", **FULL_VALIDATION),
+                     **FULL_VALIDATION),
     "enwik8": dict(embed=400, hidden=1500, slot=512, slots=32, dropout=0.2, max_epoch=12,
                    tokens_per_sample=200, batch_size=128, armin_lr=0.001, lstm_lr=0.001,
-                     lr_schedule="constant", **FULL_VALIDATION),
+                     **FULL_VALIDATION),
 }
 SCHEDULE_WORDS = {"constant": "constant (--lr-schedule constant)",
                   "cosine": "each decayed to 0 along half a cosine over the budget (--lr-schedule cosine)"}
@@ -202,7 +202,7 @@ def parse_args(argv=None):
     parser.add_argument("--tokens-per-sample", type=int, help="block / segment length (default: the preset's)")
     parser.add_argument("--batch-size", type=int, help="rows per batch (default: the preset's)")
     add_rate_flags(parser, "the preset's")
-    add_schedule_flag(parser, "constant")
+    add_schedule_flag(parser)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--validate-every", type=int, help="validation interval in updates (default: the preset's)")
     parser.add_argument("--valid-steps", type=int,
@@ -215,7 +215,7 @@ def parse_args(argv=None):
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
     args.sizes = PRESETS[args.preset]
     resolve_rates(parser, args, args.sizes)
-    for name in ("max_epoch", "tokens_per_sample", "batch_size", "validate_every", "valid_steps", "lr_schedule"):
+    for name in ("max_epoch", "tokens_per_sample", "batch_size", "validate_every", "valid_steps"):
         if getattr(args, name) is None:
             setattr(args, name, args.sizes[name])
     if args.valid_steps < 0:

@@ -37,12 +37,12 @@ def model_rate(args: argparse.Namespace, model: str) -> float:
 SCHEDULES = ("constant", "cosine")
 
 
-def add_schedule_flag(parser: argparse.ArgumentParser, default: str):
-    """Add ``--lr-schedule``; ``default``: where its default comes from."""
-    parser.add_argument("--lr-schedule", choices=SCHEDULES,
+def add_schedule_flag(parser: argparse.ArgumentParser):
+    """Add ``--lr-schedule`` (default constant)."""
+    parser.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
                         help="the rate of every run: constant, or half a cosine from it down to 0 over the run's "
-                        f"budget (--minutes: --lr-scheduler cosine_over_time; else --max-update: fairseq's cosine); "
-                        f"default: {default}")
+                        "budget (--minutes: --lr-scheduler cosine_over_time; else --max-update: fairseq's cosine); "
+                        "default: constant")
 
 
 def schedule_flags(schedule: str, minutes: float, max_update: int) -> List:
