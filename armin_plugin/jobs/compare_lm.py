@@ -159,7 +159,7 @@ def train_run(args, run: Run, run_dir: Path, logdir: Path) -> Path:
         "--optimizer", "adam", "--lr", run.lr, "--clip-norm", 1.0, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
         "--stop-time-hours", args.minutes / 60, "--validate-interval-updates", args.validate_every,
-        *schedule_flags(args.lr_schedule, args.minutes, args.max_update),
+        *args.schedule,
         *(["--max-valid-steps", args.valid_steps] if args.valid_steps else []),
         *bookkeeping_flags(run_dir, logdir, args.log_interval), *args.device,
     ], run_dir, args.nprocs)
@@ -223,7 +223,7 @@ def parse_args(argv=None):
     for name in ("max_epoch", "tokens_per_sample", "batch_size", "validate_every", "log_interval"):
         if not getattr(args, name) > 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    schedule_flags(args.lr_schedule, args.minutes, args.max_update)  # a cosine needs a budget: one line if none
+    args.schedule = schedule_flags(args.lr_schedule, args.minutes, args.max_update)  # one line for a cosine without a budget
     check_process_count(args.nprocs, args.gpu)
     if args.batch_size % args.nprocs:
         raise ArminError(f"--batch-size {args.batch_size} does not split evenly over --nprocs {args.nprocs} processes")

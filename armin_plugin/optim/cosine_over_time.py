@@ -10,8 +10,8 @@ T = 3600 * stop_time_hours::
 
 t is read from fairseq's own clock of the run (its "wall" meter, started with the trainer, as
 the clock --stop-time-hours reads) and saved in the checkpoint, so a resumed run goes on
-where it stopped, as fairseq's --stop-time-hours does. Under distributed training every rank takes the largest clock of
-all ranks, so all of them use the same rate. The rate depends on the wall-clock, so two
+where it stopped, as fairseq's --stop-time-hours does. Under distributed training every rank
+takes the largest clock of all ranks, so all of them use the same rate. The rate depends on the wall-clock, so two
 runs of the same command are not bit-for-bit equal (a time budget never is).
 """
 import math
@@ -81,10 +81,6 @@ class CosineOverTime(FairseqLRScheduler):
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
         self.before = float(state_dict.get("seconds", 0.0)) - self.clock()
-
-    def step(self, epoch, val_loss=None):
-        super().step(epoch, val_loss)
-        return self.optimizer.get_lr()
 
     def step_update(self, num_updates):
         self.optimizer.set_lr(self.peak * cosine_factor(self.seconds(), self.budget))
