@@ -156,3 +156,10 @@ def test_importing_the_plugin_neither_compiles_nor_loads_the_library():
 @needs_native
 def test_a_second_build_finds_the_library_and_builds_nothing():
     assert native.build().startswith("compiled ARMIN recurrence is up to date")
+
+
+@needs_native
+def test_float32_products_use_packed_onednn_weights_where_torch_has_onednn():
+    """float32 calls of 8 steps or more (the 11 steps of test_backends_agree_to_rounding) run
+    their per-step products on oneDNN's packed weights; float64 keeps ATen's mm."""
+    assert native.library().packed_products_available() == torch.backends.mkldnn.is_available()

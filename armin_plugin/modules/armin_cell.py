@@ -195,14 +195,12 @@ class ARMINCell(nn.Module):
         Returns outputs (T, B, d_h + d_r) and the state after the last step.
         """
         input_weight, input_bias, weights = self.arranged_weights()
-        addr_in, gate_in, trans_in = F.linear(inputs, input_weight, input_bias).split(
-            [self.num_slots, self.output_size, 4 * self.hidden_size + self.slot_size], -1
-        )
+        projected = F.linear(inputs, input_weight, input_bias)  # (T, B, N + G + P)
         record = [] if self.record_addressing else None
         if self.variant.reads_history and len(state) == 3:
             state = (*state, self._unread(inputs.size(1), inputs.device))
         outputs, final, self.last_address_loss = run_recurrence(
-            addr_in, gate_in, trans_in, state, weights, gumbel_noise, step_mask, temperature, record,
+            projected, state, weights, gumbel_noise, step_mask, temperature, record,
             self.variant, None if self.usage is None else self.usage.weight, soft_reads,
         )
         if record is not None:

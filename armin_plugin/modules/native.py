@@ -5,8 +5,8 @@
 source, the compiler flags and the torch version, so a second install finds it and builds
 nothing, and a changed source or torch gets a new build. At run time this module never
 compiles: :func:`library` only loads the prebuilt shared library, if present, with
-``torch.ops.load_library`` and returns ``torch.ops.armin_native`` (ops ``forward`` and
-``backward``), or None; :func:`unavailable_reason` then says why. A failed build leaves its
+``torch.ops.load_library`` and returns ``torch.ops.armin_native`` (ops ``forward``,
+``backward`` and ``packed_products_available``), or None; :func:`unavailable_reason` then says why. A failed build leaves its
 log in ``FAILED`` in the build folder and is not retried for the same key (delete the folder to retry);
 a successful build removes the builds of other keys.
 

@@ -252,7 +252,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None; ``soft``: the rows
     that read softly, as in :func:`_run_forward`.
 
-    Returns gradients of (addr_in, gate_in, trans_in, hidden, memory), of the
+    Returns gradients of (the projection (T, B, N + G + P), hidden, memory), of the
     :class:`RecurrentWeights` and of W_u (None without ``usage_log``).
     """
     steps_total, batch, _ = grad_out.shape
@@ -261,10 +261,13 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     n_slots = weights.from_hidden.size(0) - d_r
     # the logits get a gradient through the straight-through read, or from the address losses
     addressed = (acts.probs is not None and not variant.no_read) or address_grad is not None
-    grad_addr = torch.zeros(steps_total, batch, n_slots, dtype=grad_out.dtype,
-                            device=grad_out.device) if addressed else None
-    grad_gate_in = torch.empty_like(acts.gates)
-    grad_trans_in = torch.empty_like(acts.transform)
+    # one buffer for the gradient of the whole projection: autograd then has no split to undo
+    grad_projected = torch.empty(steps_total, batch, n_slots + acts.gates.size(-1) + acts.transform.size(-1),
+                                 dtype=grad_out.dtype, device=grad_out.device)
+    grad_addr, grad_gate_in, grad_trans_in = split_projection(grad_projected, n_slots, d_h + d_r)
+    grad_addr.zero_()
+    if not addressed:
+        grad_addr = None
     grad_value = torch.empty_like(acts.overwritten)
     if backend == "native":
         grad_state, grad_memory = native.library().backward(
@@ -296,7 +299,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     grad_usage = None
     if usage_log is not None:  # logits += u_t W_u^T
         grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_write.new_zeros(n_slots, n_slots)
-    return (grad_addr, grad_gate_in, grad_trans_in, grad_state, grad_memory), weight_grads, grad_usage
+    return (grad_projected, grad_state, grad_memory), weight_grads, grad_usage
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
@@ -385,8 +388,10 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, soft, addr_in, gate_in, trans_in, hidden, memory, *weights):
+                usage_weight, soft, projected, hidden, memory, *weights):
         weights = RecurrentWeights(*weights)
+        addr_in, gate_in, trans_in = split_projection(
+            projected, memory.size(1), hidden.size(-1) + memory.size(-1))
         record = _record_for(variant, record)
         history = None if read_age is None else ReadHistory(read_age, usage_weight)
         outputs, hidden, memory, steps, acts, (read_age, usage_log) = _run_forward(
@@ -429,6 +434,12 @@ class _Recurrence(torch.autograd.Function):
         return (None, None, None, None, None, None, None, None, grad_usage, None, *inputs, *weight_grads)
 
 
+def split_projection(projected: Tensor, n_slots: int, gate_size: int) -> Tuple[Tensor, Tensor, Tensor]:
+    """Views (T, B, N), (T, B, G) and (T, B, P) of the address, gate and transform parts of
+    a projection (T, B, N + G + P)."""
+    return projected.split([n_slots, gate_size, projected.size(-1) - n_slots - gate_size], -1)
+
+
 def _record_for(variant: CellVariant, record: Optional[list]) -> Optional[list]:
     """The caller's record list, or a fresh one when the address losses need the logits."""
     return [] if record is None and variant.has_address_loss else record
@@ -444,9 +455,7 @@ def _address_loss(variant: CellVariant, record: Optional[list], real: Optional[T
 
 
 def run_recurrence(
-    addr_in: Tensor,
-    gate_in: Tensor,
-    trans_in: Tensor,
+    projected: Tensor,
     state: Tuple[Tensor, ...],
     weights: RecurrentWeights,
     noise: Optional[Tensor],
@@ -459,8 +468,10 @@ def run_recurrence(
 ) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
-    addr_in (T, B, N), gate_in (T, B, G), trans_in (T, B, P): the input-side projections
-    with biases (trans_in with the forget bias added to its f part); state: hidden (B, d_h),
+    projected (T, B, N + G + P): the input-side projections with biases, [address logits ;
+    gates ; transform] (the transform's f part with the forget bias added; see
+    :func:`split_projection`), one tensor so that backward returns one gradient for it;
+    state: hidden (B, d_h),
     memory (B, N, d_r), steps (B,) long and, where ``variant.reads_history``, read_age (B, N)
     long; noise: (T, B, N) Gumbel noise or None (argmax);
     real: (T, B) bool, True at real steps, or None; record: a list that receives the
@@ -475,17 +486,17 @@ def run_recurrence(
     hidden, memory, steps, *read_age = state
     read_age = read_age[0] if variant.reads_history else None
     soft = None if noise is None or variant.no_read else soft
-    output_dtype = addr_in.dtype
+    output_dtype = projected.dtype
     # float16/bfloat16 (a --fp16/--bf16 model, or autocast's projections): the loop runs in
     # float32 with autocast off, so the memory, the cell state and the address softmax never
     # round to 8 or 11 bits over hundreds of steps; see module docstring.
-    addr_in, gate_in, trans_in, hidden, memory, noise, usage_weight = (
-        _in_float32(t) for t in (addr_in, gate_in, trans_in, hidden, memory, noise, usage_weight)
+    projected, hidden, memory, noise, usage_weight = (
+        _in_float32(t) for t in (projected, hidden, memory, noise, usage_weight)
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
-    tensors = (addr_in, gate_in, trans_in, hidden, memory, *weights)
+    tensors = (projected, hidden, memory, *weights)
     backend = choose_backend(tensors + (noise,), variant)
-    with torch.autocast(addr_in.device.type, enabled=False):
+    with torch.autocast(projected.device.type, enabled=False):
         differentiable = tensors + (() if usage_weight is None else (usage_weight,))
         if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
             outputs, hidden, memory, steps, *extra = _Recurrence.apply(
@@ -497,6 +508,8 @@ def run_recurrence(
         else:
             record = _record_for(variant, record)
             history = None if read_age is None else ReadHistory(read_age, usage_weight)
+            addr_in, gate_in, trans_in = split_projection(
+                projected, memory.size(1), hidden.size(-1) + memory.size(-1))
             outputs, hidden, memory, steps, _, (read_age, _) = _run_forward(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                 temperature, keep=False, record=record, backend=backend, variant=variant,
