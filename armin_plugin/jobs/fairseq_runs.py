@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
+from ..cli.memory_pages import huge_page_environment
 from ..cli.threads import cpu_cores, idle_cores, thread_environment, threads_per_process
 from ..errors import ArminError
 
@@ -63,11 +64,11 @@ def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
 def child_environment(processes: int = 1) -> Dict[str, str]:
     """What a child's environment adds to this one: the threads of one of ``processes``
     processes sharing the cores that other work leaves idle (OpenMP's default wait policy:
-    see cli/threads.py)."""
+    see cli/threads.py), and huge pages for its large tensors (cli/memory_pages.py)."""
     idle = idle_cores()
     threads = threads_per_process(processes, idle)
     logger.info("%d thread(s) per process: %.1f of %d cores idle", threads, idle, cpu_cores())
-    return thread_environment(threads, wait_policy=None)
+    return dict(thread_environment(threads, wait_policy=None), **huge_page_environment())
 
 
 def train_command(flags: List, nprocs: int = 1) -> List[str]:

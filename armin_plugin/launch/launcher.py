@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import List, NamedTuple, Optional
 
 from ..cli.logs import setup_cli_logging
+from ..cli.memory_pages import huge_page_environment
 from ..cli.threads import cpu_cores, thread_environment, threads_per_process
 from ..errors import ArminError
 
@@ -202,7 +203,7 @@ def rank_command(options: Options, rank: int) -> List[str]:
 
 
 def _rank_environment(options: Options, rank: int) -> dict:
-    env = dict(os.environ, **thread_environment(options.threads, wait_policy=None))
+    env = dict(os.environ, **thread_environment(options.threads, wait_policy=None), **huge_page_environment())
     if rank > 0:
         env.setdefault("PYTHONWARNINGS", "ignore")  # start-up warnings once, from rank 0
     return env

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional
 
+from ...cli.memory_pages import huge_page_environment
 from ...cli.threads import thread_environment
 from ...errors import ArminError
 from ..checkpoints import CheckpointFacts, checkpoint_facts
 from ..fairseq_runs import bookkeeping_flags, train, train_command
 from .grid import Grid, time_budget
 
-# one compute thread per run, idle threads asleep: runs share the cores without spinning
-THREADS = thread_environment(1)
+# one compute thread per run, idle threads asleep: runs share the cores without spinning;
+# huge pages for the large tensors (cli/memory_pages.py)
+THREADS = dict(thread_environment(1), **huge_page_environment())
 
 
 @dataclass
