@@ -1,4 +1,5 @@
-"""Whole models through fairseq: ``armin_lm`` against ``lstm_lm`` at equal parameter count.
+"""Whole models through fairseq: ``armin_lm`` against ``lstm_lm`` and ``lstm_stream_lm``
+(nn.LSTM) at equal parameter count.
 
 Training: one step (forward, cross-entropy criterion, backward, Adam update) on real
 PTB-char batches of ``--tokens-per-sample`` tokens. Decoding: one incremental step of the
@@ -12,6 +13,7 @@ import torch
 from fairseq import options, tasks
 
 import armin_plugin.models.armin_lm  # noqa: F401 (registers armin_lm with fairseq)
+import armin_plugin.models.lstm_stream_lm  # noqa: F401 (and lstm_stream_lm)
 from armin_plugin.jobs.compare_lm import dictionary_size, plan_runs
 from benchmarks.measure import interleaved_medians
 
@@ -36,7 +38,7 @@ class ModelRow:
     model: str
     params: int
     train_tokens_per_s: float
-    decode_ms_per_step: float
+    decode_ms_per_step: float  # nan for a decoder without incremental decoding
 
 
 def build(data: Path, flags: List, steps: int, batch: int, device: torch.device):
@@ -113,11 +115,14 @@ def decode_steps(model, vocab: int, rows: int, beam: int, steps: int, device: to
 
 def measure_models(preset: ModelPreset, data: Path, steps: int, batch: int, beam: int,
                    decode_len: int, reps: int, device: torch.device) -> List[ModelRow]:
-    """Rows for armin_lm and lstm_lm (hidden size solved for equal parameters)."""
+    """Rows for armin_lm, lstm_lm and lstm_stream_lm (hidden sizes solved for equal
+    parameters); lstm_stream_lm, which has no incremental decoder, only trains."""
     vocab = dictionary_size(data)
-    # (name, arch, flags) of armin_lm and lstm_lm as the main job builds them
-    flags = [(run.name, run.model[1], run.model)
-             for run in plan_runs("main", dict(vars(preset), dropout=0.1), vocab, 1) if run.name in ("ARMIN", "LSTM")]
+    sizes = dict(vars(preset), dropout=0.1)
+    # (name, arch, flags) of armin_lm and lstm_lm as the main job builds them, and the
+    # stream recipe's nn.LSTM (its training step is the same on blocks)
+    runs = plan_runs("main", sizes, vocab, 1) + plan_runs("streams", sizes, vocab, 1)
+    flags = [(run.name, run.model[1], run.model) for run in runs if run.name in ("ARMIN", "LSTM", "LSTM-stream")]
     torch.manual_seed(0)
     built = {}
     for name, _, model_flag in flags:
@@ -133,13 +138,15 @@ def measure_models(preset: ModelPreset, data: Path, steps: int, batch: int, beam
     vocab_size = len(task.target_dictionary)
     decode = {}
     for name, (_, model, _) in built.items():
+        if name == "LSTM-stream":
+            continue
         model.eval()
         decode[name] = decode_steps(model, vocab_size, beam * batch, beam, decode_len, device)
     decode_s = interleaved_medians(decode, reps, device)
     return [
         ModelRow(preset, f"{arch} ({describe(model_flag)})",
                  sum(p.numel() for p in built[name][1].parameters()),
-                 steps * batch / train_s[name], 1e3 * decode_s[name] / decode_len)
+                 steps * batch / train_s[name], 1e3 * decode_s.get(name, float("nan")) / decode_len)
         for name, arch, model_flag in flags
     ]
 

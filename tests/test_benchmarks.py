@@ -1,5 +1,6 @@
 """The speed benchmark runs end to end on tiny shapes (no timing is asserted)."""
 import json
+import math
 
 import pytest
 import torch
@@ -29,13 +30,15 @@ def test_layer_benchmark_writes_rows_ratios_and_targets(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_model_benchmark_runs_both_models_through_fairseq(ptb_char_slice):
+def test_model_benchmark_runs_the_three_models_through_fairseq(ptb_char_slice):
     rows = measure_models(ModelPreset(embed=8, hidden=8, slot=4, slots=2), ptb_char_slice,
                           steps=10, batch=2, beam=2, decode_len=2, reps=1,
                           device=torch.device("cpu"))
-    assert [row.model.split()[0] for row in rows] == ["armin_lm", "lstm_lm"]
-    assert abs(rows[0].params - rows[1].params) / rows[0].params < 0.05
-    assert all(row.train_tokens_per_s > 0 and row.decode_ms_per_step > 0 for row in rows)
+    assert [row.model.split()[0] for row in rows] == ["armin_lm", "lstm_lm", "lstm_stream_lm"]
+    assert all(abs(row.params - rows[0].params) / rows[0].params < 0.05 for row in rows)
+    assert all(row.train_tokens_per_s > 0 for row in rows)
+    assert rows[0].decode_ms_per_step > 0 and rows[1].decode_ms_per_step > 0
+    assert math.isnan(rows[2].decode_ms_per_step)  # no incremental decoder
 
 
 def test_step_loop_benchmark_times_all_three_loops():
