@@ -1,7 +1,8 @@
 // The ARMIN recurrence loop (forward over T steps and its hand-written backward) for CPU
 // tensors, float32 and float64: the compiled twin of _forward_steps / _backward_steps in
 // ../recurrence.py, which defines the semantics (and documents every buffer). Matrix
-// products go through ATen (BLAS); the gate arithmetic, the read, the write and the pad
+// products go through ATen (BLAS), or for float32 through oneDNN on packed weights (Product
+// below); the gate arithmetic, the read, the write and the pad
 // masking of a step are plain loops over the B rows, so nothing is dispatched per
 // elementwise operation. Registered as torch.ops.armin_native.{forward,backward}.
 #include <ATen/ATen.h>
