@@ -13,7 +13,8 @@ Two backends run the same loop, chosen per call by :func:`choose_backend` (``ARM
 = auto, python or native): the Python loop :func:`_forward_steps` / :func:`_backward_steps`,
 which is the reference definition of a step, and its C++ twin ``csrc/recurrence.cpp``
 (loaded by :mod:`.native`; built by ``recipes/install.sh``), which runs the same arithmetic
-as plain loops over the B rows plus ATen matrix products. Everything around the loops (the
+as plain loops over the B rows plus ATen matrix products (in float32 calls of 8 steps or
+more, oneDNN's products on packed weights). Everything around the loops (the
 buffers, the weight gradients after the loop, autograd, precision) is shared. The compiled
 loop runs CPU tensors of one dtype, float32 or float64; anything else (CUDA tensors above
 all: no GPU build exists, the ATen calls would work but the row loops read host memory)
@@ -262,8 +263,8 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     # the logits get a gradient through the straight-through read, or from the address losses
     addressed = (acts.probs is not None and not variant.no_read) or address_grad is not None
     # one buffer for the gradient of the whole projection: autograd then has no split to undo
-    grad_projected = torch.empty(steps_total, batch, n_slots + acts.gates.size(-1) + acts.transform.size(-1),
-                                 dtype=grad_out.dtype, device=grad_out.device)
+    width = n_slots + acts.gates.size(-1) + acts.transform.size(-1)
+    grad_projected = grad_out.new_empty(steps_total, batch, width)
     grad_addr, grad_gate_in, grad_trans_in = split_projection(grad_projected, n_slots, d_h + d_r)
     grad_addr.zero_()
     if not addressed:

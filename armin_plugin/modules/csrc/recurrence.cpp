@@ -1,10 +1,10 @@
 // The ARMIN recurrence loop (forward over T steps and its hand-written backward) for CPU
 // tensors, float32 and float64: the compiled twin of _forward_steps / _backward_steps in
 // ../recurrence.py, which defines the semantics (and documents every buffer). Matrix
-// products go through ATen (BLAS), or for float32 through oneDNN on packed weights (Product
-// below); the gate arithmetic, the read, the write and the pad
-// masking of a step are plain loops over the B rows, so nothing is dispatched per
-// elementwise operation. Registered as torch.ops.armin_native.{forward,backward}.
+// products go through ATen (BLAS), or in float32 through oneDNN on packed weights (Product
+// below); the gate arithmetic, the read, the write and the pad masking of a step are plain
+// loops over the B rows, so nothing is dispatched per elementwise operation. Registered as
+// torch.ops.armin_native.{forward,backward,packed_products_available}.
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 // glibc's libmvec has SIMD versions of these (linked with -lmvec); declaring them lets the
@@ -53,7 +54,7 @@ struct Seq {
 // mkldnn::_linear_pointwise, where torch is built with oneDNN): float32 products of B rows
 // run about 20% faster than MKL's sgemm on AVX-512 machines. Only for float32 calls of at
 // least kPackedMinSteps steps (packing costs about one product); float64 and short calls
-// (one-token decoding) keep ATen's mm, so the float64 results are exactly the Python loop's.
+// (one-token decoding) keep ATen's mm, the products the Python loop makes.
 constexpr int64_t kPackedMinSteps = 8;
 
 std::optional<c10::OperatorHandle> find_op(const char* name) {
