@@ -60,3 +60,21 @@ def test_threads_benchmark_times_the_jobs_choice_beside_a_busy_loop(ptb_char_sli
              "--armin-slots", 4]
     speed, threads = fairseq_tokens_per_s(ptb_char_slice, model, 1, False, updates=20)
     assert speed > 0 and threads == 1
+
+
+@pytest.mark.slow
+def test_translation_benchmark_runs_both_translation_models_through_fairseq(libreoffice_slice):
+    from benchmarks.run import targets
+    from benchmarks.translation_speed import ARCHS, measure_translation, table
+
+    tiny = [part for side in ("encoder", "decoder") for size in ("embed-dim", "hidden-size")
+            for part in (f"--{side}-{size}", 16)] + ["--decoder-out-embed-dim", 16]
+    rows = measure_translation(libreoffice_slice, reps=1, device=torch.device("cpu"), max_tokens=300,
+                               train_batches=2, sentences=4, generate_batches=1, length=5, sizes=tiny)
+    assert [row.model for row in rows] == list(ARCHS)
+    assert all(row.train_tokens_per_s > 0 and row.generate_ms_per_sentence > 0 for row in rows)
+    assert all(row.params > 0 for row in rows)  # equal only at the recipe's sizes
+    assert table(rows).count("\n") == 3
+    found = {item["target"]: item for item in targets([], [], rows)}
+    ratio = found["armin_iwslt_de_en training step vs lstm_wiseman_iwslt_de_en"]["measured"]["armin_iwslt_de_en"]
+    assert ratio == pytest.approx(rows[0].train_tokens_per_s / rows[1].train_tokens_per_s)
