@@ -79,6 +79,48 @@ def test_reordering_with_fewer_rows_follows_the_kept_rows():
     assert_reordered_decoding_equals_full_forward(model, dictionary, 9, 5)
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_beam_reordering_at_every_step_equals_full_forwards_and_reuses_the_memory(layers):
+    """A reorder after every token (rows duplicated, dropped, then fewer rows): decoding
+    overwrites its own cached memory and moves it into the memory of the reorder before, yet
+    every step equals a full forward of each row's token history."""
+    model, dictionary = build(armin_layers=layers)
+    tokens = random_tokens(dictionary, batch=4, length=8)
+    orders = [torch.tensor(o) for o in ([1, 1, 0, 3], [3, 2, 1, 0], [0, 0, 0, 2], [2, 1, 0, 3],
+                                        [0, 1, 3], [2, 2, 0], [1, 0, 2], [0, 1, 2])]
+    state, history, memories = {}, tokens[:, :0], []
+    with torch.no_grad():
+        for t, order in enumerate(orders):
+            history = torch.cat([history, tokens[: history.size(0), t: t + 1]], dim=1)
+            logits, _ = model.decoder(history, incremental_state=state)
+            expected = model.get_normalized_probs(model(history), log_probs=True)[:, -1:]
+            torch.testing.assert_close(model.get_normalized_probs((logits, None), log_probs=True),
+                                       expected, rtol=0, atol=1e-5)
+            model.decoder.reorder_incremental_state_scripting(state, order)
+            history = history[order]
+            if 0 < t < 4:  # four rows: the memory lives in two buffers (kept alive here, so
+                memories.append(model.decoder._get_cached_state(state).memory)  # none is recycled)
+    if layers == 1:
+        assert len({memory.data_ptr() for memory in memories}) == 2
+
+
+def test_overwriting_a_state_never_writes_into_the_learned_start_memory():
+    model, dictionary = build(armin_layers=1)
+    start = model.decoder.armin.layers[0].initial_memory.clone()
+    armin = model.decoder.armin
+    x = torch.randn(3, 2, 12)
+    with torch.no_grad():
+        fresh, state = armin(x, armin.initial_state(2), overwrite_state=True)  # expanded p_M: copied
+        assert torch.equal(armin.layers[0].initial_memory, start)
+        given = state.memory
+        kept = given.clone()
+        out, overwritten = armin(x, state, overwrite_state=True)
+        copied_out, copied = armin(x, state._replace(memory=kept), overwrite_state=False)
+    assert overwritten.memory.data_ptr() == given.data_ptr()  # written in place
+    assert copied.memory.data_ptr() != kept.data_ptr() and torch.equal(copied.memory, overwritten.memory)
+    assert torch.equal(out, copied_out)
+
+
 def test_right_padding_changes_no_state():
     model, dictionary = build()
     tokens = random_tokens(dictionary, batch=2, length=6)

@@ -121,6 +121,8 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
             x.transpose(0, 1),
             state,
             padding_mask.t() if padding_mask.any() else None,
+            # a cached state is the decoder's own (see reorder_incremental_state)
+            overwrite_state=cached is not None,
         )
         if incremental_state is not None:
             self._set_cached_state(incremental_state, state)
@@ -183,10 +185,17 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         self.set_incremental_state(incremental_state, "armin_state", state._asdict())
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
-        """Follow beam search: keep rows ``new_order`` (may be fewer than the batch)."""
+        """Follow beam search: keep rows ``new_order`` (may be fewer than the batch). The
+        memory moves into the one the previous reorder left behind ("spare_memory"), so that
+        decoding allocates no memory per step: its steps overwrite the cached state."""
         cached = self._get_cached_state(incremental_state)
         if cached is not None:
-            self._set_cached_state(incremental_state, cached.index_select(new_order))
+            spare = (self.get_incremental_state(incremental_state, "spare_memory") or {}).get("memory")
+            wanted = (cached.memory.size(0), new_order.numel(), *cached.memory.shape[2:])
+            if spare is not None and (spare.shape != wanted or spare.data_ptr() == cached.memory.data_ptr()):
+                spare = None  # finished hypotheses dropped: a smaller memory from now on
+            self._set_cached_state(incremental_state, cached.index_select(new_order, spare))
+            self.set_incremental_state(incremental_state, "spare_memory", {"memory": cached.memory})
 
     def max_positions(self) -> int:
         return self.max_target_positions

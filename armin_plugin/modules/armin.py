@@ -56,7 +56,7 @@ class ARMIN(nn.Module):
             draws the soft rows of each layer per call from ``num_updates``, which
             :meth:`set_num_updates` sets). Default: the paper's cell
 
-    Inputs: input, state, padding_mask, gumbel_noise
+    Inputs: input, state, padding_mask, gumbel_noise, overwrite_state
         - **input** of shape :math:`(T, B, d_x)`, or :math:`(B, T, d_x)` with ``batch_first``.
         - **state**: an :class:`ARMINState` to continue from (from a previous call, after
           ``detach()`` for truncated BPTT, or ``index_select`` for beam search); None: the
@@ -67,6 +67,8 @@ class ARMIN(nn.Module):
           the state of the unpadded sequence. None: no pads.
         - **gumbel_noise** of shape :math:`(L, T, B, N)`: the noise to use instead of drawing
           it (tests); used only when addresses are sampled.
+        - **overwrite_state**: without autograd, the new memory may be written into
+          ``state.memory`` instead of a copy (decoding one token at a time). Default: False
 
     Outputs: output, state
         - **output** of shape :math:`(T, B, d_h + d_r)` (or :math:`(B, T, d_h + d_r)`): the
@@ -187,6 +189,7 @@ class ARMIN(nn.Module):
         state: Optional[ARMINState] = None,
         padding_mask: Optional[Tensor] = None,
         gumbel_noise: Optional[Tensor] = None,
+        overwrite_state: bool = False,
     ) -> Tuple[Tensor, ARMINState]:
         """Run the stack over a sequence.
 
@@ -196,6 +199,10 @@ class ARMIN(nn.Module):
             pad steps leave hidden, memory and step counter unchanged.
         gumbel_noise: (L, T, B, N) noise to use instead of sampling (tests); used only
             when addresses are sampled.
+        overwrite_state: without autograd, write the new memory into ``state.memory``
+            (where it is contiguous) instead of into a copy: for a caller that owns
+            ``state`` and drops it after the call, as incremental decoding does; the
+            returned state may then share its memory with ``state``.
         Returns output (T, B, d_h + d_r) (or (B, T, ...)) and the final :class:`ARMINState`.
         """
         if self.batch_first:
@@ -231,6 +238,7 @@ class ARMIN(nn.Module):
                 self.temperature,
                 None if gumbel_noise is None else gumbel_noise[index],
                 None if soft is None else soft[index],
+                overwrite_state,
             )
             final.append(layer_state)
         if self.batch_first:

@@ -184,6 +184,7 @@ class ARMINCell(nn.Module):
         temperature: float = 1.0,
         gumbel_noise: Optional[Tensor] = None,
         soft_reads: Optional[Tensor] = None,
+        overwrite_memory: bool = False,
     ) -> Tuple[Tensor, LayerState]:
         """Run T steps.
 
@@ -191,7 +192,9 @@ class ARMINCell(nn.Module):
         step_mask: (T, B) bool, True where the step is real (pad steps change no state);
         gumbel_noise: (T, B, N) noise for the hard Gumbel-softmax, or None for argmax;
         soft_reads: (B,) bool, rows that read the Gumbel-softmax mixture sum_k y_t[k] M[k]
-        at every step (the ``soft_to_hard`` variant; ignored without noise), or None.
+        at every step (the ``soft_to_hard`` variant; ignored without noise), or None;
+        overwrite_memory: without autograd, write the new memory into ``state``'s own (when
+        contiguous) instead of a copy.
         Returns outputs (T, B, d_h + d_r) and the state after the last step.
         """
         input_weight, input_bias, weights = self.arranged_weights()
@@ -202,6 +205,7 @@ class ARMINCell(nn.Module):
         outputs, final, self.last_address_loss = run_recurrence(
             projected, state, weights, gumbel_noise, step_mask, temperature, record,
             self.variant, None if self.usage is None else self.usage.weight, soft_reads,
+            overwrite_memory,
         )
         if record is not None:
             logits, read, written = record

@@ -29,10 +29,18 @@ class ARMINState(NamedTuple):
         """The same values, cut from the autograd graph (truncated BPTT)."""
         return self._replace(hidden=self.hidden.detach(), memory=self.memory.detach())
 
-    def index_select(self, order: Tensor) -> "ARMINState":
-        """Rows ``order`` (B',) of the batch, e.g. to follow beam search reordering."""
+    def index_select(self, order: Tensor, memory_out: Optional[Tensor] = None) -> "ARMINState":
+        """Rows ``order`` (B',) of the batch, e.g. to follow beam search reordering.
+        ``memory_out``: a tensor to hold the new memory (resized if needed), for a caller that
+        reuses the memory of an earlier state instead of allocating one at every step; it
+        must not share storage with ``self.memory``."""
         order = order.to(self.hidden.device)
-        return ARMINState(*(None if t is None else t.index_select(1, order) for t in self))
+        if memory_out is None:
+            memory = self.memory.index_select(1, order)
+        else:
+            memory = torch.index_select(self.memory, 1, order, out=memory_out)
+        return ARMINState(self.hidden.index_select(1, order), memory, self.steps.index_select(1, order),
+                          None if self.read_age is None else self.read_age.index_select(1, order))
 
     def layer(self, index: int):
         """(hidden (B, d_h), memory (B, N, d_r), steps (B,)) of one layer, and its read_age

@@ -108,7 +108,7 @@ class Activations(NamedTuple):
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                  temperature, keep, record=None, backend="python", variant=CellVariant(),
-                 history=None, soft=None):
+                 history=None, soft=None, overwrite_memory=False):
     """The forward loop. ``trans_in`` already holds the forget bias in its f part;
     ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only);
     ``history``: its :class:`ReadHistory` where ``variant.reads_history``, else None;
@@ -120,7 +120,8 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     every step (T, B, N) (a pair of None without ``history``).
     With a list ``record``, appends to it the noise-free address logits (T, B, N), the slots
     read (T, B) and the slots written (T, B). ``backend``: "python" runs
-    :func:`_forward_steps`, "native" its C++ twin.
+    :func:`_forward_steps`, "native" its C++ twin. ``overwrite_memory``: write into
+    ``memory`` itself, when it is contiguous, instead of into a copy.
     """
     steps_total, batch, n_slots = addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
@@ -137,7 +138,8 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
         None if noise is None else torch.empty(kept, batch, n_slots, **like),
     )
     outputs = torch.empty(steps_total, batch, d_h + d_r, **like)
-    memory = memory.clone(memory_format=torch.contiguous_format)
+    if not (overwrite_memory and memory.is_contiguous()):  # an expanded p_M is never written
+        memory = memory.clone(memory_format=torch.contiguous_format)
     recorded = None
     usage_log = None
     if history is not None and history.usage_weight is not None and keep:
@@ -466,6 +468,7 @@ def run_recurrence(
     variant: CellVariant = CellVariant(),
     usage_weight: Optional[Tensor] = None,
     soft: Optional[Tensor] = None,
+    overwrite_memory: bool = False,
 ) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
@@ -479,7 +482,9 @@ def run_recurrence(
     address logits, slots read and slots written of every step (see :func:`_run_forward`);
     variant: the :class:`.variants.CellVariant` of the cell; usage_weight: W_u (N, N) of
     ``variant.usage_input``; soft: (B,) bool, the rows that read the Gumbel-softmax mixture
-    (``variant.soft_to_hard``; ignored without noise), or None.
+    (``variant.soft_to_hard``; ignored without noise), or None; overwrite_memory: without
+    autograd, write the new memory into ``state``'s when it is contiguous (no copy; the
+    caller owns that state and drops it, as incremental decoding does).
     Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
     read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
     losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
@@ -514,7 +519,7 @@ def run_recurrence(
             outputs, hidden, memory, steps, _, (read_age, _) = _run_forward(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                 temperature, keep=False, record=record, backend=backend, variant=variant,
-                history=history, soft=soft,
+                history=history, soft=soft, overwrite_memory=overwrite_memory,
             )
             aux, _ = _address_loss(variant, record, real)
     final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
