@@ -140,9 +140,10 @@ def test_incremental_decoding_follows_beam_reordering_with_shrinking_batch(flags
         expected = full_log_probs(model, source[order], prev[order])
     torch.testing.assert_close(before[order], expected[:, :5], rtol=0, atol=1e-5)
     torch.testing.assert_close(after, expected[:, 5:], rtol=0, atol=1e-5)
-    assert state and all(
+    assert state and all(  # the spare memory of the next reorder keeps the 4 rows it had
         tensor.size(0 if name == "input_feed" else 1) == 3
-        for cache in state.values() for name, tensor in cache.items() if tensor is not None
+        for key, cache in state.items() if not key.endswith("spare_memory")
+        for name, tensor in cache.items() if tensor is not None
     )
 
 

@@ -13,6 +13,7 @@ from ..modules.memory_diagnostics import MemoryUse, memory_use
 from ..training.memory_board import MemoryBoard
 from ..training.nonfinite import NonFiniteLoss
 from .armin_parts import armin_stack, new_embedding
+from .reorder_memory import spare_memory
 from ..training.carried_state import CarriedStates
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -185,17 +186,12 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         self.set_incremental_state(incremental_state, "armin_state", state._asdict())
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
-        """Follow beam search: keep rows ``new_order`` (may be fewer than the batch). The
-        memory moves into the one the previous reorder left behind ("spare_memory"), so that
-        decoding allocates no memory per step: its steps overwrite the cached state."""
+        """Follow beam search: keep rows ``new_order`` (may be fewer than the batch), the
+        memory moved into the one the previous reorder left behind (:mod:`.reorder_memory`)."""
         cached = self._get_cached_state(incremental_state)
         if cached is not None:
-            spare = (self.get_incremental_state(incremental_state, "spare_memory") or {}).get("memory")
-            wanted = (cached.memory.size(0), new_order.numel(), *cached.memory.shape[2:])
-            if spare is not None and (spare.shape != wanted or spare.data_ptr() == cached.memory.data_ptr()):
-                spare = None  # finished hypotheses dropped: a smaller memory from now on
+            spare = spare_memory(self, incremental_state, cached.memory, new_order.numel())
             self._set_cached_state(incremental_state, cached.index_select(new_order, spare))
-            self.set_incremental_state(incremental_state, "spare_memory", {"memory": cached.memory})
 
     def max_positions(self) -> int:
         return self.max_target_positions

@@ -12,6 +12,7 @@ from ..modules import ARMINState
 from .armin_encoder import ARMINEncoderOut, side_stack
 from .armin_parts import new_embedding
 from .armin_translation_config import decoder_start, dropout_at
+from .reorder_memory import spare_memory
 from .attention import SourceAttention
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -35,9 +36,10 @@ class DecoderCache(NamedTuple):
     def state(self) -> ARMINState:
         return ARMINState(self.hidden, self.memory, self.steps, self.read_age)
 
-    def index_select(self, order: Tensor) -> "DecoderCache":
-        """Rows ``order`` (B',) of the batch; B' may be below B (finished sentences)."""
-        state = self.state.index_select(order)
+    def index_select(self, order: Tensor, memory_out: Optional[Tensor] = None) -> "DecoderCache":
+        """Rows ``order`` (B',) of the batch; B' may be below B (finished sentences);
+        ``memory_out`` as in :meth:`ARMINState.index_select`."""
+        state = self.state.index_select(order, memory_out)
         return DecoderCache(*state, self.input_feed.index_select(0, order.to(self.input_feed.device)))
 
 
@@ -99,7 +101,8 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
     ):
         """Attentional outputs (B, T, decoder_out_embed_dim) and ``{"attn": [...]}``."""
         cache = self._get_cache(incremental_state)
-        if cache is not None:
+        owned = cache is not None  # this decoder's own state: a step may overwrite it
+        if owned:
             prev_output_tokens = prev_output_tokens[:, -1:]
         else:
             cache = self.initial_cache(encoder_out)
@@ -108,9 +111,10 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         state, feed = cache.state, cache.input_feed
         outputs, weights = [], []
         with self.armin.reusing_weights():
-            for x, pad in zip(embedded.unbind(0), padding_mask.unbind(0)):
+            for step, (x, pad) in enumerate(zip(embedded.unbind(0), padding_mask.unbind(0))):
                 step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
-                out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None)
+                out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None,
+                                        overwrite_state=owned or step > 0)
                 out = out.squeeze(0)
                 if self.attention is None:
                     feed = self.dropout_out_module(self.project_state(out))
@@ -151,10 +155,12 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.set_incremental_state(incremental_state, "cache", cache._asdict())
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
-        """Follow beam search: keep rows ``new_order`` of every cached tensor."""
+        """Follow beam search: keep rows ``new_order`` of every cached tensor, the memory
+        moved into the one the previous reorder left behind (:mod:`.reorder_memory`)."""
         cache = self._get_cache(incremental_state)
         if cache is not None:
-            self._set_cache(incremental_state, cache.index_select(new_order))
+            spare = spare_memory(self, incremental_state, cache.memory, new_order.numel())
+            self._set_cache(incremental_state, cache.index_select(new_order, spare))
 
     def max_positions(self) -> int:
         return self.max_target_positions
