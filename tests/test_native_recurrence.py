@@ -20,6 +20,16 @@ needs_native = pytest.mark.skipif(
     native.library() is None, reason=f"compiled ARMIN recurrence {native.unavailable_reason()}"
 )
 ROUNDING = {torch.float64: dict(rtol=1e-12, atol=1e-13), torch.float32: dict(rtol=2e-5, atol=2e-6)}
+# d_h + d_r = 384: the gate and transform weights are large enough for the compiled loop's
+# float32 products on oneDNN's packed weights (kPackedMinWeight in csrc/recurrence.cpp)
+PACKED_SIZES = dict(d_x=8, d_h=96, d_r=288, n_slots=5)
+
+
+def onednn_products(run):
+    """How many products ``run()`` made on oneDNN's packed weights (torch.profiler)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        run()
+    return sum(event.count for event in profile.key_averages() if event.key == "mkldnn::_linear_pointwise")
 
 
 def build(dtype, d_x=3, d_h=4, d_r=7, n_slots=3, layers=2):
@@ -96,23 +106,55 @@ def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried):
 
 
 @needs_native
-def test_one_token_steps_use_the_compiled_loop_and_equal_the_python_loop(monkeypatch, caplog):
-    """Incremental decoding (T = 1 per call, no autograd) through both backends."""
-    model = build(torch.float64).eval()
-    x = torch.randn(6, 3, 3, dtype=torch.float64)
+@pytest.mark.parametrize("dtype,sizes", [(torch.float64, {}), (torch.float32, PACKED_SIZES)], ids=["float64", "float32-packed"])
+def test_one_token_steps_use_the_compiled_loop_and_equal_the_python_loop(monkeypatch, dtype, sizes):
+    """Incremental decoding (T = 1 per call, no autograd, each step overwriting its own
+    state) through both backends; in float32 the compiled steps from the second on use the
+    packed weights of the first."""
+    model = build(dtype, **sizes).eval()
+    x = torch.randn(6, 3, model.layers[0].input_size, dtype=dtype)
     results = {}
     for backend in ("python", "native"):
         monkeypatch.setenv("ARMIN_BACKEND", backend)
         state, outs = None, []
-        with torch.no_grad():
-            for t in range(6):
-                out, state = model(x[t:t + 1], state)
-                outs.append(out)
+
+        def decode():
+            nonlocal state
+            with torch.no_grad():
+                for t in range(6):
+                    out, state = model(x[t:t + 1], state, overwrite_state=state is not None)
+                    outs.append(out)
+
+        packed = onednn_products(decode)
+        assert packed == (2 * 2 * 5 if backend == "native" and sizes and torch.backends.mkldnn.is_available() else 0)
         results[backend] = torch.cat(outs), state
-    torch.testing.assert_close(results["native"][0], results["python"][0], **ROUNDING[torch.float64])
-    torch.testing.assert_close(results["native"][1].memory, results["python"][1].memory,
-                               **ROUNDING[torch.float64])
+    tol = ROUNDING[dtype] if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(results["native"][0], results["python"][0], **tol)
+    torch.testing.assert_close(results["native"][1].memory, results["python"][1].memory, **tol)
     assert recurrence.choose_backend([x]) == "native"
+
+
+@needs_native
+def test_one_token_training_steps_with_reused_weights_equal_the_python_loop(monkeypatch):
+    """float32 calls of one step under autograd that share one arrangement of the weights
+    (as the translation decoder's steps do): forward and gradients as the Python loop's."""
+    model = build(torch.float32, **PACKED_SIZES).train()
+    x = torch.randn(6, 3, 8)
+    noise = sample_gumbel((6, model.num_layers, 1, 3, model.num_slots), generator=torch.Generator().manual_seed(1))
+    grads = {}
+    for backend in ("python", "native"):
+        monkeypatch.setenv("ARMIN_BACKEND", backend)
+        model.zero_grad()
+        state, total = None, 0
+        with model.reusing_weights():
+            for t in range(6):
+                out, state = model(x[t:t + 1], state, gumbel_noise=noise[t])
+                total = total + out.square().sum()
+        packed = onednn_products(total.backward)
+        assert (packed > 0) == (backend == "native" and torch.backends.mkldnn.is_available())
+        grads[backend] = [p.grad.clone() for p in model.parameters()]
+    for native_grad, python_grad in zip(grads["native"], grads["python"]):
+        torch.testing.assert_close(native_grad, python_grad, rtol=1e-4, atol=1e-5)
 
 
 def test_forced_native_without_the_library_is_one_clear_error(monkeypatch):
@@ -159,7 +201,18 @@ def test_a_second_build_finds_the_library_and_builds_nothing():
 
 
 @needs_native
-def test_float32_products_use_packed_onednn_weights_where_torch_has_onednn():
-    """float32 calls of 8 steps or more (the 11 steps of test_backends_agree_to_rounding) run
-    their per-step products on oneDNN's packed weights; float64 keeps ATen's mm."""
+@pytest.mark.parametrize("training", [True, False], ids=["gumbel", "argmax"])
+def test_float32_packed_products_agree_with_the_python_loop(monkeypatch, training):
+    """At d_h + d_r = 384, float32 calls of 8 steps or more run their per-step products on
+    oneDNN's packed weights (where torch has oneDNN), and still agree with the Python loop."""
     assert native.library().packed_products_available() == torch.backends.mkldnn.is_available()
+    model = build(torch.float32, **PACKED_SIZES)
+    python = run(model, "python", monkeypatch, training)
+    compiled = []
+    assert onednn_products(lambda: compiled.append(run(model, "native", monkeypatch, training))) > 0
+    (out, final, _, grads), (ref_out, ref_final, _, ref_grads) = compiled[0], python
+    tol = dict(rtol=1e-4, atol=1e-5)  # 384-term sums in float32, in another order
+    torch.testing.assert_close(out, ref_out, **tol)
+    torch.testing.assert_close(final.memory, ref_final.memory, **tol)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, ref_grads[name], **tol, msg=lambda m: f"{name}: {m}")

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -52,10 +54,17 @@ struct Seq {
 
 // oneDNN's linear on a pre-packed weight (torch's mkldnn::_reorder_linear_weight and
 // mkldnn::_linear_pointwise, where torch is built with oneDNN): float32 products of B rows
-// run about 20% faster than MKL's sgemm on AVX-512 machines. Only for float32 calls of at
-// least kPackedMinSteps steps (packing costs about one product); float64 and short calls
-// (one-token decoding) keep ATen's mm, the products the Python loop makes.
+// run about 20% faster than MKL's sgemm on AVX-512 machines. Packing costs about one
+// product, so a weight is packed at once for a call of at least kPackedMinSteps steps, and
+// for shorter calls (one-token decoding; the translation decoder's steps, which share one
+// arrangement of the weights: ARMIN.reusing_weights) at its second call, kept in a small
+// cache of recent weights. Weights under kPackedMinWeight elements (384 x 384) keep ATen's
+// mm: there oneDNN's fixed cost per call outweighs its speed (at 32 rows, 256 x 256 took 82
+// us with MKL and 110 with oneDNN, 384 x 384 193 and 169). float64 keeps ATen's mm too, the
+// products the Python loop makes.
 constexpr int64_t kPackedMinSteps = 8;
+constexpr int64_t kPackedMinWeight = 384 * 384;
+constexpr size_t kPackedCacheSize = 16;
 
 std::optional<c10::OperatorHandle> find_op(const char* name) {
   return c10::Dispatcher::singleton().findSchema({name, ""});
@@ -73,16 +82,65 @@ const std::optional<c10::OperatorHandle>& linear_op() {
 
 bool packed_available() { return reorder_op().has_value() && linear_op().has_value(); }
 
-// y = x w^T for a weight w (out, in) that is fixed during one call.
+// The packed weights of recent calls. An entry holds its weight tensor (so its storage is
+// not reused while the entry lives) and the weight's version, so an in-place change of the
+// weight is never served a stale packing.
+class PackedCache {
+ public:
+  // The packed form of ``weight`` (transposed first when ``transposed``) for ``rows`` rows,
+  // or an undefined tensor while a short call has not seen this weight before.
+  Tensor get(const Tensor& weight, bool transposed, int64_t rows, bool pack_now) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t version = weight._version();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->weight.is_same(weight) && it->transposed == transposed && it->rows == rows &&
+          it->version == version) {
+        if (!it->packed.defined()) it->packed = pack(weight, transposed, rows);
+        Entry entry = *it;  // most recent first
+        entries_.erase(it);
+        entries_.push_front(entry);
+        return entry.packed;
+      }
+    }
+    Entry entry{weight, transposed, rows, version, pack_now ? pack(weight, transposed, rows) : Tensor()};
+    entries_.push_front(entry);
+    if (entries_.size() > kPackedCacheSize) entries_.pop_back();
+    return entry.packed;
+  }
+
+ private:
+  struct Entry {
+    Tensor weight;
+    bool transposed;
+    int64_t rows;
+    int64_t version;
+    Tensor packed;
+  };
+  static Tensor pack(const Tensor& weight, bool transposed, int64_t rows) {
+    torch::jit::Stack stack{(transposed ? weight.t() : weight).contiguous(), rows};
+    reorder_op()->callBoxed(&stack);
+    return stack[0].toTensor();
+  }
+  std::mutex mutex_;
+  std::deque<Entry> entries_;
+};
+
+PackedCache& packed_cache() {
+  static PackedCache cache;
+  return cache;
+}
+
+// y = x w^T for a weight w (out, in), or (in, out) when ``transposed``, fixed during a call.
 struct Product {
   Tensor weight_t;  // (in, out) view: ATen's mm
   Tensor packed;    // oneDNN's layout, or undefined
-  Product(const Tensor& weight, bool pack, int64_t rows) : weight_t(weight.t()) {
-    if (pack) {
-      torch::jit::Stack stack{weight.contiguous(), rows};
-      reorder_op()->callBoxed(&stack);
-      packed = stack[0].toTensor();
+  template <typename S>
+  static Product make(const Tensor& weight, bool transposed, int64_t steps, int64_t rows) {
+    Product product{transposed ? weight : weight.t(), Tensor()};
+    if (std::is_same<S, float>::value && weight.numel() >= kPackedMinWeight && packed_available()) {
+      product.packed = packed_cache().get(weight, transposed, rows, steps >= kPackedMinSteps);
     }
+    return product;
   }
   Tensor packed_product(const Tensor& x) const {
     torch::jit::Stack stack{x, packed, c10::IValue(), std::string("none"),
@@ -116,11 +174,6 @@ struct Product {
   }
 };
 
-template <typename S>
-bool use_packed(int64_t steps) {
-  return std::is_same<S, float>::value && steps >= kPackedMinSteps && packed_available();
-}
-
 void check_cpu_dense(const Tensor& x, const char* name, int64_t dim) {
   TORCH_CHECK(x.device().is_cpu(), "armin_native: ", name, " must be a CPU tensor");
   TORCH_CHECK(x.dim() == dim, "armin_native: ", name, " must have ", dim, " dimensions");
@@ -152,8 +205,8 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
   const int64_t real_sb = real_opt ? real_opt->stride(1) : 0;
 
   const Tensor w_from_h = from_hidden.t();
-  const bool pack = use_packed<S>(T);
-  const Product gate_product(gate_w, pack, B), trans_product(trans_w, pack, B);
+  const Product gate_product = Product::make<S>(gate_w, false, T, B);
+  const Product trans_product = Product::make<S>(trans_w, false, T, B);
   Tensor hidden = hidden0.contiguous().clone();
   Tensor addr_rec = at::mm(hidden, w_from_h.narrow(1, 0, N)).contiguous();
   Tensor z = at::empty({B, G}, hidden.options());
@@ -296,8 +349,8 @@ std::tuple<Tensor, Tensor> backward_impl(
   const bool sampled = probs_opt.has_value();
   const S tau = S(temperature);
   // dL/dz = dL/d[i;j;f;o;o_m] W and dL/d[h;r] += dL/d(gate pre-activations) W_g
-  const bool pack = use_packed<S>(T);
-  const Product trans_back(trans_w.t(), pack, B), gate_back(gate_w.t(), pack, B);
+  const Product trans_back = Product::make<S>(trans_w, true, T, B);
+  const Product gate_back = Product::make<S>(gate_w, true, T, B);
 
   Seq<S> grad_out(grad_out_in);
   Seq<S> hr_a(hidden_read_a), g_a(gates_a), tr_a(trans_a), nh_a(new_hidden_a), ow_a(overwritten_a);
