@@ -20,11 +20,11 @@ order = torch.randperm(rows)
 def armin_decode(backend):
     def run():
         os.environ["ARMIN_BACKEND"] = backend
-        state = None
+        state, spare = None, None
         with torch.no_grad():
-            for t in range(steps):
-                out, state = armin(x[t:t+1], state)
-                state = state.index_select(order)  # beam reorder
+            for t in range(steps):  # as the decoders do: overwrite the own state, reorder into a spare memory
+                out, state = armin(x[t:t+1], state, overwrite_state=state is not None)
+                state, spare = state.index_select(order, spare), state.memory  # beam reorder
     return run
 def lstm_decode():
     state = None
