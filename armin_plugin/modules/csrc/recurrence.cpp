@@ -82,14 +82,17 @@ const std::optional<c10::OperatorHandle>& linear_op() {
 
 bool packed_available() { return reorder_op().has_value() && linear_op().has_value(); }
 
-// The packed weights of recent calls. An entry holds its weight tensor (so its storage is
-// not reused while the entry lives) and the weight's version, so an in-place change of the
-// weight is never served a stale packing.
+// The packed weights of recent short calls. An entry holds its weight tensor (so its storage
+// is not reused while the entry lives) and the weight's version, so an in-place change of
+// the weight is never served a stale packing.
 class PackedCache {
  public:
-  // The packed form of ``weight`` (transposed first when ``transposed``) for ``rows`` rows,
-  // or an undefined tensor while a short call has not seen this weight before.
+  // The packed form of ``weight`` (transposed first when ``transposed``) for ``rows`` rows:
+  // packed at once for a long call (``pack_now``, not cached: training arranges new weights
+  // at every call), from the cache for a short one, or an undefined tensor while a short
+  // call has not seen this weight before.
   Tensor get(const Tensor& weight, bool transposed, int64_t rows, bool pack_now) {
+    if (pack_now) return pack(weight, transposed, rows);
     std::lock_guard<std::mutex> lock(mutex_);
     const int64_t version = weight._version();
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
@@ -102,7 +105,7 @@ class PackedCache {
         return entry.packed;
       }
     }
-    Entry entry{weight, transposed, rows, version, pack_now ? pack(weight, transposed, rows) : Tensor()};
+    Entry entry{weight, transposed, rows, version, Tensor()};
     entries_.push_front(entry);
     if (entries_.size() > kPackedCacheSize) entries_.pop_back();
     return entry.packed;
