@@ -14,8 +14,9 @@ Two backends run the same loop, chosen per call by :func:`choose_backend` (``ARM
 which is the reference definition of a step, and its C++ twin ``csrc/recurrence.cpp``
 (loaded by :mod:`.native`; built by ``recipes/install.sh``), which runs the same arithmetic
 as plain loops over the B rows plus ATen matrix products (in float32, oneDNN's products on
-packed weights where the weights are 384 x 384 or larger; see the .cpp). Everything around the loops (the
-buffers, the weight gradients after the loop, autograd, precision) is shared. The compiled
+packed weights where the weights are 384 x 384 or larger; see the .cpp). Everything
+around the loops (the buffers, the weight gradients after the loop, autograd, precision) is
+shared. The compiled
 loop runs CPU tensors of one dtype, float32 or float64; anything else (CUDA tensors above
 all: no GPU build exists, the ATen calls would work but the row loops read host memory)
 runs the Python loop. The two agree to float64 rounding in outputs, state and every
