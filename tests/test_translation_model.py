@@ -41,14 +41,17 @@ def parameters(model):
 
 @pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 def test_armin_iwslt_de_en_is_sized_like_lstm_wiseman():
-    """The vocabulary-sized tables are the same (256 wide); the rest within 1%."""
-    difference = {}
-    for vocab in (8, 8000):
-        armin, lstm = build("armin_iwslt_de_en", vocab)[0], build("lstm_wiseman_iwslt_de_en", vocab)[0]
-        difference[vocab] = parameters(armin) - parameters(lstm)
-        if vocab == 8:
-            assert abs(difference[vocab]) < 0.01 * parameters(lstm)
-    assert difference[8] == difference[8000]
+    """The vocabulary-sized tables are the same (256 wide); the rest within 1%, from either
+    first state of the decoder."""
+    for start in ("encoder-state", "summary"):
+        difference = {}
+        for vocab in (8, 8000):
+            armin = build("armin_iwslt_de_en", vocab, "--decoder-start", start)[0]
+            lstm = build("lstm_wiseman_iwslt_de_en", vocab)[0]
+            difference[vocab] = parameters(armin) - parameters(lstm)
+            if vocab == 8:
+                assert abs(difference[vocab]) < 0.01 * parameters(lstm)
+        assert difference[8] == difference[8000]
 
 
 def sentences(vocabulary, lengths, seed=0):
@@ -217,7 +220,8 @@ def test_bidirectional_encoder_reads_both_directions():
         (["--share-decoder-input-output-embed", "--decoder-out-embed-dim", 32],
          "tied output embeddings need --decoder-out-embed-dim (32) equal to --decoder-embed-dim (16)"),
         (["--decoder-start", "encoder-state", "--decoder-slots", 8],
-         "--decoder-start encoder-state needs the decoder sized as the encoder: --encoder-slots 4 against --decoder-slots 8"),
+         "--decoder-start encoder-state needs the decoder sized as the encoder: --encoder-slots 4 against "
+         "--decoder-slots 8 (or --decoder-start summary)"),
         (["--decoder-dropout-out", 1.0], "--decoder-dropout-out must be in [0, 1), got 1.0"),
         (["--dropout", -0.1], "--dropout must be in [0, 1), got -0.1"),
     ],

@@ -9,7 +9,7 @@ from ..training.restore_file import check_restore_file
 from .architectures import register_architecture
 from .armin_encoder import ARMINEncoder
 from .armin_parts import new_embedding
-from .armin_translation_config import ARMINTranslationConfig, check_translation_flags
+from .armin_translation_config import ARMINTranslationConfig, check_translation_flags, decoder_start
 from .armin_translation_decoder import ARMINTranslationDecoder
 
 
@@ -51,8 +51,12 @@ def armin_iwslt_de_en(cfg):
     """Sized like fairseq's ``lstm_wiseman_iwslt_de_en`` (256-wide embeddings and attentional
     output, one unidirectional encoder layer, one decoder layer): the ARMIN state size is
     chosen so that the parameters outside the vocabulary-sized tables come within 1% of
-    that LSTM's (0.3% above it; tests/test_translation_model.py checks it)."""
-    default_both_sides(cfg, embed_dim=256, hidden_size=175, slot_size=64, slots=16, layers=1)
+    that LSTM's (tests/test_translation_model.py checks it): d_h 175 when the decoder starts
+    from the encoder summary (the default, 0.3% above), 179 with ``--decoder-start
+    encoder-state`` (0.03% above), which has no W of (d_h + d_r) x d_h weights."""
+    cfg.decoder_start = decoder_start(cfg)
+    hidden_size = 175 if cfg.decoder_start == "summary" else 179
+    default_both_sides(cfg, embed_dim=256, hidden_size=hidden_size, slot_size=64, slots=16, layers=1)
     cfg.decoder_out_embed_dim = getattr(cfg, "decoder_out_embed_dim", 256)
     cfg.dropout = getattr(cfg, "dropout", 0.1)
 

@@ -82,7 +82,7 @@ def dropout_at(cfg, name: str) -> float:
 
 def decoder_start(cfg) -> str:
     """``--decoder-start`` ("summary" for checkpoints saved before the flag existed)."""
-    return str(getattr(cfg, "decoder_start", "summary"))
+    return str(getattr(cfg, "decoder_start", None) or "summary")
 
 
 def check_translation_flags(cfg, task):
@@ -118,7 +118,8 @@ def check_translation_flags(cfg, task):
                    for name in ("hidden_size", "slot_size", "slots", "layers")
                    if getattr(cfg, f"encoder_{name}") != getattr(cfg, f"decoder_{name}")]
         if unequal:
-            raise ArminError(f"--decoder-start encoder-state needs the decoder sized as the encoder: {', '.join(unequal)}")
+            raise ArminError(f"--decoder-start encoder-state needs the decoder sized as the encoder: {', '.join(unequal)} "
+                             "(or --decoder-start summary)")
     for name in ("max_source_positions", "max_target_positions"):
         if getattr(cfg, name) is None:
             setattr(cfg, name, DEFAULT_MAX_POSITIONS)
