@@ -34,9 +34,18 @@ def test_compare_translation_trains_each_model_at_its_own_rate():
 
 
 def test_compare_algorithmic_and_pixel_mnist_train_each_model_at_its_own_rate():
-    args = compare_algorithmic.parse_args(["--armin-lr", "0.004"])
-    assert {model: compare_algorithmic.model_rate(args, model) for model in compare_algorithmic.MODELS} == {
-        "armin": 0.004, "lstm": compare_algorithmic.RATES["lstm_lr"]}
+    def algorithmic_rates(argv):
+        args = compare_algorithmic.parse_args(argv)
+        return {task: {f"{model}_lr": compare_algorithmic.task_rate(args, task, model)
+                       for model in compare_algorithmic.MODELS} for task in args.tasks}
+
+    assert algorithmic_rates([]) == compare_algorithmic.TASK_RATES  # each model's own rate per task
+    assert len({rates["armin_lr"] for rates in compare_algorithmic.TASK_RATES.values()}) > 1
+    assert algorithmic_rates(["--armin-lr", "0.004", "--tasks", "copy,associative_recall"]) == {
+        task: dict(armin_lr=0.004, lstm_lr=compare_algorithmic.TASK_RATES[task]["lstm_lr"])
+        for task in ("copy", "associative_recall")}
+    assert algorithmic_rates(["--lr", "0.002", "--tasks", "repeat_copy"]) == {
+        "repeat_copy": dict(armin_lr=0.002, lstm_lr=0.002)}
     args = compare_pixel_mnist.parse_args(["--lr", "0.002", "--lstm-lr", "0.003"])
     assert (args.armin_lr, args.lstm_lr) == (0.002, 0.003)
 
