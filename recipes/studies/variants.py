@@ -3,7 +3,7 @@ streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN
 count 587k) and at lr 8e-3, the best rate of both models (docs/study.md, "What makes ARMIN
 learn"); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
-    bash recipes/study.sh variants    # 40 runs, 25 to 45 minutes each when two run at once on
+    bash recipes/study.sh variants    # 44 runs, 25 to 45 minutes each when two run at once on
                                       # 2 cores (the 2,000-update runs of docs/study.md)
 
 The authors' temperature counts an epoch as 1,046 updates: PTB-char's training text (about
@@ -41,10 +41,12 @@ GRID = dict(
         "armin16-cosine": [*ARMIN16, *COSINE],
         "armin1-cosine": [*ARMIN, "--armin-slots", 1, *COSINE],
         "armin16-cosine-lr16e-3": [*ARMIN16, *COSINE, "--lr", 0.016],
+        "armin16-no-read-cosine": [*ARMIN16, "--armin-no-read", *COSINE],
         "lstm": LSTM,
         "lstm-cosine": [*LSTM, *COSINE],
         "lstm-cosine-lr16e-3": [*LSTM, *COSINE, "--lr", 0.016],
         "lstm-forget1": [*LSTM, "--lstm-forget-bias", 1.0],
+        "lstm-forget1-cosine": [*LSTM, "--lstm-forget-bias", 1.0, *COSINE],
     },
     seeds=[1, 2],
     max_update=2000,
