@@ -5,6 +5,10 @@ import pytest
 from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 from fairseq.data import data_utils
 
+from armin_plugin.errors import ArminError
+from armin_plugin.jobs import fairseq_runs
+from armin_plugin.jobs.checkpoints import checkpoint_facts
+
 pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
 
 TINY_ARMIN = ["--arch", "armin_lm_tiny"]
@@ -51,6 +55,30 @@ def test_resume_continues_from_last_checkpoint(trained, ptb_char_slice, tmp_path
     assert "Loaded checkpoint" in result.stdout and "@ 6 updates" in result.stdout
     updates = logged_updates(result.stdout)
     assert min(updates) == 7 and max(updates) == 9
+
+
+def test_a_job_leaves_a_run_that_spent_its_budget_alone(trained, tmp_path):
+    """fairseq, resumed at its --max-update or --stop-time-hours, trains one more update
+    first; the jobs' train() reads checkpoint_last.pt and does not start it."""
+    save_dir, _ = trained
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    for name in ("checkpoint_last.pt", "checkpoint_best.pt"):
+        (checkpoints / name).write_bytes((save_dir / name).read_bytes())
+    facts = checkpoint_facts(checkpoints / "checkpoint_last.pt")
+    assert facts.updates == 6 and facts.train_minutes > 0
+    assert fairseq_runs.holds_budget(["--max-update", 6], facts)
+    assert fairseq_runs.holds_budget(["--max-update=5", "--stop-time-hours", 0], facts)
+    assert fairseq_runs.holds_budget(["--stop-time-hours", facts.train_minutes / 120], facts)
+    for flags in ([], ["--max-update", 7], ["--max-update", 0], ["--stop-time-hours", 1],
+                  ["--max-update", 6, "--max-update", 9]):
+        assert not fairseq_runs.holds_budget(flags, facts), flags
+    # no data: fairseq-train would fail, so the job returning means it was not started
+    flags = [tmp_path / "no-data", "--max-update", 6, "--save-dir", checkpoints]
+    assert fairseq_runs.train("tiny", flags, tmp_path / "run") == checkpoints / "checkpoint_best.pt"
+    assert not (tmp_path / "run" / "train.log").exists()
+    with pytest.raises(ArminError, match="fairseq-train of tiny failed"):
+        fairseq_runs.train("tiny", [*flags, "--max-update", 7], tmp_path / "run")
 
 
 def test_eval_lm_reports_base2_loss(trained, ptb_char_slice):

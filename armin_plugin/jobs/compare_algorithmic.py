@@ -11,7 +11,7 @@ with the fewest bit errors on ``valid``. That checkpoint is then scored with
 ``results.json``, ``curves.png`` (validation bit errors per sequence against updates and
 wall-clock time, one panel per task, from the TensorBoard logs) and, per run, checkpoints,
 ``train.log`` and ``validate.log``. A finished
-run is not trained again: a second call resumes from its checkpoint, finds the budget spent,
+run is not trained again: a second call finds the budget spent in its checkpoint,
 and only evaluates.
 """
 import argparse

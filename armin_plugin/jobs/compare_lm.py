@@ -8,8 +8,8 @@ similar parameter counts (the LSTM's hidden size is solved for ARMIN's count). E
 trained with ``fairseq-train`` (checkpoints and TensorBoard logs under ``--out``), scored on
 the test split with ``fairseq-eval-lm`` under the task it was trained with, and the results
 (``--out``/results.json, the table results.md and curves.png, drawn by
-:mod:`armin_plugin.jobs.report`) are written from the event files and the test scores. A finished run is not trained again: a second call resumes from its checkpoint,
-finds the budget spent, and only evaluates. Losses are in base 2.
+:mod:`armin_plugin.jobs.report`) are written from the event files and the test scores. A finished run is not trained again: a second call finds the budget spent
+in its checkpoint, and only evaluates. Losses are in base 2.
 
 Plans:
   main:   armin_lm as shipped, armin_lm as in the paper (the authors' initialisation and

@@ -19,8 +19,8 @@ The checkpoint of best validation accuracy is scored on the test split with
 ``fairseq-validate``. Written under ``--out``: ``results.md``, ``results.json``,
 ``curves.png`` (validation accuracy and training loss against updates and wall-clock
 time) and per run checkpoints, ``train.log``, ``test.log`` and TensorBoard logs (with the
-test accuracy). A finished run is not trained again: a second call resumes from its
-checkpoint, finds the budget spent, and only evaluates.
+test accuracy). A finished run is not trained again: a second call finds the budget
+spent in its checkpoint, and only evaluates.
 """
 import argparse
 import logging

@@ -10,7 +10,7 @@ Each is trained with ``fairseq-train`` (checkpoints under ``--out``, TensorBoard
 the sentencepiece model removed (``--post-process sentencepiece``), and is scored against
 the raw test references (detokenized, cased as the data: sacrebleu BLEU and chrF). The
 scores and parameter count are added to its TensorBoard logs (``test/``). A finished run
-is not trained again: a second call resumes from its checkpoint, finds the budget spent,
+is not trained again: a second call finds the budget spent in its checkpoint,
 and only translates and scores.
 """
 import argparse

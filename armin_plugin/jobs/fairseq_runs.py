@@ -15,6 +15,7 @@ from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
 from ..cli.memory_pages import huge_page_environment
 from ..cli.threads import cpu_cores, idle_cores, thread_environment, threads_per_process
 from ..errors import ArminError
+from .checkpoints import CheckpointFacts, checkpoint_facts
 
 logger = logging.getLogger(__name__)
 
@@ -76,18 +77,47 @@ def train_command(flags: List, nprocs: int = 1) -> List[str]:
     return fairseq_train_command(nprocs) + argv(["--user-dir", PLUGIN, *flags])
 
 
+def flag_value(flags: List, name: str) -> Optional[str]:
+    """The value of the last ``name`` among ``flags`` ("--name value" or "--name=value");
+    None without one."""
+    value = None
+    for index, part in enumerate(map(str, flags)):
+        flag, equals, given = part.partition("=")
+        if flag == name:
+            value = given if equals else (str(flags[index + 1]) if index + 1 < len(flags) else None)
+    return value
+
+
+def holds_budget(flags: List, facts: Optional[CheckpointFacts]) -> bool:
+    """Whether a run of fairseq-train ``flags`` whose last checkpoint records ``facts`` (None:
+    no checkpoint) has spent its budget: the updates of its --max-update, or the training
+    hours of its --stop-time-hours (counted across resumes). fairseq, resumed, would make
+    one more update before noticing."""
+    if facts is None:
+        return False
+    max_update, hours = flag_value(flags, "--max-update"), flag_value(flags, "--stop-time-hours")
+    return (max_update is not None and 0 < int(max_update) <= facts.updates) or (
+        hours is not None and 0 < float(hours) * 60 <= facts.train_minutes)
+
+
 def train(name: str, flags: List, run_dir: Path, nprocs: int = 1, env: Optional[Dict[str, str]] = None,
           started: Optional[Callable] = None) -> Path:
     """Run fairseq-train with ``flags`` (logged to ``run_dir``/train.log); returns its
-    checkpoint_best.pt. A run that finished before resumes, finds its budget spent and stops.
-    ``env`` (default :func:`child_environment`) and ``started``: as for
+    checkpoint_best.pt. A run whose checkpoint_last.pt holds its budget
+    (:func:`holds_budget`) is not started again. ``env`` (default
+    :func:`child_environment`) and ``started``: as for
     :func:`~armin_plugin.cli.process.run_streamed`."""
-    command = train_command(flags, nprocs)
-    logger.info("training %s: %s", name, " ".join(command))
+    last = run_dir / "checkpoints" / "checkpoint_last.pt"
     log = run_dir / "train.log"
-    finished = run_streamed(command, log, prefix=f"[{name}] ", env=env or child_environment(nprocs), started=started)
-    if finished.returncode != 0:
-        raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {log}")
+    if last.exists() and holds_budget(flags, checkpoint_facts(last)):
+        logger.info("%s: %s holds its training budget; not trained again", name, last)
+    else:
+        command = train_command(flags, nprocs)
+        logger.info("training %s: %s", name, " ".join(command))
+        finished = run_streamed(command, log, prefix=f"[{name}] ", env=env or child_environment(nprocs),
+                                started=started)
+        if finished.returncode != 0:
+            raise ArminError(f"fairseq-train of {name} failed (exit {finished.returncode}); see {log}")
     checkpoint = run_dir / "checkpoints" / "checkpoint_best.pt"
     if not checkpoint.exists():
         raise ArminError(f"{name} wrote no checkpoint to {checkpoint.parent}; see {log}")

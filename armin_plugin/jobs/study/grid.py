@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ...errors import ArminError
+from ..fairseq_runs import flag_value
 
 KEYS = {"variants", "flags", "task", "data", "seeds", "max_update", "report_at", "metric", "subset",
         "log_interval", "title"}
@@ -86,11 +87,7 @@ class Grid:
 def time_budget(flags: List[str]) -> Optional[float]:
     """The hours of fairseq's --stop-time-hours among ``flags`` (the last one counts; None:
     none), which stops a run once its training time, counted across resumes, passes them."""
-    hours = None
-    for index, part in enumerate(flags):
-        name, _, value = part.partition("=")
-        if name == "--stop-time-hours":
-            hours = value if value else (flags[index + 1] if index + 1 < len(flags) else None)
+    hours = flag_value(flags, "--stop-time-hours")
     try:
         return float(hours) if hours is not None and float(hours) > 0 else None
     except ValueError:

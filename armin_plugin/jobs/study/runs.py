@@ -11,8 +11,8 @@ from ...cli.memory_pages import huge_page_environment
 from ...cli.threads import thread_environment
 from ...errors import ArminError
 from ..checkpoints import CheckpointFacts, checkpoint_facts
-from ..fairseq_runs import bookkeeping_flags, train, train_command
-from .grid import Grid, time_budget
+from ..fairseq_runs import bookkeeping_flags, holds_budget, train, train_command
+from .grid import Grid
 
 # one compute thread per run, idle threads asleep: runs share the cores without spinning;
 # huge pages for the large tensors (cli/memory_pages.py)
@@ -82,23 +82,13 @@ def _facts(run: StudyRun) -> Optional[CheckpointFacts]:
     return checkpoint_facts(run.last_checkpoint) if run.last_checkpoint.exists() else None
 
 
-def _spent(run: StudyRun, facts: Optional[CheckpointFacts], max_update: int) -> bool:
-    """Whether the run's last checkpoint (its ``facts``) holds its budget: ``max_update``
-    updates, or the training hours of its --stop-time-hours."""
-    hours = time_budget(run.flags)
-    return facts is not None and (facts.updates >= max_update or
-                                  (hours is not None and facts.train_minutes >= 60 * hours))
-
-
 def train_to_the_end(run: StudyRun, max_update: int, started: Callable):
     """Train (or resume) ``run`` and mark it finished once it has spent its budget (raises
     ArminError when it failed or stopped before). A run whose last checkpoint holds the
-    budget is only marked: fairseq resuming it would make one more update."""
+    budget is only marked (:func:`~armin_plugin.jobs.fairseq_runs.holds_budget`)."""
+    train(run.name, run.flags, run.dir, env=THREADS, started=started)
     facts = _facts(run)
-    if not _spent(run, facts, max_update):
-        train(run.name, run.flags, run.dir, env=THREADS, started=started)
-        facts = _facts(run)
-    if not _spent(run, facts, max_update):
+    if not holds_budget(run.flags, facts):
         raise ArminError(f"{run.name} stopped at update {facts.updates if facts else 0} of {max_update}; "
                          f"see {run.dir / 'train.log'}")
     (run.dir / "finished").write_text(f"{facts.updates} updates, {facts.train_minutes:.1f} training minutes\n",
