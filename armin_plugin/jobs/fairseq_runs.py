@@ -88,6 +88,16 @@ def flag_value(flags: List, name: str) -> Optional[str]:
     return value
 
 
+def time_budget(flags: List) -> Optional[float]:
+    """The hours of fairseq's --stop-time-hours among ``flags`` (the last one counts; None:
+    none), which stops a run once its training time, counted across resumes, passes them."""
+    hours = flag_value(flags, "--stop-time-hours")
+    try:
+        return float(hours) if hours is not None and float(hours) > 0 else None
+    except ValueError:
+        raise ArminError(f"--stop-time-hours must be a number of hours, got {hours!r}") from None
+
+
 def holds_budget(flags: List, facts: Optional[CheckpointFacts]) -> bool:
     """Whether a run of fairseq-train ``flags`` whose last checkpoint records ``facts`` (None:
     no checkpoint) has spent its budget: the updates of its --max-update, or the training
@@ -95,9 +105,9 @@ def holds_budget(flags: List, facts: Optional[CheckpointFacts]) -> bool:
     one more update before noticing."""
     if facts is None:
         return False
-    max_update, hours = flag_value(flags, "--max-update"), flag_value(flags, "--stop-time-hours")
+    max_update, hours = flag_value(flags, "--max-update"), time_budget(flags)
     return (max_update is not None and 0 < int(max_update) <= facts.updates) or (
-        hours is not None and 0 < float(hours) * 60 <= facts.train_minutes)
+        hours is not None and hours * 60 <= facts.train_minutes)
 
 
 def train(name: str, flags: List, run_dir: Path, nprocs: int = 1, env: Optional[Dict[str, str]] = None,

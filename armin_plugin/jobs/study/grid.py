@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from ...errors import ArminError
-from ..fairseq_runs import flag_value
+from ..fairseq_runs import time_budget
 
 KEYS = {"variants", "flags", "task", "data", "seeds", "max_update", "report_at", "metric", "subset",
         "log_interval", "title"}
@@ -82,16 +82,6 @@ class Grid:
                              f"{self.max_update}, got {max_update}")
         report_at = sorted({update for update in self.report_at if update < max_update} | {max_update})
         return replace(self, max_update=max_update, report_at=report_at)
-
-
-def time_budget(flags: List[str]) -> Optional[float]:
-    """The hours of fairseq's --stop-time-hours among ``flags`` (the last one counts; None:
-    none), which stops a run once its training time, counted across resumes, passes them."""
-    hours = flag_value(flags, "--stop-time-hours")
-    try:
-        return float(hours) if hours is not None and float(hours) > 0 else None
-    except ValueError:
-        raise ArminError(f"--stop-time-hours must be a number of hours, got {hours!r}") from None
 
 
 def _flags(value: Any, where: str) -> List[str]:
