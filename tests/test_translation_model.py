@@ -251,3 +251,24 @@ def test_each_dropout_flag_sets_its_own_place_and_defaults_to_dropout():
         outputs.append(model(source, source.ne(vocabulary.pad()).sum(1), prev)[0])
     torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
     assert not torch.allclose(outputs[0], outputs[2])
+
+
+def test_the_parts_around_the_cell_start_as_lstm_wiseman_s_do():
+    """Attention, first-state and output maps start in [-0.1, 0.1], as fairseq's LSTM model
+    initialises its own (nn.Linear's default, +-1/sqrt(fan_in), left ARMIN's output layer
+    too small: a plateau of ~200 updates at the unigram loss, docs/study.md)."""
+    torch.manual_seed(0)
+    armin, _ = build("armin_iwslt_de_en", 2000, "--encoder-bidirectional")
+    lstm, _ = build("lstm_wiseman_iwslt_de_en", 2000)
+    around = {name: p for name, p in armin.named_parameters()
+              if "stack" not in name and "armin." not in name and "embed" not in name}
+    assert sorted(around) == [
+        "decoder.attention.output_projection.weight", "decoder.attention.query_projection.weight",
+        "decoder.initial_hidden.bias", "decoder.initial_hidden.weight",
+        "decoder.output_projection.bias", "decoder.output_projection.weight",
+        "encoder.project_directions.bias", "encoder.project_directions.weight",
+    ]
+    for name, parameter in around.items():
+        assert 0.09 < parameter.abs().max() <= 0.1, name
+    torch.testing.assert_close(armin.decoder.output_projection.weight.std(), lstm.decoder.fc_out.weight.std(),
+                               rtol=0.02, atol=0)

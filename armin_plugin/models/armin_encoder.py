@@ -7,7 +7,7 @@ from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
 from ..modules import ARMIN, ARMINState
-from .armin_parts import armin_stack, new_embedding
+from .armin_parts import armin_stack, new_embedding, new_linear
 from .armin_translation_config import dropout_at
 
 
@@ -59,7 +59,7 @@ class ARMINEncoder(FairseqEncoder):
         self.project_directions = None
         if cfg.encoder_bidirectional:
             self.backward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim)
-            self.project_directions = nn.Linear(2 * self.output_size, self.output_size)
+            self.project_directions = new_linear(2 * self.output_size, self.output_size)
         self.max_source_positions = cfg.max_source_positions
 
     def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None, **unused) -> ARMINEncoderOut:

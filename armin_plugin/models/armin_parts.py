@@ -1,5 +1,6 @@
 """Parts every ARMIN model of the plugin builds from its flags (see :class:`ARMINCellConfig`):
-token embeddings, the temperature schedule, the cell variant and the ARMIN stack."""
+token embeddings, linear maps around the cell, the temperature schedule, the cell variant and
+the ARMIN stack."""
 from typing import Callable
 
 from torch import nn
@@ -15,6 +16,17 @@ def new_embedding(dictionary, dim: int) -> nn.Embedding:
     nn.init.uniform_(embedding.weight, -0.1, 0.1)
     nn.init.zeros_(embedding.weight[dictionary.pad()])
     return embedding
+
+
+def new_linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
+    """A linear map with weights (and bias) initialised in [-0.1, 0.1], as fairseq's LSTM
+    models (``fairseq/models/lstm.py``) initialise theirs: the translation model's parts
+    around the cell (attention, projections) start as ``lstm_wiseman_iwslt_de_en``'s do."""
+    linear = nn.Linear(in_features, out_features, bias=bias)
+    nn.init.uniform_(linear.weight, -0.1, 0.1)
+    if bias:
+        nn.init.uniform_(linear.bias, -0.1, 0.1)
+    return linear
 
 
 def temperature_schedule(cfg, num_slots: int) -> Callable[[int], float]:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..modules import ARMINState
 from .armin_encoder import ARMINEncoderOut, side_stack
-from .armin_parts import new_embedding
+from .armin_parts import new_embedding, new_linear
 from .armin_translation_config import decoder_start, dropout_at
 from .reorder_memory import spare_memory
 from .attention import SourceAttention
@@ -67,16 +67,16 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size)
         self.initial_hidden = None
         if decoder_start(cfg) == "summary":
-            self.initial_hidden = nn.Linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
+            self.initial_hidden = new_linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
         if cfg.no_decoder_attention:
             self.attention = None
-            self.project_state = nn.Linear(self.armin.output_size, self.out_embed_dim)
+            self.project_state = new_linear(self.armin.output_size, self.out_embed_dim)
         else:
             self.attention = SourceAttention(self.armin.output_size, encoder_output_size, self.out_embed_dim)
             self.project_state = None
         self.output_projection = None
         if not (cfg.share_decoder_input_output_embed or cfg.share_all_embeddings):
-            self.output_projection = nn.Linear(self.out_embed_dim, len(dictionary))
+            self.output_projection = new_linear(self.out_embed_dim, len(dictionary))
         self.max_target_positions = cfg.max_target_positions
 
     def forward(
