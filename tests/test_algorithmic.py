@@ -275,3 +275,18 @@ def test_report_refuses_unknown_task(tmp_path):
     result = python_module("armin_plugin.jobs.compare_algorithmic", "--tasks", "sort", "--out", tmp_path / "r")
     assert result.returncode == 2 and "error: --tasks: unknown sort" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_the_job_trains_under_the_lr_schedule_it_is_given(tmp_path):
+    """compare_algorithmic --lr-schedule cosine: the run decays along the time budget
+    (cosine_over_time), and the table says so."""
+    out = tmp_path / "r"
+    result = python_module(
+        "armin_plugin.jobs.compare_algorithmic", "--out", out, "--tasks", "copy", "--models", "armin",
+        "--minutes", 0.5, "--max-update", 4, "--lr-schedule", "cosine", "--train-size", 64, "--valid-size", 8,
+        "--validate-every", 2, "--armin-hidden-size", 8, "--armin-slot-size", 4, "--armin-slots", 2,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "'lr_scheduler': {'_name': 'cosine_over_time'" in (out / "copy" / "armin" / "train.log").read_text()
+    assert "half a cosine over the budget (--lr-schedule cosine)" in (out / "results.md").read_text()

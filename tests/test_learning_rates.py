@@ -73,5 +73,7 @@ def test_the_lr_schedule_decays_over_the_job_s_budget():
     assert schedule_flags("cosine", 3.5, 0) == ["--lr-scheduler", "cosine_over_time"]
     assert schedule_flags("cosine", 0, 2000) == ["--lr-scheduler", "cosine", "--lr-period-updates", 2000]
     assert schedule_flags("constant", 3.5, 0) == []
+    assert compare_algorithmic.parse_args([]).schedule == []  # the algorithmic tables' constant rates
+    assert compare_algorithmic.parse_args(["--lr-schedule", "cosine"]).schedule == ["--lr-scheduler", "cosine_over_time"]
     with pytest.raises(ArminError, match="--lr-schedule cosine decays over the run's budget"):
         compare_lm.parse_args(["--minutes", "0", "--lr-schedule", "cosine"])

@@ -26,7 +26,7 @@ from ..data.algorithmic import ALGORITHMS, AlgorithmSpec
 from ..modules import ARMIN
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
-from .learning_rates import add_rate_flags, model_rate, resolve_rates
+from .learning_rates import SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, model_rate, resolve_rates, schedule_flags
 from .report import render
 from .results import Column, JobResults, Series
 from .tensorboard_logs import read_run
@@ -80,6 +80,7 @@ def train_run(args, algorithm: str, model: str, run_dir: Path) -> Path:
     return train(f"{algorithm}/{model}", [
         "--task", "armin_algorithmic", "--algorithm", algorithm,
         "--criterion", "algorithmic_bits", "--optimizer", "adam", "--lr", task_rate(args, algorithm, model),
+        *args.schedule,
         "--clip-norm", args.clip_norm, "--batch-size", args.batch_size, "--seed", args.seed,
         "--train-size", args.train_size, "--valid-size", args.valid_size,
         "--valid-subset", ",".join(SUBSETS), "--best-checkpoint-metric", "bit_errors",
@@ -123,6 +124,7 @@ def parse_args(argv=None):
     parser.add_argument("--tau-updates", type=int, default=2000, help="updates over which ARMIN's temperature anneals")
     parser.add_argument("--batch-size", type=int, default=32)
     add_rate_flags(parser, "the task's: TASK_RATES")
+    add_schedule_flag(parser)
     parser.add_argument("--clip-norm", type=float, default=10.0)
     parser.add_argument("--train-size", type=int, default=10000, help="training sequences per epoch")
     parser.add_argument("--valid-size", type=int, default=512, help="sequences of valid and valid_long")
@@ -134,6 +136,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.minutes > 0:
         parser.error(f"--minutes must be positive, got {args.minutes}")
+    args.schedule = schedule_flags(args.lr_schedule, args.minutes, args.max_update)
     args.tasks = [t for t in args.tasks.split(",") if t]
     args.models = [m for m in args.models.split(",") if m]
     for name, chosen, allowed in (("--tasks", args.tasks, ALGORITHMS), ("--models", args.models, MODELS)):
@@ -159,7 +162,7 @@ def main(argv=None):
     results = JobResults(
         f"Best checkpoint (fewest bit errors at training lengths), fairseq-validate on "
         f"{args.valid_size} fixed sequences per split; {args.minutes:g} min budget per model, "
-        f"each model at its own Adam lr per task:", COLUMNS,
+        f"each model at its own Adam lr per task, {SCHEDULE_WORDS[args.lr_schedule]}:", COLUMNS,
         panels={panel: label for task in args.tasks for panel, label in (
             (task, "validation bit errors per sequence"),
             (f"{task}: training", "training loss (every logged interval)"))},

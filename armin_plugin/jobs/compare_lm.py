@@ -33,7 +33,7 @@ from ..errors import ArminError
 from ..modules.sizing import lstm_hidden_for
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
-from .learning_rates import add_rate_flags, add_schedule_flag, resolve_rates, schedule_flags
+from .learning_rates import SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, resolve_rates, schedule_flags
 from .lm_results import SplitScore, lm_results
 from .paper_cell import block_epoch_updates, paper_cell_flags
 from .report import render
@@ -81,8 +81,6 @@ PRESETS = {
                    tokens_per_sample=200, batch_size=128, armin_lr=0.001, lstm_lr=0.001,
                      **FULL_VALIDATION),
 }
-SCHEDULE_WORDS = {"constant": "constant (--lr-schedule constant)",
-                  "cosine": "each decayed to 0 along half a cosine over the budget (--lr-schedule cosine)"}
 BLOCKS = ["--task", "language_modeling", "--sample-break-mode", "none"]
 STREAMS = ["--task", "armin_tbptt_lm"]
 

@@ -35,6 +35,8 @@ def model_rate(args: argparse.Namespace, model: str) -> float:
 
 
 SCHEDULES = ("constant", "cosine")
+SCHEDULE_WORDS = {"constant": "constant (--lr-schedule constant)",
+                  "cosine": "each decayed to 0 along half a cosine over the budget (--lr-schedule cosine)"}
 
 
 def add_schedule_flag(parser: argparse.ArgumentParser):
