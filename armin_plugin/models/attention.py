@@ -24,7 +24,9 @@ class SourceAttention(nn.Module):
     def forward(self, query: Tensor, source: Tensor, padding_mask: Tensor) -> Tuple[Tensor, Tensor]:
         """query (B, Q); source (S, B, C); padding_mask (S, B) True at pads.
         Returns the attentional output (B, output_size) and the weights (S, B)."""
-        scores = torch.einsum("bc,sbc->sb", self.query_projection(query), source)
+        # products and sums rather than einsum: on the CPU einsum's batched (1 x C)(C x S)
+        # products copy every row, forward and backward (14% of a training step)
+        scores = (source * self.query_projection(query).unsqueeze(0)).sum(dim=2)
         weights = scores.masked_fill(padding_mask, float("-inf")).softmax(dim=0)
-        context = torch.einsum("sb,sbc->bc", weights, source)
+        context = (weights.unsqueeze(2) * source).sum(dim=0)
         return torch.tanh(self.output_projection(torch.cat([context, query], dim=-1))), weights
