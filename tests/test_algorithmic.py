@@ -202,6 +202,10 @@ def test_tiny_armin_trains_and_validates_through_fairseq(tmp_path):
     errors, long_errors = logged(output, "valid", "bit_errors"), logged(output, "valid_long", "bit_errors")
     assert errors and long_errors and logged(output, "valid", "seq_acc")
     assert long_errors[-1] > errors[-1]  # longer sequences, more bits to get wrong
+    # how the memory was read, in the training and validation logs as for armin_lm (4 slots)
+    slots_read = logged(output, "valid", "armin_slots_read")
+    assert slots_read and all(1 <= value <= 4 for value in slots_read)
+    assert logged(output, "valid", "armin_read_age") and re.search(r"armin_entropy=[0-9.]+", output)
     result = fairseq(
         "validate", "--user-dir", PLUGIN, "--task", "armin_algorithmic",
         "--path", tmp_path / "checkpoint_last.pt", "--valid-subset", "valid,valid_long",

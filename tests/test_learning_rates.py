@@ -75,5 +75,8 @@ def test_the_lr_schedule_decays_over_the_job_s_budget():
     assert schedule_flags("constant", 3.5, 0) == []
     assert compare_algorithmic.parse_args([]).schedule == []  # the algorithmic tables' constant rates
     assert compare_algorithmic.parse_args(["--lr-schedule", "cosine"]).schedule == ["--lr-scheduler", "cosine_over_time"]
+    assert compare_translation.parse_args([]).schedule == []  # constant: the better of the two in 5 minutes (docs/translation.md)
+    assert compare_translation.parse_args(["--minutes", "0", "--max-update", "100", "--lr-schedule", "cosine"]).schedule == [
+        "--lr-scheduler", "cosine", "--lr-period-updates", 100]
     with pytest.raises(ArminError, match="--lr-schedule cosine decays over the run's budget"):
         compare_lm.parse_args(["--minutes", "0", "--lr-schedule", "cosine"])

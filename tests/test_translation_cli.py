@@ -21,11 +21,12 @@ SEARCH = ["--beam", 5, "--max-len-a", 1.2, "--max-len-b", 10]
 
 @pytest.fixture(scope="module")
 def compared(libreoffice_slice, tmp_path_factory):
-    """The comparison job (tiny preset, 8 updates per model) and its output folder."""
+    """The comparison job (tiny preset, 8 updates per model, the rate decayed along half a
+    cosine over them) and its output folder."""
     out = tmp_path_factory.mktemp("compare") / "runs"
     result = python_module(
         "armin_plugin.jobs.compare_translation", "--data", libreoffice_slice, "--out", out,
-        "--preset", "tiny", "--max-update", 8,
+        "--preset", "tiny", "--max-update", 8, "--lr-schedule", "cosine",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out, result.stdout
@@ -60,7 +61,9 @@ def test_train_generate_score_both_models(compared, libreoffice_slice):
         assert 0 < chrf < 100
         generate_log = (out / name.lower() / "generate_test.log").read_text()
         assert "--beam 5" in " ".join(generate_log.split()) or "'beam': 5" in generate_log
-    assert (out / "results.md").read_text().count("|\n") == 4
+        assert "'lr_scheduler': {'_name': 'cosine'" in (out / name.lower() / "train.log").read_text()
+    results = (out / "results.md").read_text()
+    assert results.count("|\n") == 4 and "half a cosine over the budget (--lr-schedule cosine)" in results
 
 
 def test_scores_reach_tensorboard(compared):

@@ -25,7 +25,8 @@ from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from ..errors import ArminError
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
-from .learning_rates import RATE_FLAGS, add_rate_flags, model_rate, resolve_rates
+from .learning_rates import (RATE_FLAGS, SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, model_rate, resolve_rates,
+                             schedule_flags)
 from .report import render
 from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
@@ -74,7 +75,7 @@ def train_run(args, arch: str, run_dir: Path, logdir: Path, name: str) -> Path:
         args.data, "--task", "translation",
         "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
-        "--optimizer", "adam", "--lr", model_rate(args, name), "--clip-norm", 1.0,
+        "--optimizer", "adam", "--lr", model_rate(args, name), *args.schedule, "--clip-norm", 1.0,
         "--max-tokens", args.max_tokens // args.nprocs, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
         "--stop-time-hours", args.minutes / 60, "--validate-interval-updates", args.validate_every,
@@ -154,6 +155,7 @@ def parse_args(argv=None):
     parser.add_argument("--max-update", type=int, default=0, help="updates per model (0: no limit)")
     parser.add_argument("--max-tokens", type=int, help="tokens per batch (default: the preset's)")
     add_rate_flags(parser, "the preset's")
+    add_schedule_flag(parser)
     parser.add_argument("--validate-every", type=int, help="validation interval in updates (0: once per epoch; "
                         "default: the preset's)")
     parser.add_argument("--valid-steps", type=int, help="validate on the first N+1 batches of the valid split "
@@ -173,6 +175,7 @@ def parse_args(argv=None):
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
     check_process_count(args.nprocs, args.gpu)
+    args.schedule = schedule_flags(args.lr_schedule, args.minutes, args.max_update)
     args.device = [] if args.gpu else ["--cpu"]
     return args
 
@@ -189,7 +192,7 @@ def main(argv=None):
         results = JobResults(
             f"Test split of {args.data}: fairseq-generate --beam {args.beam}, detokenized sacrebleu "
             f"against {reference_path}; Adam lr ARMIN {args.armin_lr:g}, LSTM {args.lstm_lr:g}, "
-            f"{args.max_tokens} tokens per batch:",
+            f"{SCHEDULE_WORDS[args.lr_schedule]}; {args.max_tokens} tokens per batch:",
             COLUMNS, panels={"training": "training perplexity (label-smoothed loss, every logged interval)",
                              "validation": "validation perplexity (label-smoothed loss)"},
         )

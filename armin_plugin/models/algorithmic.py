@@ -6,7 +6,8 @@ its output [sigmoid(o) * h ; sigmoid(o_m) * r] to the task's output bits.
 picks the hidden size whose parameter count comes closest to N (e.g. an ARMIN model's).
 
 Both read ``src_inputs`` (B, T, input_size) and return logits (B, T, output_size); input
-and output sizes come from the task. Named sizes: ``*_tiny`` for tests.
+and output sizes come from the task. ``armin_algorithmic`` logs how it read its memory
+(``armin_entropy``, ``armin_slots_read``, ``armin_read_age``; :mod:`.memory_metrics`). Named sizes: ``*_tiny`` for tests.
 """
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from ..errors import ArminError
 from ..modules.sizing import lstm_hidden_for
 from .armin_cell_config import ARMINCellConfig
 from .armin_parts import armin_stack
+from .memory_metrics import log_memory_use, record_addressing
 from .architectures import register_architecture
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
@@ -47,6 +49,7 @@ class ARMINAlgorithmicModel(BaseFairseqModel):
         self.armin = armin_stack(cfg, input_size, cfg.armin_hidden_size, cfg.armin_slot_size,
                                  cfg.armin_slots, cfg.armin_layers)
         self.output_projection = nn.Linear(self.armin.output_size, output_size)
+        record_addressing(self.armin)
 
     @classmethod
     def build_model(cls, cfg: ARMINAlgorithmicConfig, task):
@@ -56,6 +59,7 @@ class ARMINAlgorithmicModel(BaseFairseqModel):
 
     def forward(self, src_inputs: Tensor, src_lengths=None, **unused) -> Tensor:
         output, _ = self.armin(src_inputs.transpose(0, 1))
+        log_memory_use(self.armin)
         return self.output_projection(output).transpose(0, 1)
 
 

@@ -3,16 +3,15 @@ from typing import Dict, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
-from fairseq.logging import metrics
 from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import AdaptiveSoftmax, FairseqDropout
 from torch import Tensor, nn
 
 from ..modules import ARMINState
-from ..modules.memory_diagnostics import MemoryUse, memory_use
 from ..training.memory_board import MemoryBoard
 from ..training.nonfinite import NonFiniteLoss
 from .armin_parts import armin_stack, new_embedding
+from .memory_metrics import log_memory_use, record_addressing
 from .reorder_memory import spare_memory
 from ..training.carried_state import CarriedStates
 
@@ -48,8 +47,7 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         self.num_updates = 0
         self.carried = CarriedStates(ARMINState)
         self.slot_clocks = CarriedStates(SlotClock)
-        for layer in self.armin.layers:
-            layer.record_addressing = True
+        record_addressing(self.armin)
         self.memory_board = MemoryBoard(getattr(cfg, "tensorboard_logdir", None))
         self.adaptive_softmax = None
         self.project_out = None
@@ -133,28 +131,15 @@ class ARMINLanguageModelDecoder(FairseqIncrementalDecoder):
         return x, {"attn": [None], "state": state}
 
     def _log_memory_use(self, stream_key: Optional[str], stream_position: int, batch_size: int):
-        """Log the temperature, how the memory was read (means over layers) and the address
-        losses (summed over layers, when on) to fairseq's metrics: training logs, validation
-        logs and TensorBoard. Slot ages continue across
-        the segments of a stream."""
+        """Log how the memory was read (:func:`.memory_metrics.log_memory_use`); slot ages
+        continue across the segments of a stream."""
         clock = None
         if stream_key is not None:
             device = self.embed_tokens.weight.device
             clock = self.slot_clocks.take(stream_key, stream_position, batch_size, device)
-        uses, written_at = [], []
-        for index, layer in enumerate(self.armin.layers):
-            use, written = memory_use(layer.last_trace, None if clock is None else clock.written_at[index])
-            uses.append(use)
-            written_at.append(written)
+        written_at = log_memory_use(self.armin, None if clock is None else clock.written_at)
         if stream_key is not None:
             self.slot_clocks.keep(stream_key, stream_position, SlotClock(torch.stack(written_at)))
-        metrics.log_scalar("armin_tau", self.armin.temperature, priority=900, round=3)
-        losses = [layer.last_address_loss for layer in self.armin.layers if layer.last_address_loss is not None]
-        if losses:  # --armin-entropy-bonus, --armin-load-balance: not part of fairseq's loss
-            metrics.log_scalar("armin_aux_loss", float(sum(losses)), priority=900, round=6)
-        for name in MemoryUse._fields:
-            value = sum(getattr(use, name) for use in uses) / len(uses)
-            metrics.log_scalar(f"armin_{name}", value, priority=900, round=3)
 
     def _show_memory(self, tokens: Tensor):
         """TensorBoard pictures of the memory at the first batch of each validation

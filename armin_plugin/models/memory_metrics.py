@@ -1,0 +1,37 @@
+"""How an ARMIN stack used its memory in its last call, as fairseq metrics (training logs,
+validation logs, TensorBoard): the temperature, the address losses and the means over layers
+of :class:`~armin_plugin.modules.memory_diagnostics.MemoryUse`."""
+from typing import List, Optional, Sequence
+
+from fairseq.logging import metrics
+from torch import Tensor
+
+from ..modules import ARMIN
+from ..modules.memory_diagnostics import MemoryUse, memory_use
+
+
+def record_addressing(armin: ARMIN):
+    """Make every layer keep the trace of its last call, which :func:`log_memory_use` reads."""
+    for layer in armin.layers:
+        layer.record_addressing = True
+
+
+def log_memory_use(armin: ARMIN, written_at: Optional[Sequence[Tensor]] = None) -> List[Tensor]:
+    """Log ``armin_tau``, ``armin_aux_loss`` (summed over layers, with ``--armin-entropy-bonus``
+    or ``--armin-load-balance``: not part of fairseq's loss) and ``armin_entropy``,
+    ``armin_slots_read``, ``armin_read_age`` (means over layers) of the last call.
+
+    written_at: per layer, (B, N) the step at which each slot was last written, carried from
+    earlier segments of the same rows; None for fresh sequences. Returns it updated."""
+    uses, written = [], []
+    for index, layer in enumerate(armin.layers):
+        use, layer_written = memory_use(layer.last_trace, None if written_at is None else written_at[index])
+        uses.append(use)
+        written.append(layer_written)
+    metrics.log_scalar("armin_tau", armin.temperature, priority=900, round=3)
+    losses = [layer.last_address_loss for layer in armin.layers if layer.last_address_loss is not None]
+    if losses:
+        metrics.log_scalar("armin_aux_loss", float(sum(losses)), priority=900, round=6)
+    for name in MemoryUse._fields:
+        metrics.log_scalar(f"armin_{name}", sum(getattr(use, name) for use in uses) / len(uses), priority=900, round=3)
+    return written
