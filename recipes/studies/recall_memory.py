@@ -1,0 +1,51 @@
+"""Associative recall, the algorithmic task that needs a memory (issue 12: ARMIN should solve
+it, 90% of sequences right at the training lengths): the recipe's ARMIN (d_h 64, d_r 32, 32
+slots, Adam 1e-2, its best rate, docs/algorithmic.md) with the remedies of the addressing
+fixed point, the ablations that say whether the memory is used, and more slots (64, 128),
+each beside the LSTM of its parameter count at the LSTM's own best rate (3e-3); exactly as ``compare_algorithmic`` trains them,
+10,000 updates of 32 sequences (about 3 minutes each at one thread), seeds 1 and 2.
+
+    bash recipes/study.sh recall_memory --jobs 2    # 28 runs, about 50 minutes on 2 cores
+"""
+from armin_plugin.jobs import compare_algorithmic as job
+
+TASK = "associative_recall"
+RECIPE = job.parse_args([])  # the recipe's defaults
+RATES = job.TASK_RATES[TASK]
+ARMIN = [*job.model_flags(RECIPE, TASK, "armin"), "--lr", RATES["armin_lr"]]
+
+
+def more_slots(slots: int):
+    """ARMIN with ``slots`` slots and the LSTM of that model's parameter count."""
+    sized = job.parse_args(["--armin-slots", str(slots)])
+    return {f"armin-slots{slots}": [*job.model_flags(sized, TASK, "armin"), "--lr", RATES["armin_lr"]],
+            f"lstm-as-slots{slots}": [*job.model_flags(sized, TASK, "lstm"), "--lr", RATES["lstm_lr"]]}
+
+
+GRID = dict(
+    title="Associative recall: remedies and ablations of ARMIN's memory (bit errors per sequence, training lengths).",
+    data=None,
+    task=["--task", "armin_algorithmic", "--algorithm", TASK, "--criterion", "algorithmic_bits",
+          "--train-size", RECIPE.train_size, "--valid-size", RECIPE.valid_size,
+          "--valid-subset", ",".join(job.SUBSETS), "--best-checkpoint-metric", "bit_errors", "--num-workers", 0],
+    flags=["--optimizer", "adam", "--clip-norm", RECIPE.clip_norm, "--batch-size", RECIPE.batch_size],
+    variants={
+        "armin": ARMIN,
+        "armin-slots1": [*ARMIN, "--armin-slots", 1],
+        "armin-no-read": [*ARMIN, "--armin-no-read"],
+        "armin-no-reread": [*ARMIN, "--armin-no-reread"],
+        "armin-tardis": [*ARMIN, "--armin-no-reread", "--armin-usage-input"],
+        "armin-balance1e-2": [*ARMIN, "--armin-load-balance", 0.01],
+        "armin-entropy1e-2": [*ARMIN, "--armin-entropy-bonus", 0.01],
+        "armin-lr3e-3": [*ARMIN, "--lr", 0.003],
+        "armin-tau-end0.5": [*ARMIN, "--armin-tau-end", 0.5],
+        "lstm": [*job.model_flags(RECIPE, TASK, "lstm"), "--lr", RATES["lstm_lr"]],
+        **more_slots(64),
+        **more_slots(128),
+    },
+    seeds=[1, 2],
+    max_update=10000,
+    report_at=[2500, 5000, 7500, 10000],
+    metric="bit_errors",
+    log_interval=100,
+)
