@@ -272,3 +272,37 @@ def test_the_parts_around_the_cell_start_as_lstm_wiseman_s_do():
         assert 0.09 < parameter.abs().max() <= 0.1, name
     torch.testing.assert_close(armin.decoder.output_projection.weight.std(), lstm.decoder.fc_out.weight.std(),
                                rtol=0.02, atol=0)
+
+
+def logged_memory_use(model, source, prev):
+    """fairseq's metrics of one full forward (training mode), and every decoder step's trace
+    (per layer) as the cell recorded it."""
+    from fairseq.logging import metrics
+
+    steps = []
+    hooks = [layer.register_forward_hook(lambda module, inputs, outputs: steps.append(module.last_trace))
+             for layer in model.decoder.armin.layers]
+    try:
+        with metrics.aggregate(new_root=True) as logged:
+            full_log_probs(model.train(), source, prev)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return logged.get_smoothed_values(), steps
+
+
+def test_the_decoder_logs_how_it_read_its_memory_over_the_whole_target():
+    torch.manual_seed(0)
+    vocabulary = build("armin_tiny", VOCAB)[1]
+    source = padded(sentences(vocabulary, [5, 9, 3, 7]), vocabulary.pad(), left=True)
+    prev = prev_tokens(vocabulary, 4, 12)
+    # one slot: every step reads the state its predecessor wrote (the first, the start memory)
+    logged, _ = logged_memory_use(build("armin_tiny", VOCAB, "--decoder-slots", 1)[0], source, prev)
+    assert (logged["armin_slots_read"], logged["armin_read_age"], logged["armin_entropy"]) == (1.0, 1.0, 0.0)
+    # four slots: the distinct slots read over all 12 steps of a row, not those of one step
+    logged, steps = logged_memory_use(build("armin_tiny", VOCAB)[0], source, prev)
+    assert len(steps) == 12 and all(trace.read.shape == (1, 4) for trace in steps)
+    read = torch.cat([trace.read for trace in steps])  # (T, B)
+    distinct = sum(len(set(read[:, row].tolist())) for row in range(4)) / 4
+    assert logged["armin_slots_read"] == pytest.approx(distinct, abs=1e-3) and distinct > 1
+    assert logged["armin_read_age"] >= 1.0

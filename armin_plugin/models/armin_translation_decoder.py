@@ -9,9 +9,11 @@ from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
 from ..modules import ARMINState
+from ..modules.addressing_trace import AddressingTrace
 from .armin_encoder import ARMINEncoderOut, side_stack
 from .armin_parts import new_embedding, new_linear
 from .armin_translation_config import decoder_start, dropout_at
+from .memory_metrics import log_memory_use, record_addressing
 from .reorder_memory import spare_memory
 from .attention import SourceAttention
 
@@ -53,7 +55,9 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
     p_M; with ``encoder-state`` the decoder continues from the encoder's final state.
     ``forward(prev_output_tokens (B, T), encoder_out)`` returns logits (B, T, V) and
     ``{"attn": [weights (B, T, S) or None]}``. With a non-empty ``incremental_state`` only
-    the last token is read and the cache (:class:`DecoderCache`) is continued.
+    the last token is read and the cache (:class:`DecoderCache`) is continued; without one
+    (training, validation) the decoder logs how it read its memory (``armin_entropy``,
+    ``armin_slots_read``, ``armin_read_age``).
     """
 
     def __init__(self, cfg, dictionary, encoder_output_size: int, embed_tokens: Optional[nn.Embedding] = None):
@@ -65,6 +69,7 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         self.out_embed_dim = cfg.decoder_out_embed_dim
         feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
         self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size)
+        record_addressing(self.armin)
         self.initial_hidden = None
         if decoder_start(cfg) == "summary":
             self.initial_hidden = new_linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
@@ -109,12 +114,13 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         embedded = self.dropout_in_module(self.embed_tokens(prev_output_tokens)).transpose(0, 1)
         padding_mask = prev_output_tokens.eq(self.padding_idx).t()  # (T, B)
         state, feed = cache.state, cache.input_feed
-        outputs, weights = [], []
+        outputs, weights, traces = [], [], []
         with self.armin.reusing_weights():
             for step, (x, pad) in enumerate(zip(embedded.unbind(0), padding_mask.unbind(0))):
                 step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
                 out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None,
                                         overwrite_state=owned or step > 0)
+                traces.append([layer.last_trace for layer in self.armin.layers])
                 out = out.squeeze(0)
                 if self.attention is None:
                     feed = self.dropout_out_module(self.project_state(out))
@@ -125,8 +131,19 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
                 outputs.append(feed)
         if incremental_state is not None:
             self._set_cache(incremental_state, DecoderCache(*state, feed))
+        else:
+            self._log_memory_use(traces)
         attn = torch.stack(weights, dim=1) if weights else None  # (B, T, S)
         return torch.stack(outputs, dim=1), {"attn": [attn]}
+
+    def _log_memory_use(self, traces):
+        """Log how the decoder read its memory over the target sentences
+        (:func:`.memory_metrics.log_memory_use`, means over the decoder's layers) from the
+        per-step ``traces`` (one list per step, one trace per layer); a slot that still holds
+        the start memory counts as written just before the first target step."""
+        for layer, layer_traces in zip(self.armin.layers, zip(*traces)):
+            layer.last_trace = AddressingTrace.concat(list(layer_traces))
+        log_memory_use(self.armin)
 
     def initial_cache(self, encoder_out: ARMINEncoderOut) -> DecoderCache:
         """The state before the first target token: from the encoder summary, or the
