@@ -47,10 +47,14 @@ def test_every_shipped_grid_loads_and_prints_its_commands(path, capsys, tmp_path
     assert "OMP_NUM_THREADS=1 MKL_NUM_THREADS=1" in printed and "OMP_WAIT_POLICY=PASSIVE" in printed
 
 
-def test_seeds_choose_a_subset_of_the_grid_s_runs(capsys):
+def test_seeds_choose_a_subset_of_the_grid_s_runs_or_add_runs(capsys):
     command.main(["tiny", "--seeds", "2", "--dry-run"])
     printed = capsys.readouterr().out
     assert printed.count("fairseq-train --user-dir") == 2 and "--seed 2 " in printed and "--seed 1 " not in printed
+    command.main(["tiny", "--seeds", "1,3", "--dry-run"])  # a seed the grid does not list: runs of its own
+    printed = capsys.readouterr().out
+    assert printed.count("fairseq-train --user-dir") == 4 and "--seed 3 " in printed and "--seed 2 " not in printed
+    assert "runs/armin/seed3/checkpoints" in printed
 
 
 def test_the_validation_interval_is_the_gcd_of_the_report_counts():
@@ -125,7 +129,8 @@ def test_unknown_grids_and_variants_are_one_line(tmp_path):
     one_line_exit(["tiny", "--variants", "armin,gru", "--dry-run"], "grid tiny has no variant gru (its variants: armin, lstm)")
     one_line_exit(["tiny", "--jobs", "0"], "--jobs must be >= 1")
     one_line_exit(["tiny", "--variants", ",", "--dry-run"], "--variants names no variant")
-    one_line_exit(["tiny", "--seeds", "1,3", "--dry-run"], "--seeds must name seeds of grid tiny (1, 2), got 1, 3")
+    one_line_exit(["tiny", "--seeds", "1,0", "--dry-run"], "--seeds must be distinct positive integers, got 1, 0")
+    one_line_exit(["tiny", "--seeds", "3,3", "--dry-run"], "--seeds must be distinct positive integers, got 3, 3")
     one_line_exit(["tiny", "--seeds", "one", "--dry-run"], "--seeds must be comma-separated integers, got 'one'")
     one_line_exit(["tiny", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path)], "nothing does not exist")
 

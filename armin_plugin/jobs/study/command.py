@@ -61,8 +61,8 @@ def parse_args(argv=None):
     parser.add_argument("--jobs", type=int, default=usable_cores(),
                         help="runs at once, one thread each (default: the cores this process may use)")
     parser.add_argument("--variants", help="comma-separated variants to run (default: all of the grid's)")
-    parser.add_argument("--seeds", help="comma-separated seeds to run (default: all of the grid's); "
-                        "the table covers these seeds")
+    parser.add_argument("--seeds", help="comma-separated seeds to run (default: the grid's; others add runs "
+                        "beside the grid's own); the table covers these seeds")
     parser.add_argument("--max-update", type=int,
                         help="a shorter budget than the grid's (its report counts up to there, and this one; "
                         "default --out: runs/study/GRID-Nu)")

@@ -67,12 +67,12 @@ class Grid:
         return replace(self, variants={name: self.variants[name] for name in names})
 
     def with_seeds(self, seeds: List[int]) -> "Grid":
-        """This grid with only the seeds ``seeds`` (raises ArminError for ones it does not have)."""
-        unknown = [seed for seed in seeds if seed not in self.seeds]
-        if unknown or not seeds:
-            raise ArminError(f"--seeds must name seeds of grid {self.name} ({', '.join(map(str, self.seeds))}), "
-                             f"got {', '.join(map(str, seeds)) or 'none'}")
-        return replace(self, seeds=[seed for seed in self.seeds if seed in seeds])
+        """This grid with the seeds ``seeds`` instead of its own: a subset, or more (e.g. a
+        third seed where a difference is small); raises ArminError for none, a seed that is
+        not a positive integer, or one given twice."""
+        if not seeds or not all(map(_is_positive_int, seeds)) or len(set(seeds)) < len(seeds):
+            raise ArminError(f"--seeds must be distinct positive integers, got {', '.join(map(str, seeds)) or 'none'}")
+        return replace(self, seeds=list(seeds))
 
     def shortened(self, max_update: int) -> "Grid":
         """This grid with a budget of ``max_update`` updates (at most its own), reporting at
