@@ -294,3 +294,17 @@ def test_the_job_trains_under_the_lr_schedule_it_is_given(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'lr_scheduler': {'_name': 'cosine_over_time'" in (out / "copy" / "armin" / "train.log").read_text()
     assert "half a cosine over the budget (--lr-schedule cosine)" in (out / "results.md").read_text()
+
+
+def test_the_job_trains_the_cell_the_study_chose_per_task():
+    """ARMIN with TARDIS's mask on associative recall (TASK_VARIANTS), the paper's cell on the
+    other tasks and, with --armin-paper-cell, on every task; the LSTM is never changed."""
+    from armin_plugin.jobs import compare_algorithmic as job
+
+    shipped, paper = job.parse_args([]), job.parse_args(["--armin-paper-cell"])
+    assert "--armin-no-reread" in job.model_flags(shipped, "associative_recall", "armin")
+    for task in ("copy", "repeat_copy"):
+        assert job.model_flags(shipped, task, "armin") == job.model_flags(paper, task, "armin")
+    for task in job.ALGORITHMS:
+        assert "--armin-no-reread" not in job.model_flags(paper, task, "armin")
+        assert job.model_flags(shipped, task, "lstm") == job.model_flags(paper, task, "lstm")

@@ -10,14 +10,14 @@ each beside the LSTM of its parameter count at the LSTM's own best rate (3e-3); 
 from armin_plugin.jobs import compare_algorithmic as job
 
 TASK = "associative_recall"
-RECIPE = job.parse_args([])  # the recipe's defaults
+RECIPE = job.parse_args(["--armin-paper-cell"])  # the recipe's defaults, the paper's cell
 RATES = job.TASK_RATES[TASK]
 ARMIN = [*job.model_flags(RECIPE, TASK, "armin"), "--lr", RATES["armin_lr"]]
 
 
 def more_slots(slots: int):
     """ARMIN with ``slots`` slots and the LSTM of that model's parameter count."""
-    sized = job.parse_args(["--armin-slots", str(slots)])
+    sized = job.parse_args(["--armin-paper-cell", "--armin-slots", str(slots)])
     return {f"armin-slots{slots}": [*job.model_flags(sized, TASK, "armin"), "--lr", RATES["armin_lr"]],
             f"lstm-as-slots{slots}": [*job.model_flags(sized, TASK, "lstm"), "--lr", RATES["lstm_lr"]]}
 
