@@ -7,7 +7,8 @@ picks the hidden size whose parameter count comes closest to N (e.g. an ARMIN mo
 
 Both read ``src_inputs`` (B, T, input_size) and return logits (B, T, output_size); input
 and output sizes come from the task. ``armin_algorithmic`` logs how it read its memory
-(``armin_entropy``, ``armin_slots_read``, ``armin_read_age``; :mod:`.memory_metrics`). Named sizes: ``*_tiny`` for tests.
+(``armin_entropy``, ``armin_slots_read``, ``armin_read_age``; :mod:`.memory_metrics`).
+Named sizes: ``*_tiny`` for tests.
 """
 from dataclasses import dataclass, field
 
