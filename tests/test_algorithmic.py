@@ -308,3 +308,7 @@ def test_the_job_trains_the_cell_the_study_chose_per_task():
     for task in job.ALGORITHMS:
         assert "--armin-no-reread" not in job.model_flags(paper, task, "armin")
         assert job.model_flags(shipped, task, "lstm") == job.model_flags(paper, task, "lstm")
+    # the table's title says which cell ARMIN trained
+    assert job.armin_cell_words(shipped) == "with --armin-no-reread on associative recall"
+    assert job.armin_cell_words(paper) == job.armin_cell_words(job.parse_args(["--tasks", "copy"])) == (
+        "as in the paper on every task")

@@ -76,6 +76,13 @@ def model_flags(args, algorithm: str, model: str) -> List:
     return ["--arch", "lstm_algorithmic", "--lstm-params", armin_params(args, algorithm)]
 
 
+def armin_cell_words(args) -> str:
+    """Which cell ARMIN trains on which task, for the table's title."""
+    changed = [f"{' '.join(flags)} on {task.replace('_', ' ')}" for task, flags in TASK_VARIANTS.items()
+               if flags and task in args.tasks and not args.armin_paper_cell]
+    return "with " + ", ".join(changed) if changed else "as in the paper on every task"
+
+
 def task_rate(args, algorithm: str, model: str) -> float:
     """The Adam learning rate of ``model`` on ``algorithm``: ``--armin-lr`` / ``--lstm-lr``,
     else ``--lr``, else :data:`TASK_RATES`."""
@@ -170,8 +177,7 @@ def main(argv=None):
     results = JobResults(
         f"Best checkpoint (fewest bit errors at training lengths), fairseq-validate on "
         f"{args.valid_size} fixed sequences per split; {args.minutes:g} min budget per model, "
-        f"each model at its own Adam lr per task, {SCHEDULE_WORDS[args.lr_schedule]}; ARMIN "
-        f"{'as in the paper on every task' if args.armin_paper_cell else 'with --armin-no-reread on associative recall'}:",
+        f"each model at its own Adam lr per task, {SCHEDULE_WORDS[args.lr_schedule]}; ARMIN {armin_cell_words(args)}:",
         COLUMNS,
         panels={panel: label for task in args.tasks for panel, label in (
             (task, "validation bit errors per sequence"),

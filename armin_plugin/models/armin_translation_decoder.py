@@ -114,13 +114,13 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         embedded = self.dropout_in_module(self.embed_tokens(prev_output_tokens)).transpose(0, 1)
         padding_mask = prev_output_tokens.eq(self.padding_idx).t()  # (T, B)
         state, feed = cache.state, cache.input_feed
-        outputs, weights, traces = [], [], []
+        outputs, weights, recorded = [], [], []
         with self.armin.reusing_weights():
             for step, (x, pad) in enumerate(zip(embedded.unbind(0), padding_mask.unbind(0))):
                 step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
                 out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None,
                                         overwrite_state=owned or step > 0)
-                traces.append([layer.last_trace for layer in self.armin.layers])
+                recorded.append([(layer.last_trace, layer.last_address_loss) for layer in self.armin.layers])
                 out = out.squeeze(0)
                 if self.attention is None:
                     feed = self.dropout_out_module(self.project_state(out))
@@ -132,18 +132,25 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         if incremental_state is not None:
             self._set_cache(incremental_state, DecoderCache(*state, feed))
         else:
-            self._log_memory_use(traces)
+            self._log_memory_use(recorded)
         attn = torch.stack(weights, dim=1) if weights else None  # (B, T, S)
         return torch.stack(outputs, dim=1), {"attn": [attn]}
 
-    def _log_memory_use(self, traces):
+    def _log_memory_use(self, steps):
         """Log how the decoder read its memory over the target sentences
-        (:func:`.memory_metrics.log_memory_use`, means over the decoder's layers) from the
-        per-step ``traces`` (one list per step, one trace per layer); a slot that still holds
-        the start memory counts as written just before the first target step."""
-        for layer, layer_traces in zip(self.armin.layers, zip(*traces)):
-            layer.last_trace = AddressingTrace.concat(list(layer_traces))
-        log_memory_use(self.armin)
+        (:func:`.memory_metrics.log_memory_use`, means over the decoder's layers) from what
+        each layer recorded at every step (``steps``: per step, per layer, (trace, address
+        loss)): the traces joined into one per layer, the address losses (one value per
+        step, with ``--armin-entropy-bonus`` / ``--armin-load-balance``) averaged over the
+        steps. A slot that still holds the start memory counts as written just before the
+        first target step."""
+        traces, losses = [], []
+        for layer_steps in zip(*steps):
+            layer_traces, layer_losses = zip(*layer_steps)
+            traces.append(AddressingTrace.concat(list(layer_traces)))
+            known = [loss for loss in layer_losses if loss is not None]
+            losses.append(sum(known) / len(known) if known else None)
+        log_memory_use(self.armin, traces=traces, address_losses=losses)
 
     def initial_cache(self, encoder_out: ARMINEncoderOut) -> DecoderCache:
         """The state before the first target token: from the encoder summary, or the

@@ -7,6 +7,7 @@ from fairseq.logging import metrics
 from torch import Tensor
 
 from ..modules import ARMIN
+from ..modules.addressing_trace import AddressingTrace
 from ..modules.memory_diagnostics import MemoryUse, memory_use
 
 
@@ -16,20 +17,29 @@ def record_addressing(armin: ARMIN):
         layer.record_addressing = True
 
 
-def log_memory_use(armin: ARMIN, written_at: Optional[Sequence[Tensor]] = None) -> List[Tensor]:
+def log_memory_use(armin: ARMIN, written_at: Optional[Sequence[Tensor]] = None,
+                   traces: Optional[Sequence[AddressingTrace]] = None,
+                   address_losses: Optional[Sequence[Optional[Tensor]]] = None) -> List[Tensor]:
     """Log ``armin_tau``, ``armin_aux_loss`` (summed over layers, with ``--armin-entropy-bonus``
     or ``--armin-load-balance``: not part of fairseq's loss) and ``armin_entropy``,
-    ``armin_slots_read``, ``armin_read_age`` (means over layers) of the last call.
+    ``armin_slots_read``, ``armin_read_age`` (means over layers).
 
     written_at: per layer, (B, N) the step at which each slot was last written, carried from
-    earlier segments of the same rows; None for fresh sequences. Returns it updated."""
+    earlier segments of the same rows; None for fresh sequences. traces, address_losses: per
+    layer, what to summarize (default: each layer's last call, ``last_trace`` and
+    ``last_address_loss``; a caller that steps the stack one call per step passes the
+    concatenated trace). Returns written_at updated."""
+    layers = armin.layers
+    traces = [layer.last_trace for layer in layers] if traces is None else traces
+    if address_losses is None:
+        address_losses = [layer.last_address_loss for layer in layers]
     uses, written = [], []
-    for index, layer in enumerate(armin.layers):
-        use, layer_written = memory_use(layer.last_trace, None if written_at is None else written_at[index])
+    for index, trace in enumerate(traces):
+        use, layer_written = memory_use(trace, None if written_at is None else written_at[index])
         uses.append(use)
         written.append(layer_written)
     metrics.log_scalar("armin_tau", armin.temperature, priority=900, round=3)
-    losses = [layer.last_address_loss for layer in armin.layers if layer.last_address_loss is not None]
+    losses = [loss for loss in address_losses if loss is not None]
     if losses:
         metrics.log_scalar("armin_aux_loss", float(sum(losses)), priority=900, round=6)
     for name in MemoryUse._fields:
