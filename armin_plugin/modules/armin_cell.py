@@ -8,8 +8,9 @@ from torch import Tensor, nn
 
 from ..errors import ArminError
 from .addressing_trace import AddressingTrace
+from .deferred_gradients import DeferredLinear
 from .initialisation import initialise
-from .recurrence import RecurrentWeights, run_recurrence
+from .recurrence import RecurrentWeights, defer_weight_gradients, run_recurrence
 from .variants import CellVariant
 
 # hidden (B, d_h), memory (B, N, d_r), steps (B,), and read_age (B, N) for the variants
@@ -152,7 +153,7 @@ class ARMINCell(nn.Module):
             self.usage = nn.Linear(num_slots, num_slots, bias=False)
             nn.init.zeros_(self.usage.weight)
         self._arranged_key, self._arranged = None, None  # see arranged_weights()
-        self._reused = None  # see reusing_weights()
+        self._reused, self._deferred = None, None  # see reusing_weights()
         # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
         self.record_addressing = False
         self.last_trace: Optional[AddressingTrace] = None
@@ -198,14 +199,19 @@ class ARMINCell(nn.Module):
         Returns outputs (T, B, d_h + d_r) and the state after the last step.
         """
         input_weight, input_bias, weights = self.arranged_weights()
-        projected = F.linear(inputs, input_weight, input_bias)  # (T, B, N + G + P)
+        deferred = None
+        if self._deferred is not None:  # reusing_weights()
+            project, deferred = self._deferred
+            projected = project(inputs)
+        else:
+            projected = F.linear(inputs, input_weight, input_bias)  # (T, B, N + G + P)
         record = [] if self.record_addressing else None
         if self.variant.reads_history and len(state) == 3:
             state = (*state, self._unread(inputs.size(1), inputs.device))
         outputs, final, self.last_address_loss = run_recurrence(
             projected, state, weights, gumbel_noise, step_mask, temperature, record,
             self.variant, None if self.usage is None else self.usage.weight, soft_reads,
-            overwrite_memory,
+            overwrite_memory, deferred if deferred is not None and deferred.tracked else None,
         )
         if record is not None:
             logits, read, written = record
@@ -239,15 +245,20 @@ class ARMINCell(nn.Module):
     @contextmanager
     def reusing_weights(self) -> Iterator[None]:
         """Within the block every call uses one arrangement of the parameters, built on entry
-        (with autograd when it is on: gradients of all calls flow back through it). For
-        callers that run one step per call while training, such as a decoder with input
-        feeding; the parameters must not change inside the block."""
+        (with autograd when it is on: gradients of all calls flow back through it), and the
+        weight gradients are computed once over the rows of all calls, one product per
+        weight, instead of once per call (:mod:`.deferred_gradients`). For callers that run
+        one step per call while training, such as a decoder with input feeding; the
+        parameters must not change inside the block."""
         input_weight, input_bias, weights = self._arrange_weights()
-        self._reused = input_weight, input_bias, RecurrentWeights(*(w.contiguous() for w in weights))
+        project = DeferredLinear(input_weight, input_bias)
+        recurrent = defer_weight_gradients(RecurrentWeights(*(w.contiguous() for w in weights)))
+        self._reused = input_weight, input_bias, RecurrentWeights(*recurrent.weights)
+        self._deferred = project, recurrent
         try:
             yield
         finally:
-            self._reused = None
+            self._reused, self._deferred = None, None
 
     def train(self, mode: bool = True):
         self._arranged_key, self._arranged = None, None

@@ -12,6 +12,7 @@ a successful build removes the builds of other keys.
 
     python -c "from armin_plugin.modules import native; print(native.build())"  # install.sh
 """
+import functools
 import hashlib
 import shutil
 import sys
@@ -29,8 +30,10 @@ _loaded = False
 _reason: Optional[str] = "not loaded yet"
 
 
+@functools.lru_cache(maxsize=None)
 def build_key() -> str:
-    """Hash of the sources, the flags and the torch version (12 hex digits)."""
+    """Hash of the sources, the flags and the torch version (12 hex digits), read once per
+    process (every recurrence call names the library it runs)."""
     digest = hashlib.sha256()
     for source in SOURCES:
         digest.update(source.read_bytes())

@@ -51,6 +51,7 @@ from torch.autograd.function import once_differentiable
 from ..errors import ArminError
 from . import native
 from .address_losses import address_loss
+from .deferred_gradients import DeferredGradients
 from .variants import REREAD_PENALTY, USAGE_DECAY, CellVariant
 
 logger = logging.getLogger(__name__)
@@ -249,12 +250,14 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
 
 def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
                   backend="python", variant=CellVariant(), address_grad=None, usage_log=None,
-                  soft=None):
+                  soft=None, deferred=None):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
     (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
     (T, B, N) or None: a gradient added to that of the address logits (the address losses);
     ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None; ``soft``: the rows
-    that read softly, as in :func:`_run_forward`.
+    that read softly, as in :func:`_run_forward`; ``deferred``: the
+    :func:`defer_weight_gradients` of the weights, which keeps this call's factors of their
+    gradients (the returned ones are then None), or None.
 
     Returns gradients of (the projection (T, B, N + G + P), hidden, memory), of the
     :class:`RecurrentWeights` and of W_u (None without ``usage_log``).
@@ -288,22 +291,70 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     def flat(x):
         return x.reshape(steps_total * batch, -1)
 
-    grad_write = flat(grad_value).t() @ flat(acts.new_hidden)
-    if addressed:
-        grad_address = flat(grad_addr).t() @ flat(acts.hidden_read[..., :d_h])
-    else:  # argmax addressing, or no read: no gradient reaches the address logits
-        grad_address = grad_write.new_zeros(n_slots, d_h)
-    grad_value_sum = flat(grad_value).sum(0)
-    weight_grads = RecurrentWeights(
-        torch.cat([grad_address, grad_write]),
-        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
-        flat(grad_gate_in).t() @ flat(acts.hidden_read),
-        flat(grad_trans_in).t() @ flat(acts.gates * acts.hidden_read),
+    factors = WeightFactors(
+        flat(grad_addr) if addressed else None, flat(acts.hidden_read[..., :d_h]), flat(grad_value),
+        flat(acts.new_hidden), flat(grad_gate_in), flat(acts.hidden_read), flat(grad_trans_in),
+        flat(acts.gates * acts.hidden_read),
     )
+    if deferred is not None:
+        deferred.keep(factors)
+        weight_grads = RecurrentWeights(None, None, None, None)
+    else:
+        weight_grads = _weight_gradients(factors, n_slots)
     grad_usage = None
     if usage_log is not None:  # logits += u_t W_u^T
-        grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_write.new_zeros(n_slots, n_slots)
+        grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_out.new_zeros(n_slots, n_slots)
     return (grad_projected, grad_state, grad_memory), weight_grads, grad_usage
+
+
+class WeightFactors(NamedTuple):
+    """What the gradients of the :class:`RecurrentWeights` are made of, each (R, ...) over
+    R = T * B rows: grad_addr (N) (None: no gradient reached the logits), hidden h_{t-1}
+    (d_h), grad_value dL/dv_t (d_r), new_hidden h_t (d_h), grad_gate_in (G), hidden_read
+    [h_{t-1} ; r_t] (G), grad_trans_in (P), gated [g_h * h_{t-1} ; g_r * r_t] (G)."""
+
+    grad_addr: Optional[Tensor]
+    hidden: Tensor
+    grad_value: Tensor
+    new_hidden: Tensor
+    grad_gate_in: Tensor
+    hidden_read: Tensor
+    grad_trans_in: Tensor
+    gated: Tensor
+
+
+def _weight_gradients(factors: WeightFactors, n_slots: int) -> RecurrentWeights:
+    """The gradients of the :class:`RecurrentWeights`, one product over all rows each."""
+    grad_write = factors.grad_value.t() @ factors.new_hidden
+    if factors.grad_addr is not None:
+        grad_address = factors.grad_addr.t() @ factors.hidden
+    else:  # argmax addressing, or no read: no gradient reaches the address logits
+        grad_address = grad_write.new_zeros(n_slots, factors.hidden.size(-1))
+    grad_value_sum = factors.grad_value.sum(0)
+    return RecurrentWeights(
+        torch.cat([grad_address, grad_write]),
+        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
+        factors.grad_gate_in.t() @ factors.hidden_read,
+        factors.grad_trans_in.t() @ factors.gated,
+    )
+
+
+def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
+    """The :class:`RecurrentWeights` for a run of calls of :func:`run_recurrence` (pass it as
+    ``deferred_weights``) whose weight gradients are computed once, over the rows of all
+    calls (see :mod:`.deferred_gradients`), instead of once per call."""
+    slot_size = weights.transform.size(1) - weights.from_hidden.size(1)  # G - d_h
+    n_slots = weights.from_hidden.size(0) - slot_size
+
+    def gradients(kept):
+        addressed = [f for f in kept if f.grad_addr is not None]
+        if addressed and len(addressed) < len(kept):  # some calls sampled, some did not
+            kept = [f if f.grad_addr is not None else f._replace(grad_addr=f.grad_value.new_zeros(
+                f.grad_value.size(0), n_slots)) for f in kept]
+        joined = WeightFactors(*(None if parts[0] is None else torch.cat(parts) for parts in zip(*kept)))
+        return _weight_gradients(joined, n_slots)
+
+    return DeferredGradients(weights, gradients)
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
@@ -392,7 +443,7 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, soft, projected, hidden, memory, *weights):
+                usage_weight, soft, deferred, projected, hidden, memory, *weights):
         weights = RecurrentWeights(*weights)
         addr_in, gate_in, trans_in = split_projection(
             projected, memory.size(1), hidden.size(-1) + memory.size(-1))
@@ -411,6 +462,7 @@ class _Recurrence(torch.autograd.Function):
         ctx.masked = real is not None
         ctx.usage = usage_log is not None
         ctx.soft = soft
+        ctx.deferred = deferred
         saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
         saved += [real] if ctx.masked else []
         saved += [usage_log] if ctx.usage else []
@@ -433,9 +485,9 @@ class _Recurrence(torch.autograd.Function):
             inputs, weight_grads, grad_usage = _run_backward(
                 grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
                 backend=ctx.backend, variant=ctx.variant, address_grad=ctx.address_grad,
-                usage_log=usage_log, soft=ctx.soft,
+                usage_log=usage_log, soft=ctx.soft, deferred=ctx.deferred,
             )
-        return (None, None, None, None, None, None, None, None, grad_usage, None, *inputs, *weight_grads)
+        return (None, None, None, None, None, None, None, None, grad_usage, None, None, *inputs, *weight_grads)
 
 
 def split_projection(projected: Tensor, n_slots: int, gate_size: int) -> Tuple[Tensor, Tensor, Tensor]:
@@ -470,6 +522,7 @@ def run_recurrence(
     usage_weight: Optional[Tensor] = None,
     soft: Optional[Tensor] = None,
     overwrite_memory: bool = False,
+    deferred_weights: Optional[DeferredGradients] = None,
 ) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
@@ -485,7 +538,9 @@ def run_recurrence(
     ``variant.usage_input``; soft: (B,) bool, the rows that read the Gumbel-softmax mixture
     (``variant.soft_to_hard``; ignored without noise), or None; overwrite_memory: without
     autograd, write the new memory into ``state``'s when it is contiguous (no copy; the
-    caller owns that state and drops it, as incremental decoding does).
+    caller owns that state and drops it, as incremental decoding does); deferred_weights:
+    :func:`defer_weight_gradients` of ``weights`` (which are then its ``weights``): backward
+    keeps its factors of the weight gradients there instead of returning them.
     Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
     read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
     losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
@@ -508,7 +563,7 @@ def run_recurrence(
         if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
             outputs, hidden, memory, steps, *extra = _Recurrence.apply(
                 backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, soft, *tensors
+                usage_weight, soft, deferred_weights, *tensors
             )
             read_age = extra.pop(0) if read_age is not None else None
             aux = extra[0] if extra else None

@@ -42,6 +42,10 @@ GRID = dict(
         "lstm": [*job.model_flags(RECIPE, TASK, "lstm"), "--lr", RATES["lstm_lr"]],
         **more_slots(64),
         **more_slots(128),
+        # fewer slots than the longest sequence (32 steps): writes that follow the address
+        # after the first N steps, which fill slots 0..N-1 in order (the spec's write rule)
+        **{f"armin{cell}-slots{slots}": [*ARMIN, *flags, "--armin-slots", slots]
+           for slots in (8, 16) for cell, flags in (("", []), ("-no-reread", ["--armin-no-reread"]))},
     },
     seeds=[1, 2],
     max_update=10000,
