@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from armin_plugin.errors import ArminError
-from armin_plugin.modules import ARMIN, ARMINState, native, recurrence
+from armin_plugin.modules import ARMIN, ARMINState, CellVariant, native, recurrence
 from armin_plugin.modules.addressing import sample_gumbel
 
 needs_native = pytest.mark.skipif(
@@ -32,10 +32,10 @@ def onednn_products(run):
     return sum(event.count for event in profile.key_averages() if event.key == "mkldnn::_linear_pointwise")
 
 
-def build(dtype, d_x=3, d_h=4, d_r=7, n_slots=3, layers=2):
+def build(dtype, d_x=3, d_h=4, d_r=7, n_slots=3, layers=2, variant=CellVariant()):
     torch.manual_seed(0)
     model = ARMIN(d_x, d_h, d_r, n_slots, num_layers=layers, temperature=0.6,
-                  forget_bias=0.4).to(dtype)
+                  forget_bias=0.4, variant=variant).to(dtype)
     with torch.no_grad():
         for cell in model.layers:
             cell.initial_memory.normal_()
@@ -61,6 +61,8 @@ def run(model, backend, monkeypatch, training, steps=11, batch=4, carried=True, 
         torch.randn(layers, batch, d_h, generator=gen, dtype=dtype).tanh(),
         torch.randn(layers, batch, n_slots, d_r, generator=gen, dtype=dtype),
         torch.tensor([0, 1, 2, 5]).expand(layers, batch).clone(),  # filling and full rows
+        # read ages (0: not read yet, 1: read at the previous step) where the cell keeps them
+        torch.randint(0, 3, (layers, batch, n_slots), generator=gen) if model.variant.reads_history else None,
     ) if carried else None
     weights = [torch.randn(s, generator=gen, dtype=dtype) for s in [
         (steps, batch, model.output_size), (layers, batch, d_h), (layers, batch, n_slots, d_r)]]
@@ -68,7 +70,7 @@ def run(model, backend, monkeypatch, training, steps=11, batch=4, carried=True, 
     inputs = x.requires_grad_()
     leaves = [inputs]
     if carried:
-        state = ARMINState(state.hidden.requires_grad_(), state.memory.requires_grad_(), state.steps)
+        state = state._replace(hidden=state.hidden.requires_grad_(), memory=state.memory.requires_grad_())
         leaves += [state.hidden, state.memory]
     out, final = model(inputs, state, padding_mask=pad, gumbel_noise=noise)
     loss = sum((w * t).sum() for w, t in zip(weights, (out, final.hidden, final.memory)))
@@ -84,9 +86,11 @@ def run(model, backend, monkeypatch, training, steps=11, batch=4, carried=True, 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("training", [True, False], ids=["gumbel", "argmax"])
 @pytest.mark.parametrize("carried", [True, False], ids=["carried", "fresh"])
-def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried):
-    model = build(dtype)
+@pytest.mark.parametrize("variant", [CellVariant(), CellVariant(no_reread=True)], ids=["paper", "no-reread"])
+def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried, variant):
+    model = build(dtype, variant=variant)
     assert model.slot_size > model.hidden_size
+    assert recurrence.choose_backend([torch.zeros(1, dtype=dtype)], variant) == "native"
     python = run(model, "python", monkeypatch, training, carried=carried)
     compiled = run(model, "native", monkeypatch, training, carried=carried)
     tol = ROUNDING[dtype]
@@ -95,6 +99,10 @@ def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried):
     torch.testing.assert_close(final.hidden, ref_final.hidden, **tol)
     torch.testing.assert_close(final.memory, ref_final.memory, **tol)
     assert torch.equal(final.steps, ref_final.steps)
+    if variant.no_reread:
+        assert torch.equal(final.read_age, ref_final.read_age)
+        for trace in traces:  # never the slot of the previous real step (pads aside)
+            assert (trace.read[1:] != trace.read[:-1])[trace.real[1:] & trace.real[:-1]].all()
     for trace, ref in zip(traces, ref_traces):
         torch.testing.assert_close(trace.logits, ref.logits, **tol)
         assert torch.equal(trace.read, ref.read) and torch.equal(trace.written, ref.written)

@@ -100,19 +100,21 @@ def test_no_read_equals_the_cell_with_a_zero_read_slot():
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)
 
 
-def test_step_variants_fall_back_to_the_python_loop(monkeypatch, caplog):
+def test_step_variants_but_the_mask_fall_back_to_the_python_loop(monkeypatch, caplog):
     monkeypatch.setattr(recurrence, "_logged", set())
     cpu = torch.zeros(2)
     for asked in ("auto", "native"):
         monkeypatch.setenv("ARMIN_BACKEND", asked)
         for variant in (CellVariant(no_read=True), CellVariant(entropy_bonus=1e-5),
-                        CellVariant(load_balance=0.01), CellVariant(no_reread=True),
+                        CellVariant(load_balance=0.01), CellVariant(no_reread=True, usage_input=True),
                         CellVariant(usage_input=True), CellVariant(soft_to_hard=0.0015)):
             with caplog.at_level(logging.INFO, logger=recurrence.__name__):
                 assert recurrence.choose_backend([cpu], variant) == "python"
-    assert any("paper's cell only (set: no_read)" in r.getMessage() for r in caplog.records)
-    if native.library() is not None:
+    assert any("paper's cell and no_reread only (set: no_read)" in r.getMessage() for r in caplog.records)
+    assert any("(set: usage_input)" in r.getMessage() for r in caplog.records)
+    if native.library() is not None:  # the two the compiled loop implements
         assert recurrence.choose_backend([cpu], CellVariant()) == "native"
+        assert recurrence.choose_backend([cpu], CellVariant(no_reread=True)) == "native"
 
 
 # --------------------------------------------------------------------------- read history

@@ -150,13 +150,14 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
         slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
         recorded = (torch.empty_like(addr_in, memory_format=torch.contiguous_format), slot_log,
                     torch.empty_like(slot_log))
-    if backend == "native":
+    if backend == "native":  # the paper's cell, or no_reread (see CellVariant.native_unsupported)
         steps = steps.clone(memory_format=torch.contiguous_format)
+        read_age = None if history is None else history.read_age.clone(memory_format=torch.contiguous_format)
         hidden = native.library().forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, *weights, noise, real,
-            temperature, outputs, *acts, *(recorded or (None, None, None)),
+            temperature, outputs, *acts, *(recorded or (None, None, None)), read_age,
+            REREAD_PENALTY if variant.no_reread else 0.0,
         )
-        read_age = None
     else:
         hidden, steps, read_age = _forward_steps(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real, temperature,

@@ -9,6 +9,8 @@ from ..errors import ArminError
 # spread of Gumbel noise (draws lie in [-6.6, 16.2]) plus logits, so it is never read,
 # yet finite, so that softmax, log-softmax and the address losses stay finite.
 REREAD_PENALTY = 1e4
+# The variant flags that csrc/recurrence.cpp implements besides the paper's cell.
+NATIVE_VARIANTS = ("no_reread",)
 # The decay per real step of a slot's recency (``usage_input``): the Santoro et al. (2016)
 # usage decay.
 USAGE_DECAY = 0.95
@@ -59,8 +61,10 @@ class CellVariant(NamedTuple):
         return 0.0 if self.soft_to_hard <= 0 else (1.0 + self.soft_to_hard * num_updates) ** -0.5
 
     def native_unsupported(self) -> Optional[str]:
-        """Why csrc/recurrence.cpp cannot run this variant (None: the paper's cell)."""
-        changed = [name for name, value in self._asdict().items() if value != self._field_defaults[name]]
+        """Why csrc/recurrence.cpp cannot run this variant (None: the paper's cell, alone or
+        with ``no_reread``, the two it implements)."""
+        changed = [name for name, value in self._asdict().items()
+                   if value != self._field_defaults[name] and name not in NATIVE_VARIANTS]
         if changed:
-            return f"the compiled loop implements the paper's cell only (set: {', '.join(changed)})"
+            return f"the compiled loop implements the paper's cell and no_reread only (set: {', '.join(changed)})"
         return None

@@ -193,7 +193,8 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
                     Tensor& overwritten_a, const std::optional<Tensor>& probs_opt,
                     const std::optional<Tensor>& rec_logits_opt,
                     const std::optional<Tensor>& rec_read_opt,
-                    const std::optional<Tensor>& rec_written_opt) {
+                    const std::optional<Tensor>& rec_written_opt,
+                    const std::optional<Tensor>& read_age_opt, double reread_penalty) {
   const int64_t T = addr_in.size(0), B = addr_in.size(1), N = addr_in.size(2);
   const int64_t H = hidden0.size(1), R = memory.size(2), G = H + R, P = 4 * H + R;
   const int64_t kept = hidden_read_a.size(0);
@@ -220,6 +221,10 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
   S* fh = from_h.data_ptr<S>();
   S* M = memory.data_ptr<S>();
   int64_t* n = steps.data_ptr<int64_t>();
+  // no_reread: the read age of every slot (B, N), updated in place at real steps; the slot
+  // read at the previous real step (age 1) loses reread_penalty from its logit
+  int64_t* age = read_age_opt ? read_age_opt->data_ptr<int64_t>() : nullptr;
+  const S penalty = S(reread_penalty);
 
   for (int64_t t = 0; t < T; ++t) {
     const int64_t s = kept == 1 ? 0 : t;
@@ -242,8 +247,10 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
       int64_t best = 0;
       S best_value = 0;
       S* prb = sampled ? pr + b * N : nullptr;
+      const int64_t* ageb = age ? age + b * N : nullptr;
       for (int64_t k = 0; k < N; ++k) {
         S logit = ai[k] + arb[k];
+        if (ageb && ageb[k] == 1) logit -= penalty;
         if (recording) rl[b * N + k] = logit;
         if (sampled) {
           logit += noise.row(t, b)[k];
@@ -331,6 +338,11 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
       const S* nhb = nh + b * H;
       for (int64_t i = 0; i < H; ++i) h[b * H + i] = nhb[i];
       n[b] += 1;
+      if (age) {
+        int64_t* ageb = age + b * N;
+        for (int64_t k = 0; k < N; ++k) ageb[k] += ageb[k] > 0;
+        ageb[slot[b]] = 1;
+      }
     }
   }
   return hidden;
@@ -500,8 +512,11 @@ Tensor forward(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans
                Tensor trans, Tensor new_hidden, Tensor slots, Tensor targets,
                Tensor overwritten, const std::optional<Tensor>& probs,
                const std::optional<Tensor>& rec_logits, const std::optional<Tensor>& rec_read,
-               const std::optional<Tensor>& rec_written) {
+               const std::optional<Tensor>& rec_written, const std::optional<Tensor>& read_age,
+               double reread_penalty) {
   check_cpu_dense(addr_in, "addr_in", 3);
+  TORCH_CHECK(!read_age || (read_age->scalar_type() == at::kLong && read_age->is_contiguous()),
+              "armin_native.forward: read_age must be contiguous int64");
   check_cpu_dense(hidden, "hidden", 2);
   TORCH_CHECK(memory.is_contiguous() && steps.is_contiguous() && outputs.is_contiguous(),
               "armin_native.forward: memory, steps and outputs must be contiguous");
@@ -511,13 +526,15 @@ Tensor forward(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans
     return forward_impl<double>(addr_in, gate_in, trans_in, hidden, memory, steps, from_hidden,
                                 from_hidden_bias, gate, transform, noise, real, temperature,
                                 outputs, hidden_read, gates, trans, new_hidden, slots, targets,
-                                overwritten, probs, rec_logits, rec_read, rec_written);
+                                overwritten, probs, rec_logits, rec_read, rec_written,
+                                read_age, reread_penalty);
   }
   TORCH_CHECK(addr_in.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
   return forward_impl<float>(addr_in, gate_in, trans_in, hidden, memory, steps, from_hidden,
                              from_hidden_bias, gate, transform, noise, real, temperature,
                              outputs, hidden_read, gates, trans, new_hidden, slots, targets,
-                             overwritten, probs, rec_logits, rec_read, rec_written);
+                             overwritten, probs, rec_logits, rec_read, rec_written, read_age,
+                             reread_penalty);
 }
 
 std::tuple<Tensor, Tensor> backward(
@@ -558,7 +575,7 @@ TORCH_LIBRARY(armin_native, m) {
       "Tensor(c!) outputs, Tensor(d!) hidden_read, Tensor(e!) gates, Tensor(f!) trans, "
       "Tensor(g!) new_hidden, Tensor(h!) slots, Tensor(i!) targets, Tensor(j!) overwritten, "
       "Tensor(k!)? probs, Tensor(l!)? rec_logits, Tensor(m!)? rec_read, "
-      "Tensor(n!)? rec_written) -> Tensor",
+      "Tensor(n!)? rec_written, Tensor(o!)? read_age, float reread_penalty) -> Tensor",
       &forward);
   m.def(
       "backward(Tensor grad_out, Tensor grad_hidden, Tensor grad_memory, Tensor memory, "
