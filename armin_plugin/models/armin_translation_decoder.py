@@ -115,11 +115,9 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         padding_mask = prev_output_tokens.eq(self.padding_idx).t()  # (T, B)
         state, feed = cache.state, cache.input_feed
         outputs, weights, recorded = [], [], []
-        # with input feeding the embeddings of all steps are projected at once (leading_input)
-        feeding = self.attention is not None
-        with self.armin.reusing_weights(leading_input=embedded if feeding else None):
+        with self.armin.reusing_weights():
             for step, (x, pad) in enumerate(zip(embedded.unbind(0), padding_mask.unbind(0))):
-                step_input = feed if feeding else x
+                step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
                 out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None,
                                         overwrite_state=owned or step > 0)
                 recorded.append([(layer.last_trace, layer.last_address_loss) for layer in self.armin.layers])

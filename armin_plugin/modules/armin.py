@@ -246,18 +246,12 @@ class ARMIN(nn.Module):
         return output, ARMINState.stack(final)
 
     @contextmanager
-    def reusing_weights(self, leading_input: Optional[Tensor] = None) -> Iterator[None]:
+    def reusing_weights(self) -> Iterator[None]:
         """Every layer arranges its parameters once for the whole block instead of once per
-        call, and sums its weight gradients over the calls (see
-        :meth:`ARMINCell.reusing_weights`): for one-step-per-call loops. ``leading_input``
-        (T, B, E), or (B, T, E) with ``batch_first``: the first E input features of every
-        step, known in advance; the calls in the block then pass only the other
-        ``input_size`` - E features of their steps, in order."""
-        if leading_input is not None and self.batch_first:
-            leading_input = leading_input.transpose(0, 1)
+        call (see :meth:`ARMINCell.reusing_weights`): for one-step-per-call loops."""
         with ExitStack() as layers:
-            for index, layer in enumerate(self.layers):
-                layers.enter_context(layer.reusing_weights(leading_input if index == 0 else None))
+            for layer in self.layers:
+                layers.enter_context(layer.reusing_weights())
             yield
 
     def extra_repr(self) -> str:

@@ -8,9 +8,9 @@ from torch import Tensor, nn
 
 from ..errors import ArminError
 from .addressing_trace import AddressingTrace
+from .deferred_gradients import DeferredLinear
 from .initialisation import initialise
 from .recurrence import RecurrentWeights, defer_weight_gradients, run_recurrence
-from .step_inputs import StepInputProjection
 from .variants import CellVariant
 
 # hidden (B, d_h), memory (B, N, d_r), steps (B,), and read_age (B, N) for the variants
@@ -243,20 +243,15 @@ class ARMINCell(nn.Module):
         return self._arranged
 
     @contextmanager
-    def reusing_weights(self, leading_input: Optional[Tensor] = None) -> Iterator[None]:
+    def reusing_weights(self) -> Iterator[None]:
         """Within the block every call uses one arrangement of the parameters, built on entry
         (with autograd when it is on: gradients of all calls flow back through it), and the
         weight gradients are computed once over the rows of all calls, one product per
         weight, instead of once per call (:mod:`.deferred_gradients`). For callers that run
         one step per call while training, such as a decoder with input feeding; the
-        parameters must not change inside the block.
-
-        leading_input: (T, B, E), the first E input features of all T steps the block's
-        calls will run, when known in advance (a decoder's embeddings): they are projected in
-        one product on entry, and each call then passes only the other d_x - E features of
-        its steps, which follow the previous calls' (:mod:`.step_inputs`)."""
+        parameters must not change inside the block."""
         input_weight, input_bias, weights = self._arrange_weights()
-        project = StepInputProjection(input_weight, input_bias, leading_input)
+        project = DeferredLinear(input_weight, input_bias)
         recurrent = defer_weight_gradients(RecurrentWeights(*(w.contiguous() for w in weights)))
         self._reused = input_weight, input_bias, RecurrentWeights(*recurrent.weights)
         self._deferred = project, recurrent
