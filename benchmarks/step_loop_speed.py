@@ -3,12 +3,9 @@
     python -m benchmarks.step_loop_speed            # armin_iwslt_de_en's decoder sizes
 
 Times forward + backward of T calls of one step each over B rows for: the ARMIN stack
-inside ``reusing_weights(leading_input=...)`` with the first half of every step's input
-known in advance (the translation decoder's way: its embeddings, the other half being the
-fed-back attentional output), inside ``reusing_weights()`` with whole inputs per call, the
-ARMIN stack arranging its weights again at every call, and ``nn.LSTMCell`` at
-``lstm_wiseman_iwslt_de_en``'s decoder size (what fairseq's LSTM decoder steps),
-interleaved so that machine load hits all alike.
+inside ``reusing_weights()`` (the translation decoder's way), the ARMIN stack arranging its
+weights again at every call, and ``nn.LSTMCell`` at ``lstm_wiseman_iwslt_de_en``'s decoder
+size (what fairseq's LSTM decoder steps), interleaved so that machine load hits all alike.
 """
 import argparse
 import contextlib
@@ -29,15 +26,12 @@ def measure_step_loops(input_size=512, hidden=175, slot=64, slots=16, lstm_hidde
     lstm = nn.LSTMCell(input_size, lstm_hidden)
     x = torch.randn(steps, batch, input_size)
 
-    known = input_size // 2
-
-    def armin_loop(reuse: bool, leading: bool = False):
+    def armin_loop(reuse: bool):
         def run():
             state, outputs = None, []
-            block = armin.reusing_weights(x[..., :known] if leading else None) if reuse else contextlib.nullcontext()
-            with block:
+            with armin.reusing_weights() if reuse else contextlib.nullcontext():
                 for t in range(steps):
-                    out, state = armin(x[t:t + 1, :, known:] if leading else x[t:t + 1], state)
+                    out, state = armin(x[t:t + 1], state)
                     outputs.append(out)
             torch.cat(outputs).sum().backward()
         return run
@@ -50,7 +44,6 @@ def measure_step_loops(input_size=512, hidden=175, slot=64, slots=16, lstm_hidde
         torch.cat(outputs).sum().backward()
 
     return interleaved_medians({
-        "ARMIN, reusing weights, half the input known": armin_loop(True, leading=True),
         "ARMIN, reusing weights": armin_loop(True),
         "ARMIN, weights per call": armin_loop(False),
         "nn.LSTMCell": lstm_loop,
