@@ -1,11 +1,13 @@
 """Associative recall, the algorithmic task that needs a memory (issue 12: ARMIN should solve
 it, 90% of sequences right at the training lengths): the recipe's ARMIN (d_h 64, d_r 32, 32
 slots, Adam 1e-2, its best rate, docs/algorithmic.md) with the remedies of the addressing
-fixed point, the ablations that say whether the memory is used, and more slots (64, 128),
-each beside the LSTM of its parameter count at the LSTM's own best rate (3e-3); exactly as ``compare_algorithmic`` trains them,
-10,000 updates of 32 sequences (about 3 minutes each at one thread), seeds 1 and 2.
+fixed point, the ablations that say whether the memory is used, fewer slots (8, 16: fewer
+than a sequence has steps, with and without the mask) and more (64, 128, each beside the
+LSTM of its parameter count), and the LSTM at its own best rate (3e-3); exactly as
+``compare_algorithmic`` trains them, 10,000 updates of 32 sequences (about 3 minutes each at
+one thread), seeds 1 and 2.
 
-    bash recipes/study.sh recall_memory --jobs 2    # 28 runs, about 50 minutes on 2 cores
+    bash recipes/study.sh recall_memory --jobs 2    # 36 runs, about an hour on 2 cores
 """
 from armin_plugin.jobs import compare_algorithmic as job
 
@@ -46,6 +48,9 @@ GRID = dict(
         # after the first N steps, which fill slots 0..N-1 in order (the spec's write rule)
         **{f"armin{cell}-slots{slots}": [*ARMIN, *flags, "--armin-slots", slots]
            for slots in (8, 16) for cell, flags in (("", []), ("-no-reread", ["--armin-no-reread"]))},
+        # the parameters moved from the slots to the state (47,784, 0.7% more): the address
+        # of a position comes from h, which has to carry where each item was
+        "armin-no-reread-h76-r16": [*ARMIN, "--armin-no-reread", "--armin-hidden-size", 76, "--armin-slot-size", 16],
     },
     seeds=[1, 2],
     max_update=10000,
