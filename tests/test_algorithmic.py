@@ -296,6 +296,28 @@ def test_the_job_trains_under_the_lr_schedule_it_is_given(tmp_path):
     assert "half a cosine over the budget (--lr-schedule cosine)" in (out / "results.md").read_text()
 
 
+@pytest.mark.slow
+def test_the_job_prints_its_own_table_when_a_job_beside_it_rewrites_the_shared_one(tmp_path, monkeypatch, capsys):
+    """Two jobs sharing --out (the docs train ARMIN and the LSTM side by side that way): each
+    prints the table of its own runs, even when the other rewrites results.md just after."""
+    from armin_plugin.jobs import compare_algorithmic as job
+
+    render = job.render
+
+    def raced(results, out):
+        paths = render(results, out)
+        paths[0].write_text("the table of the job beside it\n")
+        return paths
+
+    monkeypatch.setattr(job, "render", raced)
+    job.main(["--out", str(tmp_path / "r"), "--tasks", "copy", "--models", "armin", "--minutes", "0.5",
+              "--max-update", "2", "--train-size", "64", "--valid-size", "8", "--validate-every", "2",
+              "--armin-hidden-size", "8", "--armin-slot-size", "4", "--armin-slots", "2"])
+    printed = capsys.readouterr().out
+    assert "job beside it" not in printed
+    assert "| copy | ARMIN |" in printed
+
+
 def test_the_job_trains_the_cell_the_study_chose_per_task():
     """ARMIN with TARDIS's mask on associative recall (TASK_VARIANTS), the paper's cell on the
     other tasks and, with --armin-paper-cell, on every task; the LSTM is never changed."""

@@ -27,7 +27,7 @@ from ..modules import ARMIN
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, model_rate, resolve_rates, schedule_flags
-from .report import render
+from .report import render, summary
 from .results import Column, JobResults, Series
 from .tensorboard_logs import read_run
 
@@ -206,8 +206,8 @@ def main(argv=None):
                     results.series.append(Series(task, model.upper(), log.curve("bit_errors", subset), variant))
                 results.series.append(Series(f"{task}: training", model.upper(), log.train))
                 logger.info("%s on %s: %s", model, task, results.rows[-1])
-        markdown, png = render(results, args.out)
-    print(f"\n{markdown.read_text()}")
+        _, png = render(results, args.out)
+    print(f"\n{summary(results)}")
     print(f"Plot: {png}; TensorBoard: tensorboard --logdir {args.out}")
     return results
 

@@ -36,7 +36,7 @@ from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_l
 from .learning_rates import SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, resolve_rates, schedule_flags
 from .lm_results import SplitScore, lm_results
 from .paper_cell import block_epoch_updates, paper_cell_flags
-from .report import render
+from .report import render, summary
 from .results import TensorBoardScores
 from .tensorboard_logs import read_run
 
@@ -258,8 +258,8 @@ def main(argv=None):
                  f"{SCHEDULE_WORDS[args.lr_schedule]}:")
         results = lm_results(runs, args.metric, tests, title, {run.name: run.lr for run in planned})
         results.test_scalars = scalars
-        markdown, png = render(results, args.out)
-    print(f"\n{markdown.read_text()}")
+        _, png = render(results, args.out)
+    print(f"\n{summary(results)}")
     print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 
 

@@ -38,7 +38,7 @@ from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates
 from .paper_cell import paper_cell_flags
-from .report import render
+from .report import render, summary
 from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
 
@@ -197,8 +197,8 @@ def main(argv=None):
             results.test_scalars.append(TensorBoardScores(str(run_dir / "tensorboard"), facts.updates,
                                                           {"accuracy": test["accuracy"], "loss": test["loss"]}))
             logger.info("%s: %s", run.name, results.rows[-1])
-        markdown, png = render(results, args.out)
-    print(f"\n{markdown.read_text()}")
+        _, png = render(results, args.out)
+    print(f"\n{summary(results)}")
     print(f"Plot: {png}; TensorBoard: tensorboard --logdir {args.out}")
     return results
 

@@ -27,7 +27,7 @@ from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import (RATE_FLAGS, SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, model_rate, resolve_rates,
                              schedule_flags)
-from .report import render
+from .report import render, summary
 from .results import Column, JobResults, Series, TensorBoardScores
 from .tensorboard_logs import read_run
 
@@ -198,8 +198,8 @@ def main(argv=None):
         )
         for name, arch in RUNS.items():
             run_one(args, name, arch, references, results)
-        markdown, png = render(results, args.out)
-    print(f"\n{markdown.read_text()}")
+        _, png = render(results, args.out)
+    print(f"\n{summary(results)}")
     print(f"Total wall time {(time.time() - started) / 60:.1f} min. Plot: {png}. "
           f"TensorBoard: tensorboard --logdir {args.out / 'tensorboard'}")
 

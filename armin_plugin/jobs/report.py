@@ -77,14 +77,20 @@ def write_test_scalars(results: JobResults):
                 writer.add_scalar(name, value, scores.step)
 
 
+def summary(results: JobResults) -> str:
+    """The title and the table of ``results``, as results.md holds them. A job prints this,
+    not the file, which another job sharing its ``--out`` may have rewritten meanwhile."""
+    return f"{results.title}\n\n{table(results)}\n"
+
+
 def render(results: JobResults, out_dir: Path, tensorboard: bool = True) -> Tuple[Path, Path]:
-    """Write results.json, results.md, curves.png under ``out_dir`` and (``tensorboard``)
-    the test scalars; returns the paths of the table and the plot."""
+    """Write results.json, results.md (:func:`summary`), curves.png under ``out_dir`` and
+    (``tensorboard``) the test scalars; returns the paths of the table and the plot."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results.save(out_dir / "results.json")
     markdown, png = out_dir / "results.md", out_dir / "curves.png"
-    markdown.write_text(f"{results.title}\n\n{table(results)}\n", encoding="utf-8")
+    markdown.write_text(summary(results), encoding="utf-8")
     plot(results, png)
     if tensorboard:
         write_test_scalars(results)
@@ -117,10 +123,10 @@ def main(argv: List[str] = None):
             raise ArminError("--out is needed to tabulate TensorBoard log directories")
         else:
             results, out, scalars = lm_results([read_run(logdir) for logdir in args.paths], args.metric), args.out, True
-        markdown, png = render(results, out, scalars)
+        _, png = render(results, out, scalars)
     except ArminError as error:
         sys.exit(f"error: {error}")
-    print(markdown.read_text(), end="")
+    print(summary(results), end="")
     print(f"plot: {png}")
 
 
