@@ -33,7 +33,7 @@ _reason: Optional[str] = "not loaded yet"
 @functools.lru_cache(maxsize=None)
 def build_key() -> str:
     """Hash of the sources, the flags and the torch version (12 hex digits), read once per
-    process (every recurrence call names the library it runs)."""
+    process, as :func:`library_path` is (every recurrence call names the library it runs)."""
     digest = hashlib.sha256()
     for source in SOURCES:
         digest.update(source.read_bytes())
@@ -49,6 +49,7 @@ def _name() -> str:
     return f"armin_native_{build_key()}"
 
 
+@functools.lru_cache(maxsize=None)
 def library_path() -> Path:
     return build_directory() / f"{_name()}.so"
 
