@@ -1,6 +1,9 @@
 """Weight gradients summed once over the calls of a one-step-per-call loop
 (armin_plugin/modules/deferred_gradients.py, used by ``reusing_weights()``): the same
 gradients as autograd's per-call ones, however the calls run."""
+import gc
+import weakref
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -114,3 +117,25 @@ def test_a_bfloat16_stack_stepped_in_a_block_gets_gradients_of_its_own_dtype(bac
     for g, e in zip(got, expected):
         assert g.dtype == torch.bfloat16
         torch.testing.assert_close(g.float(), e.float(), rtol=5e-2, atol=5e-2)
+
+
+def test_the_graph_of_a_block_is_freed_after_backward_by_reference_counting():
+    """The autograd graph holds only the kept factors, not the weights it hands out: no
+    reference cycle keeps a training step's graph (and its arranged weights) alive."""
+    torch.manual_seed(0)
+    model = ARMIN(4, 3, 2, 3)
+    state, total = None, 0
+    with model.reusing_weights():
+        watched = [weakref.ref(model.layers[0]._deferred[0].deferred),
+                   weakref.ref(model.layers[0]._deferred[1]),
+                   *(weakref.ref(w) for w in model.layers[0].arranged_weights()[2])]
+        for _ in range(3):
+            out, state = model(torch.randn(1, 2, 4), state)
+            total = total + out.sum()
+    total.backward()
+    gc.disable()  # reference counting alone must free them
+    try:
+        del total, out, state
+        assert all(ref() is None for ref in watched)
+    finally:
+        gc.enable()

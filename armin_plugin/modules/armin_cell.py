@@ -211,7 +211,7 @@ class ARMINCell(nn.Module):
         outputs, final, self.last_address_loss = run_recurrence(
             projected, state, weights, gumbel_noise, step_mask, temperature, record,
             self.variant, None if self.usage is None else self.usage.weight, soft_reads,
-            overwrite_memory, deferred if deferred is not None and deferred.tracked else None,
+            overwrite_memory, deferred.factors if deferred is not None and deferred.tracked else None,
         )
         if record is not None:
             logits, read, written = record

@@ -24,21 +24,31 @@ class DeferredGradients:
     """Weights whose gradients are computed once from what every call kept.
 
     weights: the tensors (None entries allowed) that the calls use, as ``self.weights``;
-    gradients: from the list of what the calls kept (:meth:`keep`, in the order their backward
-    ran) to the gradient of each weight (None where it has none; ignored for a None weight). Without autograd, or when no
-    weight needs a gradient, ``self.weights`` are the weights themselves and ``tracked`` is
-    False: the calls then compute as usual. A gradient that reaches ``self.weights`` through
-    autograd (a call that did not defer) is added to the deferred one.
+    gradients: from the list of what the calls kept (:meth:`KeptFactors.keep`, in the order
+    their backward ran) to the gradient of each weight (None where it has none; ignored for a
+    None weight). The calls' backward keeps its factors in ``self.factors``, which is all the
+    autograd graph holds of this object (so no reference cycle keeps the graph alive). Without
+    autograd, or when no weight needs a gradient, ``self.weights`` are the weights themselves
+    and ``tracked`` is False: the calls then compute as usual. A gradient that reaches
+    ``self.weights`` through autograd (a call that did not defer) is added to the deferred one.
     """
 
     def __init__(self, weights: Sequence[Optional[Tensor]], gradients: Callable[[List], Sequence[Optional[Tensor]]]):
+        self.factors = KeptFactors(gradients)
+        self.tracked = torch.is_grad_enabled() and any(w is not None and w.requires_grad for w in weights)
+        self.weights = tuple(_Gather.apply(self.factors, *weights)) if self.tracked else tuple(weights)
+
+
+class KeptFactors:
+    """What the calls' backward kept, until the weights' gradients are made of it."""
+
+    def __init__(self, gradients: Callable[[List], Sequence[Optional[Tensor]]]):
         self.kept: List = []
         self.gradients = gradients
-        self.tracked = torch.is_grad_enabled() and any(w is not None and w.requires_grad for w in weights)
-        self.weights = tuple(_Gather.apply(self, *weights)) if self.tracked else tuple(weights)
 
     def keep(self, factors):
-        """Called by a call's backward with its share of the weight gradients."""
+        """Called by a call's backward with its share of the weight gradients (tensors
+        without autograd history)."""
         self.kept.append(factors)
 
 
@@ -47,8 +57,8 @@ class _Gather(torch.autograd.Function):
     backward of every call that used them, turns what the calls kept into their gradients."""
 
     @staticmethod
-    def forward(ctx, deferred, *weights):
-        ctx.deferred = deferred
+    def forward(ctx, factors, *weights):
+        ctx.factors = factors
         ctx.dtypes = [None if w is None else w.dtype for w in weights]
         ctx.set_materialize_grads(False)
         return tuple(None if w is None else w.view_as(w) for w in weights)
@@ -56,14 +66,14 @@ class _Gather(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, *incoming):
-        deferred = ctx.deferred
+        factors = ctx.factors
         grads = list(incoming)
-        if deferred.kept:
-            for index, kept in enumerate(deferred.gradients(deferred.kept)):
+        if factors.kept:
+            for index, kept in enumerate(factors.gradients(factors.kept)):
                 if kept is not None and ctx.dtypes[index] is not None:
                     kept = kept.to(ctx.dtypes[index])  # a loop that ran in float32 for half weights
                     grads[index] = kept if grads[index] is None else grads[index] + kept
-        deferred.kept = []  # a second backward (retain_graph) keeps them again
+        factors.kept = []  # a second backward (retain_graph) keeps them again
         return (None, *grads)
 
 
@@ -83,7 +93,7 @@ class DeferredLinear:
         weight, bias = self.deferred.weights
         if not (self.deferred.tracked and torch.is_grad_enabled()) or torch.is_autocast_enabled(x.device.type):
             return F.linear(x, weight, bias)
-        return _Call.apply(self.deferred, x, weight, bias)
+        return _Call.apply(self.deferred.factors, x, weight, bias)
 
 
 def _linear_gradients(kept):
@@ -96,8 +106,8 @@ class _Call(torch.autograd.Function):
     """One call: y = x W^T + b; backward gives dL/dx and keeps (x, dL/dy)."""
 
     @staticmethod
-    def forward(ctx, deferred, x, weight, bias):
-        ctx.deferred = deferred
+    def forward(ctx, factors, x, weight, bias):
+        ctx.factors = factors
         ctx.save_for_backward(x, weight)
         return F.linear(x, weight, bias)
 
@@ -105,6 +115,6 @@ class _Call(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        ctx.deferred.keep((x.reshape(-1, weight.size(1)), grad.reshape(-1, weight.size(0))))
+        ctx.factors.keep((x.detach().reshape(-1, weight.size(1)), grad.reshape(-1, weight.size(0))))
         grad_x = grad @ weight if ctx.needs_input_grad[1] else None
         return None, grad_x, None, None

@@ -51,7 +51,7 @@ from torch.autograd.function import once_differentiable
 from ..errors import ArminError
 from . import native
 from .address_losses import address_loss
-from .deferred_gradients import DeferredGradients
+from .deferred_gradients import DeferredGradients, KeptFactors
 from .variants import REREAD_PENALTY, USAGE_DECAY, CellVariant
 
 logger = logging.getLogger(__name__)
@@ -256,9 +256,9 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
     (T, B, N) or None: a gradient added to that of the address logits (the address losses);
     ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None; ``soft``: the rows
-    that read softly, as in :func:`_run_forward`; ``deferred``: the
-    :func:`defer_weight_gradients` of the weights, which keeps this call's factors of their
-    gradients (the returned ones are then None), or None.
+    that read softly, as in :func:`_run_forward`; ``deferred``: the ``factors`` of the
+    weights' :func:`defer_weight_gradients`, which keep this call's factors of their gradients
+    (the returned ones are then None), or None.
 
     Returns gradients of (the projection (T, B, N + G + P), hidden, memory), of the
     :class:`RecurrentWeights` and of W_u (None without ``usage_log``).
@@ -341,9 +341,10 @@ def _weight_gradients(factors: WeightFactors, n_slots: int) -> RecurrentWeights:
 
 
 def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
-    """The :class:`RecurrentWeights` for a run of calls of :func:`run_recurrence` (pass it as
-    ``deferred_weights``) whose weight gradients are computed once, over the rows of all
-    calls (see :mod:`.deferred_gradients`), instead of once per call."""
+    """The :class:`RecurrentWeights` for a run of calls of :func:`run_recurrence` (pass its
+    ``weights`` and, as ``deferred_weights``, its ``factors``) whose weight gradients are
+    computed once, over the rows of all calls (see :mod:`.deferred_gradients`), instead of
+    once per call."""
     slot_size = weights.transform.size(1) - weights.from_hidden.size(1)  # G - d_h
     n_slots = weights.from_hidden.size(0) - slot_size
 
@@ -523,7 +524,7 @@ def run_recurrence(
     usage_weight: Optional[Tensor] = None,
     soft: Optional[Tensor] = None,
     overwrite_memory: bool = False,
-    deferred_weights: Optional[DeferredGradients] = None,
+    deferred_weights: Optional[KeptFactors] = None,
 ) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
@@ -540,8 +541,8 @@ def run_recurrence(
     (``variant.soft_to_hard``; ignored without noise), or None; overwrite_memory: without
     autograd, write the new memory into ``state``'s when it is contiguous (no copy; the
     caller owns that state and drops it, as incremental decoding does); deferred_weights:
-    :func:`defer_weight_gradients` of ``weights`` (which are then its ``weights``): backward
-    keeps its factors of the weight gradients there instead of returning them.
+    the ``factors`` of a :func:`defer_weight_gradients` whose ``weights`` are ``weights``:
+    backward keeps its factors of the weight gradients there instead of returning them.
     Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
     read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
     losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
