@@ -19,6 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+# from what the calls kept, in the order their backward ran, to the gradient of each weight
+GradientsOf = Callable[[List], Sequence[Optional[Tensor]]]
+
 
 class DeferredGradients:
     """Weights whose gradients are computed once from what every call kept.
@@ -33,7 +36,7 @@ class DeferredGradients:
     ``self.weights`` through autograd (a call that did not defer) is added to the deferred one.
     """
 
-    def __init__(self, weights: Sequence[Optional[Tensor]], gradients: Callable[[List], Sequence[Optional[Tensor]]]):
+    def __init__(self, weights: Sequence[Optional[Tensor]], gradients: GradientsOf):
         self.factors = KeptFactors(gradients)
         self.tracked = torch.is_grad_enabled() and any(w is not None and w.requires_grad for w in weights)
         self.weights = tuple(_Gather.apply(self.factors, *weights)) if self.tracked else tuple(weights)
@@ -42,7 +45,7 @@ class DeferredGradients:
 class KeptFactors:
     """What the calls' backward kept, until the weights' gradients are made of it."""
 
-    def __init__(self, gradients: Callable[[List], Sequence[Optional[Tensor]]]):
+    def __init__(self, gradients: GradientsOf):
         self.kept: List = []
         self.gradients = gradients
 

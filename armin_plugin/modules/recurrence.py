@@ -5,7 +5,9 @@ depends on the recurrence. Forward runs without autograd. When gradients are nee
 per-step activations of size O(d_h + d_r + N) per row, never the memory itself: backward
 starts from the final memory and unwinds it step by step from a log of the values that each
 write overwrote, so the memory costs O(T B d_r) instead of O(T B N d_r). Weight gradients are
-accumulated after the loop in one matrix multiply over all T * B rows each.
+accumulated after the loop in one matrix multiply over all T * B rows each; for calls of one
+step each (a decoder with input feeding), over the rows of all calls
+(:func:`defer_weight_gradients`).
 
 Shapes: T steps, B rows, N slots, d_h hidden, d_r slot, G = d_h + d_r, P = 4 d_h + d_r.
 
@@ -106,6 +108,57 @@ class Activations(NamedTuple):
     targets: Tensor
     overwritten: Tensor
     probs: Optional[Tensor]
+
+
+class WeightFactors(NamedTuple):
+    """What the gradients of the :class:`RecurrentWeights` are made of, each (R, ...) over
+    R = T * B rows: grad_addr (N) (None: no gradient reached the logits), hidden h_{t-1}
+    (d_h), grad_value dL/dv_t (d_r), new_hidden h_t (d_h), grad_gate_in (G), hidden_read
+    [h_{t-1} ; r_t] (G), grad_trans_in (P), gated [g_h * h_{t-1} ; g_r * r_t] (G)."""
+
+    grad_addr: Optional[Tensor]
+    hidden: Tensor
+    grad_value: Tensor
+    new_hidden: Tensor
+    grad_gate_in: Tensor
+    hidden_read: Tensor
+    grad_trans_in: Tensor
+    gated: Tensor
+
+
+def _weight_gradients(factors: WeightFactors, n_slots: int) -> RecurrentWeights:
+    """The gradients of the :class:`RecurrentWeights`, one product over all rows each."""
+    grad_write = factors.grad_value.t() @ factors.new_hidden
+    if factors.grad_addr is not None:
+        grad_address = factors.grad_addr.t() @ factors.hidden
+    else:  # argmax addressing, or no read: no gradient reaches the address logits
+        grad_address = grad_write.new_zeros(n_slots, factors.hidden.size(-1))
+    grad_value_sum = factors.grad_value.sum(0)
+    return RecurrentWeights(
+        torch.cat([grad_address, grad_write]),
+        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
+        factors.grad_gate_in.t() @ factors.hidden_read,
+        factors.grad_trans_in.t() @ factors.gated,
+    )
+
+
+def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
+    """The :class:`RecurrentWeights` for a run of calls of :func:`run_recurrence` (pass its
+    ``weights`` and, as ``deferred_weights``, its ``factors``) whose weight gradients are
+    computed once, over the rows of all calls (see :mod:`.deferred_gradients`), instead of
+    once per call."""
+    slot_size = weights.transform.size(1) - weights.from_hidden.size(1)  # G - d_h
+    n_slots = weights.from_hidden.size(0) - slot_size
+
+    def gradients(kept):
+        addressed = [f for f in kept if f.grad_addr is not None]
+        if addressed and len(addressed) < len(kept):  # some calls sampled, some did not
+            kept = [f if f.grad_addr is not None else f._replace(grad_addr=f.grad_value.new_zeros(
+                f.grad_value.size(0), n_slots)) for f in kept]
+        joined = WeightFactors(*(None if parts[0] is None else torch.cat(parts) for parts in zip(*kept)))
+        return _weight_gradients(joined, n_slots)
+
+    return DeferredGradients(weights, gradients)
 
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
@@ -306,57 +359,6 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     if usage_log is not None:  # logits += u_t W_u^T
         grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_out.new_zeros(n_slots, n_slots)
     return (grad_projected, grad_state, grad_memory), weight_grads, grad_usage
-
-
-class WeightFactors(NamedTuple):
-    """What the gradients of the :class:`RecurrentWeights` are made of, each (R, ...) over
-    R = T * B rows: grad_addr (N) (None: no gradient reached the logits), hidden h_{t-1}
-    (d_h), grad_value dL/dv_t (d_r), new_hidden h_t (d_h), grad_gate_in (G), hidden_read
-    [h_{t-1} ; r_t] (G), grad_trans_in (P), gated [g_h * h_{t-1} ; g_r * r_t] (G)."""
-
-    grad_addr: Optional[Tensor]
-    hidden: Tensor
-    grad_value: Tensor
-    new_hidden: Tensor
-    grad_gate_in: Tensor
-    hidden_read: Tensor
-    grad_trans_in: Tensor
-    gated: Tensor
-
-
-def _weight_gradients(factors: WeightFactors, n_slots: int) -> RecurrentWeights:
-    """The gradients of the :class:`RecurrentWeights`, one product over all rows each."""
-    grad_write = factors.grad_value.t() @ factors.new_hidden
-    if factors.grad_addr is not None:
-        grad_address = factors.grad_addr.t() @ factors.hidden
-    else:  # argmax addressing, or no read: no gradient reaches the address logits
-        grad_address = grad_write.new_zeros(n_slots, factors.hidden.size(-1))
-    grad_value_sum = factors.grad_value.sum(0)
-    return RecurrentWeights(
-        torch.cat([grad_address, grad_write]),
-        torch.cat([grad_value_sum.new_zeros(n_slots), grad_value_sum]),
-        factors.grad_gate_in.t() @ factors.hidden_read,
-        factors.grad_trans_in.t() @ factors.gated,
-    )
-
-
-def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
-    """The :class:`RecurrentWeights` for a run of calls of :func:`run_recurrence` (pass its
-    ``weights`` and, as ``deferred_weights``, its ``factors``) whose weight gradients are
-    computed once, over the rows of all calls (see :mod:`.deferred_gradients`), instead of
-    once per call."""
-    slot_size = weights.transform.size(1) - weights.from_hidden.size(1)  # G - d_h
-    n_slots = weights.from_hidden.size(0) - slot_size
-
-    def gradients(kept):
-        addressed = [f for f in kept if f.grad_addr is not None]
-        if addressed and len(addressed) < len(kept):  # some calls sampled, some did not
-            kept = [f if f.grad_addr is not None else f._replace(grad_addr=f.grad_value.new_zeros(
-                f.grad_value.size(0), n_slots)) for f in kept]
-        joined = WeightFactors(*(None if parts[0] is None else torch.cat(parts) for parts in zip(*kept)))
-        return _weight_gradients(joined, n_slots)
-
-    return DeferredGradients(weights, gradients)
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
