@@ -314,3 +314,6 @@ def test_the_decoder_logs_how_it_read_its_memory_over_the_whole_target():
         build("armin_tiny", VOCAB, "--armin-load-balance", 0.1, "--armin-entropy-bonus", 0.01)[0], source, prev)
     assert len(losses) == 12 and len({float(loss) for loss in losses}) > 1
     assert logged["armin_aux_loss"] == pytest.approx(float(sum(losses)) / 12, abs=2e-6)
+    # without the read the addresses read nothing: no memory diagnostics, the temperature still
+    logged, _, _ = logged_memory_use(build("armin_tiny", VOCAB, "--armin-no-read")[0], source, prev)
+    assert "armin_tau" in logged and not {"armin_entropy", "armin_slots_read", "armin_read_age"} & set(logged)

@@ -22,7 +22,8 @@ def log_memory_use(armin: ARMIN, written_at: Optional[Sequence[Tensor]] = None,
                    address_losses: Optional[Sequence[Optional[Tensor]]] = None) -> List[Tensor]:
     """Log ``armin_tau``, ``armin_aux_loss`` (summed over layers, with ``--armin-entropy-bonus``
     or ``--armin-load-balance``: not part of fairseq's loss) and ``armin_entropy``,
-    ``armin_slots_read``, ``armin_read_age`` (means over layers).
+    ``armin_slots_read``, ``armin_read_age`` (means over layers; not for a cell without the
+    read, ``--armin-no-read``, whose addresses read nothing).
 
     written_at: per layer, (B, N) the step at which each slot was last written, carried from
     earlier segments of the same rows; None for fresh sequences. traces, address_losses: per
@@ -42,6 +43,8 @@ def log_memory_use(armin: ARMIN, written_at: Optional[Sequence[Tensor]] = None,
     losses = [loss for loss in address_losses if loss is not None]
     if losses:
         metrics.log_scalar("armin_aux_loss", float(sum(losses)), priority=900, round=6)
-    for name in MemoryUse._fields:
-        metrics.log_scalar(f"armin_{name}", sum(getattr(use, name) for use in uses) / len(uses), priority=900, round=3)
+    if not armin.variant.no_read:  # without the read (--armin-no-read) the addresses read nothing
+        for name in MemoryUse._fields:
+            metrics.log_scalar(f"armin_{name}", sum(getattr(use, name) for use in uses) / len(uses),
+                               priority=900, round=3)
     return written
