@@ -281,16 +281,18 @@ def test_report_refuses_unknown_task(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+# compare_algorithmic on copy, ARMIN only, a few updates of a tiny model
+TINY_JOB = ["--tasks", "copy", "--models", "armin", "--minutes", "0.5", "--max-update", "4", "--train-size", "64",
+            "--valid-size", "8", "--validate-every", "2", "--armin-hidden-size", "8", "--armin-slot-size", "4",
+            "--armin-slots", "2"]
+
+
 @pytest.mark.slow
 def test_the_job_trains_under_the_lr_schedule_it_is_given(tmp_path):
     """compare_algorithmic --lr-schedule cosine: the run decays along the time budget
     (cosine_over_time), and the table says so."""
     out = tmp_path / "r"
-    result = python_module(
-        "armin_plugin.jobs.compare_algorithmic", "--out", out, "--tasks", "copy", "--models", "armin",
-        "--minutes", 0.5, "--max-update", 4, "--lr-schedule", "cosine", "--train-size", 64, "--valid-size", 8,
-        "--validate-every", 2, "--armin-hidden-size", 8, "--armin-slot-size", 4, "--armin-slots", 2,
-    )
+    result = python_module("armin_plugin.jobs.compare_algorithmic", "--out", out, *TINY_JOB, "--lr-schedule", "cosine")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'lr_scheduler': {'_name': 'cosine_over_time'" in (out / "copy" / "armin" / "train.log").read_text()
     assert "half a cosine over the budget (--lr-schedule cosine)" in (out / "results.md").read_text()
@@ -310,9 +312,7 @@ def test_the_job_prints_its_own_table_when_a_job_beside_it_rewrites_the_shared_o
         return paths
 
     monkeypatch.setattr(job, "render", raced)
-    job.main(["--out", str(tmp_path / "r"), "--tasks", "copy", "--models", "armin", "--minutes", "0.5",
-              "--max-update", "2", "--train-size", "64", "--valid-size", "8", "--validate-every", "2",
-              "--armin-hidden-size", "8", "--armin-slot-size", "4", "--armin-slots", "2"])
+    job.main(["--out", str(tmp_path / "r"), *TINY_JOB])
     printed = capsys.readouterr().out
     assert "job beside it" not in printed
     assert "| copy | ARMIN |" in printed
