@@ -334,6 +334,8 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     ("compare_lm", ["--nprocs", 0], "--nprocs must be >= 1, got 0"),
     ("compare_translation", ["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
     ("compare_translation", ["--nprocs", 0], "--nprocs must be >= 1, got 0"),
+    ("compare_translation", ["--side-by-side", "--nprocs", 2], "--side-by-side trains two CPU processes at once"),
+    ("compare_translation", ["--side-by-side", "--gpu"], "--side-by-side trains two CPU processes at once"),
 ])
 def test_job_process_count_errors(tmp_path, job, args, expected):
     result = python_module(f"armin_plugin.jobs.{job}", "--out", tmp_path / "runs", *args)

@@ -1,6 +1,7 @@
 """The ``armin`` translation model through fairseq's real CLIs on a slice of the real
 LibreOffice help corpus: train both models, translate with beam search, score; translate
 typed sentences (fairseq-interactive) and through the hub interface."""
+import os
 import re
 import signal
 
@@ -22,11 +23,11 @@ SEARCH = ["--beam", 5, "--max-len-a", 1.2, "--max-len-b", 10]
 @pytest.fixture(scope="module")
 def compared(libreoffice_slice, tmp_path_factory):
     """The comparison job (tiny preset, 8 updates per model, the rate decayed along half a
-    cosine over them) and its output folder."""
+    cosine over them, both models trained at once) and its output folder."""
     out = tmp_path_factory.mktemp("compare") / "runs"
     result = python_module(
         "armin_plugin.jobs.compare_translation", "--data", libreoffice_slice, "--out", out,
-        "--preset", "tiny", "--max-update", 8, "--lr-schedule", "cosine",
+        "--preset", "tiny", "--max-update", 8, "--lr-schedule", "cosine", "--side-by-side",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out, result.stdout
@@ -64,6 +65,24 @@ def test_train_generate_score_both_models(compared, libreoffice_slice):
         assert "'lr_scheduler': {'_name': 'cosine'" in (out / name.lower() / "train.log").read_text()
     results = (out / "results.md").read_text()
     assert results.count("|\n") == 4 and "half a cosine over the budget (--lr-schedule cosine)" in results
+
+
+def training_span(log: str):
+    """(start, end) time stamps of a fairseq-train log: its "training on" and "done training" lines."""
+    def stamp(words):
+        return re.search(rf"^(\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d) \| INFO \| fairseq_cli.train \| {words}",
+                         log, re.MULTILINE).group(1)
+    return stamp("training on"), stamp("done training")
+
+
+def test_side_by_side_trains_both_models_at_once_each_on_its_share_of_the_cores(compared):
+    out, output = compared
+    if len(os.sched_getaffinity(0)) <= 3:  # two runs on 2 or 3 cores: one thread each
+        assert "1 thread(s) per process" in output
+    (armin_first, armin_last), (lstm_first, lstm_last) = (
+        training_span((out / name / "train.log").read_text()) for name in ("armin", "lstm"))
+    assert armin_first <= lstm_last and lstm_first <= armin_last  # the two trainings overlap
+    assert "trained side by side" in (out / "results.md").read_text()
 
 
 def test_scores_reach_tensorboard(compared):

@@ -12,26 +12,39 @@ the raw test references (detokenized, cased as the data: sacrebleu BLEU and chrF
 scores and parameter count are added to its TensorBoard logs (``test/``). A finished run
 is not trained again: a second call finds the budget spent in its checkpoint,
 and only translates and scores.
+
+The two models train one after the other, each on every idle core, or with
+``--side-by-side`` both at once, each on its share of them (one thread each on two cores,
+as armin-study runs): the same training time and cores per model, in half the wall time.
 """
 import argparse
 import logging
 import re
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 from ..cli.logs import setup_cli_logging
 from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from ..errors import ArminError
 from .checkpoints import checkpoint_facts
-from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
+from .fairseq_runs import (bookkeeping_flags, check_process_count, child_environment, exits_in_one_line, run_tool,
+                           tool_failed, train)
 from .learning_rates import (RATE_FLAGS, SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, model_rate, resolve_rates,
                              schedule_flags)
 from .report import render, summary
 from .results import Column, JobResults, Series, TensorBoardScores
+from .run_pool import run_all
 from .tensorboard_logs import read_run
 
 logger = logging.getLogger(__name__)
+
+
+
+class TranslationRun(NamedTuple):
+    name: str  # "ARMIN" or "LSTM": the table's row, the TensorBoard run, lowercased the run folder
+    arch: str
+
 
 RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
 # Training settings. "quick": a few CPU minutes per model (small batches: more updates). "full": the GPU-scale setting
@@ -70,18 +83,46 @@ COLUMNS = [
 ]
 
 
-def train_run(args, arch: str, run_dir: Path, logdir: Path, name: str) -> Path:
-    return train(name, [
+def run_dirs(args, name: str):
+    """(run folder, TensorBoard folder) of run ``name`` under ``--out``."""
+    return args.out / name.lower(), args.out / "tensorboard" / name
+
+
+def train_run(args, run: TranslationRun, env: Optional[Dict[str, str]] = None,
+              started: Optional[Callable] = None) -> Path:
+    """Train ``run`` with fairseq-train; returns its checkpoint_best.pt (``env``, ``started``:
+    as for :func:`.fairseq_runs.train`)."""
+    run_dir, logdir = run_dirs(args, run.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return train(run.name, [
         args.data, "--task", "translation",
-        "--source-lang", args.src, "--target-lang", args.tgt, "--arch", arch, *args.sizes,
+        "--source-lang", args.src, "--target-lang", args.tgt, "--arch", run.arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
-        "--optimizer", "adam", "--lr", model_rate(args, name), *args.schedule, "--clip-norm", 1.0,
+        "--optimizer", "adam", "--lr", model_rate(args, run.name), *args.schedule, "--clip-norm", 1.0,
         "--max-tokens", args.max_tokens // args.nprocs, "--seed", args.seed,
         "--max-epoch", args.max_epoch, "--max-update", args.max_update,
         "--stop-time-hours", args.minutes / 60, "--validate-interval-updates", args.validate_every,
         *(["--max-valid-steps", args.valid_steps] if args.valid_steps else []),
         *bookkeeping_flags(run_dir, logdir, args.log_interval), *args.device,
-    ], run_dir, args.nprocs)
+    ], run_dir, args.nprocs, env=env, started=started)
+
+
+def train_all(args) -> Dict[str, Path]:
+    """Train every run, one after the other, or with ``--side-by-side`` all at once, each
+    on its share of the idle cores; returns {run name: checkpoint_best.pt}."""
+    runs = [TranslationRun(name, arch) for name, arch in RUNS.items()]
+    if not args.side_by_side:
+        return {run.name: train_run(args, run) for run in runs}
+    env = child_environment(len(runs))
+    checkpoints: Dict[str, Path] = {}
+
+    def train_one(run: TranslationRun, started: Callable):
+        checkpoints[run.name] = train_run(args, run, env, started)
+
+    failures = run_all(runs, len(runs), train_one)
+    if failures:
+        raise ArminError("; ".join(failures[run.name] for run in runs if run.name in failures))
+    return checkpoints
 
 
 def translate(args, checkpoint: Path, run_dir: Path, name: str):
@@ -116,11 +157,10 @@ def score(hypotheses: List[str], references: List[str]):
     )
 
 
-def run_one(args, name: str, arch: str, references: List[str], results: JobResults):
-    """Train, translate and score one model; add its row, curve and test scores to ``results``."""
-    run_dir, logdir = args.out / name.lower(), args.out / "tensorboard" / name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = train_run(args, arch, run_dir, logdir, name)
+def evaluate(args, run: TranslationRun, checkpoint: Path, references: List[str], results: JobResults):
+    """Translate and score one trained model; add its row, curve and test scores to ``results``."""
+    name, arch = run
+    run_dir, logdir = run_dirs(args, name)
     translated, seconds = translate(args, checkpoint, run_dir, name)
     if sorted(translated) != list(range(len(references))):
         raise ArminError(f"{name} translated {len(translated)} of the {len(references)} test sentences; see {run_dir / 'generate_test.log'}")
@@ -164,6 +204,9 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-interval", type=int, default=25)
     parser.add_argument("--gpu", action="store_true", help="train and translate on the GPU (default: CPU)")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="train both models at once, each on its share of the idle cores (one thread each on "
+                        "two cores), in half the wall time; default: one after the other, each on all of them")
     parser.add_argument("--nprocs", type=int, default=1,
                         help="CPU processes per training run (through armin-launch); --max-tokens is "
                         "split over them, so the tokens per update stay about the same")
@@ -175,6 +218,9 @@ def parse_args(argv=None):
     if args.minutes < 0:
         parser.error(f"--minutes must be >= 0, got {args.minutes}")
     check_process_count(args.nprocs, args.gpu)
+    if args.side_by_side and (args.gpu or args.nprocs > 1):
+        raise ArminError("--side-by-side trains two CPU processes at once, one per model: "
+                         "it does not combine with --gpu or --nprocs")
     args.schedule = schedule_flags(args.lr_schedule, args.minutes, args.max_update)
     args.device = [] if args.gpu else ["--cpu"]
     return args
@@ -192,12 +238,14 @@ def main(argv=None):
         results = JobResults(
             f"Test split of {args.data}: fairseq-generate --beam {args.beam}, detokenized sacrebleu "
             f"against {reference_path}; Adam lr ARMIN {args.armin_lr:g}, LSTM {args.lstm_lr:g}, "
-            f"{SCHEDULE_WORDS[args.lr_schedule]}; {args.max_tokens} tokens per batch:",
+            f"{SCHEDULE_WORDS[args.lr_schedule]}; {args.max_tokens} tokens per batch; "
+            f"trained {'side by side, each on its share of the cores' if args.side_by_side else 'one after the other'}:",
             COLUMNS, panels={"training": "training perplexity (label-smoothed loss, every logged interval)",
                              "validation": "validation perplexity (label-smoothed loss)"},
         )
+        checkpoints = train_all(args)
         for name, arch in RUNS.items():
-            run_one(args, name, arch, references, results)
+            evaluate(args, TranslationRun(name, arch), checkpoints[name], references, results)
         _, png = render(results, args.out)
     print(f"\n{summary(results)}")
     print(f"Total wall time {(time.time() - started) / 60:.1f} min. Plot: {png}. "

@@ -25,7 +25,7 @@ from ...cli.process import PLUGIN
 from ...errors import ArminError
 from ..report import render
 from .grid import Grid, load_grid
-from .pool import run_all
+from ..run_pool import run_all
 from .runs import StudyRun, check_command, commands_script, plan, train_to_the_end
 from .summary import metric, run_numbers, study_results
 

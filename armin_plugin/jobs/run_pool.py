@@ -1,4 +1,5 @@
-"""Running a study's runs ``jobs`` at a time, each fairseq-train in a thread of this process.
+"""Running training runs ``jobs`` at a time, each fairseq-train in a thread of this process
+(armin-study's grid, the translation job's ``--side-by-side``).
 
 Ctrl-C or SIGTERM stops them all: each running fairseq-train gets one SIGINT (the plugin
 then finishes its update and saves checkpoint_last.pt), no new run starts, and
@@ -8,12 +9,15 @@ import logging
 import signal
 import subprocess
 import threading
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Protocol
 
-from ...errors import ArminError
-from .runs import StudyRun
+from ..errors import ArminError
 
 logger = logging.getLogger(__name__)
+
+
+class NamedRun(Protocol):
+    name: str  # names the run in logs and in the failures
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -21,7 +25,7 @@ def _raise_keyboard_interrupt(signum, frame):
 
 
 class _Pool:
-    def __init__(self, runs: List[StudyRun], train: Callable):
+    def __init__(self, runs: List[NamedRun], train: Callable):
         self.pending = list(runs)
         self.train = train
         self.lock = threading.Lock()
@@ -56,12 +60,12 @@ class _Pool:
                     self.failures[run.name] = str(error)
 
 
-def run_all(runs: List[StudyRun], jobs: int, train: Callable[[StudyRun, Callable], None]) -> Dict[str, str]:
+def run_all(runs: List[NamedRun], jobs: int, train: Callable[[NamedRun, Callable], None]) -> Dict[str, str]:
     """Call ``train(run, started)`` for every run, ``jobs`` at once (``started`` is the
     :func:`~armin_plugin.cli.process.run_streamed` callback); returns {run name: error} of
     the runs that failed (the others went on)."""
     pool = _Pool(runs, train)
-    workers = [threading.Thread(target=pool.work, name=f"study-{index}", daemon=True)
+    workers = [threading.Thread(target=pool.work, name=f"run-{index}", daemon=True)
                for index in range(min(jobs, len(runs)))]
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
