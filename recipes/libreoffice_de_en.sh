@@ -12,6 +12,7 @@
 #   TRAIN_MINUTES=10 bash recipes/libreoffice_de_en.sh  # more training per model (default 5)
 #   ARMIN_RUN=full bash recipes/libreoffice_de_en.sh    # full run: 50 epochs each (add --gpu)
 #   bash recipes/libreoffice_de_en.sh --nprocs 2        # each model on 2 CPU processes (armin-launch)
+#   bash recipes/libreoffice_de_en.sh --side-by-side    # both models at once, each on its share of the cores
 #
 # Text is kept cased and untokenized (sentencepiece works on raw text; BLEU is detokenized
 # and cased). Extra arguments go to compare_translation (see its --help). Output:
