@@ -1,7 +1,6 @@
 """The ``armin`` translation model through fairseq's real CLIs on a slice of the real
 LibreOffice help corpus: train both models, translate with beam search, score; translate
 typed sentences (fairseq-interactive) and through the hub interface."""
-import os
 import re
 import signal
 
@@ -11,6 +10,7 @@ from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 
 from test_resume import assert_same_run, stop_with_signal, update_lines
 
+from armin_plugin.cli.threads import cpu_cores
 from armin_plugin.data.parallel import SPM_MODEL
 from armin_plugin.jobs import compare_translation
 
@@ -77,7 +77,7 @@ def training_span(log: str):
 
 def test_side_by_side_trains_both_models_at_once_each_on_its_share_of_the_cores(compared):
     out, output = compared
-    if len(os.sched_getaffinity(0)) <= 3:  # two runs on 2 or 3 cores: one thread each
+    if cpu_cores() <= 3:  # two runs on 2 or 3 cores: one thread each
         assert "1 thread(s) per process" in output
     (armin_first, armin_last), (lstm_first, lstm_last) = (
         training_span((out / name / "train.log").read_text()) for name in ("armin", "lstm"))

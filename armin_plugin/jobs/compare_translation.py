@@ -40,7 +40,6 @@ from .tensorboard_logs import read_run
 logger = logging.getLogger(__name__)
 
 
-
 class TranslationRun(NamedTuple):
     name: str  # "ARMIN" or "LSTM": the table's row, the TensorBoard run, lowercased the run folder
     arch: str
@@ -107,10 +106,9 @@ def train_run(args, run: TranslationRun, env: Optional[Dict[str, str]] = None,
     ], run_dir, args.nprocs, env=env, started=started)
 
 
-def train_all(args) -> Dict[str, Path]:
-    """Train every run, one after the other, or with ``--side-by-side`` all at once, each
+def train_all(args, runs: List[TranslationRun]) -> Dict[str, Path]:
+    """Train ``runs``, one after the other, or with ``--side-by-side`` all at once, each
     on its share of the idle cores; returns {run name: checkpoint_best.pt}."""
-    runs = [TranslationRun(name, arch) for name, arch in RUNS.items()]
     if not args.side_by_side:
         return {run.name: train_run(args, run) for run in runs}
     env = child_environment(len(runs))
@@ -243,9 +241,10 @@ def main(argv=None):
             COLUMNS, panels={"training": "training perplexity (label-smoothed loss, every logged interval)",
                              "validation": "validation perplexity (label-smoothed loss)"},
         )
-        checkpoints = train_all(args)
-        for name, arch in RUNS.items():
-            evaluate(args, TranslationRun(name, arch), checkpoints[name], references, results)
+        runs = [TranslationRun(name, arch) for name, arch in RUNS.items()]
+        checkpoints = train_all(args, runs)
+        for run in runs:
+            evaluate(args, run, checkpoints[run.name], references, results)
         _, png = render(results, args.out)
     print(f"\n{summary(results)}")
     print(f"Total wall time {(time.time() - started) / 60:.1f} min. Plot: {png}. "

@@ -24,8 +24,8 @@ from ...cli.logs import setup_cli_logging
 from ...cli.process import PLUGIN
 from ...errors import ArminError
 from ..report import render
-from .grid import Grid, load_grid
 from ..run_pool import run_all
+from .grid import Grid, load_grid
 from .runs import StudyRun, check_command, commands_script, plan, train_to_the_end
 from .summary import metric, run_numbers, study_results
 
