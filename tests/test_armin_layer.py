@@ -30,7 +30,8 @@ def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=N
     noise (T, B, N) or None (argmax); real (T, B) bool, True at real steps, or None;
     read_age (B, N) long: the read ages of a cell whose variant reads the history
     (docs/the-cell.md: --armin-usage-input, --armin-no-reread), or None; soft (B,) bool: rows
-    that read the mixture sum_k y_k M_k (--armin-soft-to-hard), or None.
+    that read the mixture sum_k y_k M_k (--armin-soft-to-hard), or None. A cell with
+    ``variant.content_address`` adds the content logits (--armin-content-address).
     Returns outputs (T, B, d_h + d_r), final (hidden, memory, steps[, read_age]), chosen
     slots (T, B).
     """
@@ -39,6 +40,8 @@ def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=N
     for t in range(xs.size(0)):
         x = xs[t]
         a = cell.address(torch.cat([x, hidden], -1))  # 1.
+        if cell.variant.content_address:  # <M_{t-1}[k], q_t>, q_t = W_q [x_t ; h_{t-1}] + b_q
+            a = a + (memory * cell.query(torch.cat([x, hidden], -1)).unsqueeze(1)).sum(-1)
         if read_age is not None:
             if cell.variant.usage_input:  # u_k = 0.95 ** (age_k - 1), 0 for unread slots
                 u = torch.where(read_age > 0, 0.95 ** (read_age - 1).clamp(min=0).to(a.dtype), 0.0)

@@ -80,8 +80,8 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(ptb_char_slice, tmp
 @pytest.mark.parametrize("variant", [["--armin-no-read"],
                                      ["--armin-entropy-bonus", 0.05, "--armin-load-balance", 0.05],
                                      ["--armin-no-reread", "--armin-usage-input",
-                                      "--armin-soft-to-hard", 0.5]],
-                         ids=["no-read", "address-losses", "read-history-soft-to-hard"])
+                                      "--armin-soft-to-hard", 0.5, "--armin-content-address"]],
+                         ids=["no-read", "address-losses", "read-history-soft-to-hard-content"])
 def test_resume_is_exact_with_the_step_variants(ptb_char_slice, tmp_path, variant):
     """--max-update 3, then 7, armin_lm on streams with a step-level variant flag on."""
     setup = "armin_tbptt_lm"

@@ -103,7 +103,7 @@ ARCH_FLAGS = [
                  marks=pytest.mark.slow),  # above ~3 s in process
     ["--share-all-embeddings"],
     ["--no-decoder-attention"],
-    ["--armin-no-reread", "--armin-usage-input"],
+    ["--armin-no-reread", "--armin-usage-input", "--armin-content-address"],
     ["--decoder-start", "encoder-state"],
 ]
 

@@ -107,7 +107,8 @@ def test_step_variants_but_the_mask_fall_back_to_the_python_loop(monkeypatch, ca
         monkeypatch.setenv("ARMIN_BACKEND", asked)
         for variant in (CellVariant(no_read=True), CellVariant(entropy_bonus=1e-5),
                         CellVariant(load_balance=0.01), CellVariant(no_reread=True, usage_input=True),
-                        CellVariant(usage_input=True), CellVariant(soft_to_hard=0.0015)):
+                        CellVariant(usage_input=True), CellVariant(soft_to_hard=0.0015),
+                        CellVariant(content_address=True)):
             with caplog.at_level(logging.INFO, logger=recurrence.__name__):
                 assert recurrence.choose_backend([cpu], variant) == "python"
     assert any("paper's cell and no_reread only (set: no_read)" in r.getMessage() for r in caplog.records)
@@ -224,15 +225,99 @@ def test_no_reread_needs_two_slots():
         build(armin_slots=1, armin_no_reread=True)
 
 
-def test_history_variants_decode_incrementally_and_follow_beam_reordering():
-    """armin_lm with both flags (and W_u random): one token at a time, with rows reordered
-    midway, equals full forwards; the read ages travel in fairseq's incremental state."""
-    model, dictionary = build(armin_no_reread=True, armin_usage_input=True)
+@pytest.mark.parametrize("flags", [dict(armin_no_reread=True, armin_usage_input=True),
+                                   dict(armin_content_address=True)], ids=["history", "content"])
+def test_history_and_content_variants_decode_incrementally_and_follow_beam_reordering(flags):
+    """armin_lm with the history flags (W_u random) or content addressing: one token at a time,
+    with rows reordered midway, equals full forwards; the read ages travel in fairseq's
+    incremental state."""
+    model, dictionary = build(**flags)
     with torch.no_grad():
         for cell in model.decoder.armin.layers:
-            cell.usage.weight.normal_(0.0, 2.0)
+            for linear in (cell.usage, cell.query):
+                if linear is not None:
+                    linear.weight.normal_(0.0, 2.0)
     model.eval()
     assert_reordered_decoding_equals_full_forward(model, dictionary, 11, 6)
+
+
+# --------------------------------------------------------------------------- --armin-content-address
+
+
+def content_run(variant=CellVariant(content_address=True), query_scale=1.0):
+    """history_run's float64 layer with content addressing, W_q and b_q drawn from N(0, scale)."""
+    model, cell, x, noise = history_run(variant)
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(4)
+        for tensor in (cell.query.weight, cell.query.bias):
+            tensor.normal_(0.0, query_scale, generator=gen)
+    return model, cell, x, noise
+
+
+def test_content_address_by_hand_reads_the_slot_most_like_the_query():
+    """Location logits 0, W_q 0 and b_q = c: each row reads argmax_k <M[k], c>, here slot 1
+    for row 0 and slot 2 for row 1, whatever the input."""
+    model, cell, x, _ = content_run()
+    query = torch.tensor([1.0, -1.0, 0.0, 0.0, 2.0], dtype=DT)
+    memory = torch.zeros(2, 3, 5, dtype=DT)
+    memory[0, 1] = query  # row 0: <M[1], c> = 6, the others 0
+    memory[1, 0], memory[1, 2] = query / 2, query  # row 1: 3 and 6
+    with torch.no_grad():
+        cell.address.weight.zero_()
+        cell.address.bias.zero_()
+        cell.query.weight.zero_()
+        cell.query.bias.copy_(query)
+        model.eval()
+        start = (fresh_state(cell, 2)[0], memory, torch.full((2,), 3, dtype=torch.long))
+        cell(x[:1], start)
+    assert cell.last_trace.read[0].tolist() == [1, 2]
+    torch.testing.assert_close(cell.last_trace.logits[0], memory @ query, rtol=0, atol=1e-14)
+
+
+def test_content_address_at_zero_query_is_the_papers_cell():
+    model, cell, x, noise = content_run(query_scale=0.0)
+    out, state = model(x, gumbel_noise=noise)
+    plain = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7)
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if "query" not in k})
+    plain.train()
+    expected, _ = plain(x, gumbel_noise=noise)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)  # plain may run the compiled loop
+    assert sum(p.numel() for p in cell.query.parameters()) == 5 * (3 + 4) + 5
+
+
+@pytest.mark.parametrize("variant", [CellVariant(content_address=True),
+                                     CellVariant(content_address=True, no_reread=True, usage_input=True)],
+                         ids=["content", "content-history"])
+def test_content_address_equals_the_reference_loop(variant):
+    """Outputs, final state and every gradient, W_q's too, against the spec's dense loop with
+    the content logits written out, pads included, in training; then evaluation."""
+    model, cell, x, noise = content_run(variant)
+    pad = torch.zeros(9, 2, dtype=torch.bool)
+    pad[[2, 6, 7], 1] = True
+    out, state = model(x, padding_mask=pad, gumbel_noise=noise)
+    got = dict(zip([n for n, _ in model.named_parameters()], grads_of_random_projection(model, x, out, state)))
+    history = dict(read_age=torch.zeros(2, 3, dtype=torch.long)) if variant.reads_history else {}
+    ref_out, (hidden, memory, steps, *_), reads = reference_layer(
+        cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0], real=~pad, **history)
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(state.memory[0], memory, rtol=1e-12, atol=1e-13)
+    assert torch.equal(cell.last_trace.read, reads)
+    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
+    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
+    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
+    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
+    names = [n for n, _ in cell.named_parameters()]
+    want = torch.autograd.grad(loss, list(cell.parameters()), allow_unused=True)
+    for name, expected in zip(names, want):
+        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
+                                   msg=lambda m: f"{name}: {m}")
+    assert got["layers.0.query.weight"].abs().sum() > 0 and got["layers.0.query.bias"].abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        evaluated, _ = model(x)
+        ref_eval, _, _ = reference_layer(cell, x, *fresh_state(cell, 2),
+                                         **{k: v for k, v in history.items()})
+    torch.testing.assert_close(evaluated, ref_eval, rtol=1e-12, atol=1e-13)
 
 
 # --------------------------------------------------------------------------- --armin-soft-to-hard

@@ -63,6 +63,13 @@ class ARMINCellConfig(FairseqDataclass):
                           "W_u u_t, u_t[k] = 0.95 ** (steps since slot k was read - 1), 0 if "
                           "not read yet; W_u (N x N) is learned and starts at zero"},
     )
+    armin_content_address: bool = field(
+        default=False,
+        metadata={"help": "not in the paper (the content addressing of the NTM): the address "
+                          "logits get one dot product per slot, <M_{t-1}[k], q_t>, with a learned "
+                          "query q_t = W_q [x_t ; h_{t-1}] + b_q, so the read can match what the "
+                          "slots hold; runs the Python loop"},
+    )
     armin_soft_to_hard: float = field(
         default=0.0,
         metadata={"help": "not in the paper (the D-NTM's curriculum): in training each row of a "

@@ -43,14 +43,16 @@ def temperature_schedule(cfg, num_slots: int) -> Callable[[int], float]:
 
 def cell_variant(cfg) -> CellVariant:
     """The step-level variant of ``--armin-no-read``, ``--armin-entropy-bonus``,
-    ``--armin-load-balance``, ``--armin-no-reread``, ``--armin-usage-input`` and
-    ``--armin-soft-to-hard``; a negative weight stops with one line naming the flag."""
+    ``--armin-load-balance``, ``--armin-no-reread``, ``--armin-usage-input``,
+    ``--armin-soft-to-hard`` and ``--armin-content-address``; a negative weight stops with one
+    line naming the flag."""
     for name in ("armin_entropy_bonus", "armin_load_balance", "armin_soft_to_hard"):
         if not getattr(cfg, name) >= 0:
             raise ArminError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(cfg, name)}")
     return CellVariant(bool(cfg.armin_no_read), float(cfg.armin_entropy_bonus),
                        float(cfg.armin_load_balance), bool(cfg.armin_no_reread),
-                       bool(cfg.armin_usage_input), float(cfg.armin_soft_to_hard))
+                       bool(cfg.armin_usage_input), float(cfg.armin_soft_to_hard),
+                       bool(cfg.armin_content_address))
 
 
 def armin_stack(cfg, input_size: int, hidden_size: int, slot_size: int, num_slots: int,

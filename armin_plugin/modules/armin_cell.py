@@ -69,7 +69,8 @@ class ARMINCell(nn.Module):
         init: "pytorch" (``nn.Linear``'s default) or "authors" (orthogonal weights, zero
             biases; see :func:`.initialisation.initialise`). Default: "pytorch"
         variant: a :class:`.variants.CellVariant`, departures from the paper's step (no read,
-            address losses, no re-read, usage input, soft-to-hard reads). Default: the paper's cell.
+            address losses, no re-read, usage input, soft-to-hard reads, content addressing).
+            Default: the paper's cell.
             With ``no_reread`` or ``usage_input`` the state carries a fourth tensor,
             read_age (B, N) long: real steps since each slot was last read (0: not yet)
 
@@ -108,6 +109,9 @@ class ARMINCell(nn.Module):
         initial_memory: :math:`p_M`, shape :math:`(N, d_r)`, initialised to zeros.
         usage.weight: :math:`W_u`, shape :math:`(N, N)`, initialised to zeros; only with
             ``variant.usage_input``.
+        query.weight: :math:`W_q`, shape :math:`(d_r, d_x + d_h)`; query.bias: :math:`b_q`,
+            shape :math:`(d_r)`; only with ``variant.content_address`` (``nn.Linear``'s
+            initialisation under either ``init``).
 
     The linear maps keep ``nn.Linear``'s initialisation,
     :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})` with :math:`k = 1/\text{in\_features}`, unless
@@ -152,6 +156,7 @@ class ARMINCell(nn.Module):
         if variant.usage_input:
             self.usage = nn.Linear(num_slots, num_slots, bias=False)
             nn.init.zeros_(self.usage.weight)
+        self.query = nn.Linear(d_x + d_h, d_r) if variant.content_address else None
         self._arranged_key, self._arranged = None, None  # see arranged_weights()
         self._reused, self._deferred = None, None  # see reusing_weights()
         # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
@@ -208,10 +213,15 @@ class ARMINCell(nn.Module):
         record = [] if self.record_addressing else None
         if self.variant.reads_history and len(state) == 3:
             state = (*state, self._unread(inputs.size(1), inputs.device))
+        query_in = query_weight = None
+        if self.query is not None:  # q_t = W_q [x_t ; h_{t-1}] + b_q: its input part for all steps
+            query_in = F.linear(inputs, self.query.weight[:, :self.input_size], self.query.bias)
+            query_weight = self.query.weight[:, self.input_size:]
         outputs, final, self.last_address_loss = run_recurrence(
             projected, state, weights, gumbel_noise, step_mask, temperature, record,
             self.variant, None if self.usage is None else self.usage.weight, soft_reads,
             overwrite_memory, deferred.factors if deferred is not None and deferred.tracked else None,
+            query_in, query_weight,
         )
         if record is not None:
             logits, read, written = record

@@ -84,6 +84,18 @@ class ReadHistory(NamedTuple):
     usage_weight: Optional[Tensor] = None
 
 
+class ContentQuery(NamedTuple):
+    """The query of ``content_address``, q_t = W_q [x_t ; h_{t-1}] + b_q, in two parts:
+    query_in (T, B, d_r), W_q x_t + b_q of every step, and weight (d_r, d_h), W_q's h part."""
+
+    query_in: Tensor
+    weight: Tensor
+
+    def of_steps(self, hidden: Tensor) -> Tensor:
+        """q_t of every step (T, B, d_r) from h_{t-1} of every step (T, B, d_h)."""
+        return self.query_in + hidden @ self.weight.t()
+
+
 def recency(read_age: Tensor, dtype: torch.dtype) -> Tensor:
     """u (B, N) of ``usage_input``: USAGE_DECAY ** (age - 1) for read slots, 0 for unread ones."""
     return torch.where(read_age > 0, USAGE_DECAY ** (read_age - 1).clamp(min=0).to(dtype),
@@ -163,11 +175,12 @@ def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                  temperature, keep, record=None, backend="python", variant=CellVariant(),
-                 history=None, soft=None, overwrite_memory=False):
+                 history=None, soft=None, overwrite_memory=False, query=None):
     """The forward loop. ``trans_in`` already holds the forget bias in its f part;
     ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only);
     ``history``: its :class:`ReadHistory` where ``variant.reads_history``, else None;
-    ``soft``: (B,) bool, the rows that read the Gumbel-softmax mixture (``soft_to_hard``), or None.
+    ``soft``: (B,) bool, the rows that read the Gumbel-softmax mixture (``soft_to_hard``), or None;
+    ``query``: the :class:`ContentQuery` of ``content_address``, else None.
 
     Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,), with
     ``keep`` the :class:`Activations` of all steps (otherwise one step's scratch space), and
@@ -214,7 +227,7 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     else:
         hidden, steps, read_age = _forward_steps(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real, temperature,
-            acts, outputs, recorded, variant, history, usage_log, soft,
+            acts, outputs, recorded, variant, history, usage_log, soft, query,
         )
     if record is not None:
         record.extend(recorded)
@@ -223,15 +236,16 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
 
 def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                    temperature, acts, outputs, recorded, variant, history=None, usage_log=None,
-                   soft=None):
+                   soft=None, query=None):
     """The reference definition of a forward step, run over all T steps: fills ``outputs``,
     ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
     slots read, slots written), ``usage_log`` (None or (T, B, N)) and ``memory`` in place;
     returns the final hidden, steps and read_age (None without ``history``).
     ``variant.no_read``: the read is zeros (the slot is still chosen, and written back).
     ``variant.usage_input``: the logits get u_t W_u^T (u_t = :func:`recency` of the read ages);
-    ``variant.no_reread``: the slot read at the previous real step loses REREAD_PENALTY.
-    The recorded logits are the noise-free ones after both. ``soft`` (B,) bool or None: those
+    ``variant.no_reread``: the slot read at the previous real step loses REREAD_PENALTY;
+    ``variant.content_address``: the logits get M_{t-1} q_t, q_t from ``query`` (a
+    :class:`ContentQuery`). The recorded logits are the noise-free ones after all three. ``soft`` (B,) bool or None: those
     rows read sum_k y[k] M[k] (y the Gumbel-softmax probabilities) instead of M[k_t].
     """
     steps_total, batch, n_slots = addr_in.shape
@@ -247,6 +261,9 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
     for t in range(steps_total):
         s = t if keep else 0
         logits = addr_in[t] + addr_rec
+        if query is not None:  # <M_{t-1}[k], q_t> per slot
+            q = torch.addmm(query.query_in[t], hidden, query.weight.t())
+            logits = logits + torch.bmm(memory, q.unsqueeze(-1)).squeeze(-1)
         if variant.usage_input:
             usage = recency(read_age, logits.dtype)
             if usage_log is not None:
@@ -304,17 +321,19 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
 
 def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
                   backend="python", variant=CellVariant(), address_grad=None, usage_log=None,
-                  soft=None, deferred=None):
+                  soft=None, deferred=None, query=None):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
     (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
     (T, B, N) or None: a gradient added to that of the address logits (the address losses);
     ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None; ``soft``: the rows
     that read softly, as in :func:`_run_forward`; ``deferred``: the ``factors`` of the
     weights' :func:`defer_weight_gradients`, which keep this call's factors of their gradients
-    (the returned ones are then None), or None.
+    (the returned ones are then None), or None; ``query``: the :class:`ContentQuery` of
+    ``content_address``, or None.
 
     Returns gradients of (the projection (T, B, N + G + P), hidden, memory), of the
-    :class:`RecurrentWeights` and of W_u (None without ``usage_log``).
+    :class:`RecurrentWeights`, of W_u (None without ``usage_log``) and of ``query`` (a
+    :class:`ContentQuery` of gradients; None without it).
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
@@ -330,6 +349,10 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     if not addressed:
         grad_addr = None
     grad_value = torch.empty_like(acts.overwritten)
+    queries = grad_query_in = None
+    if query is not None:
+        queries = query.of_steps(acts.hidden_read[..., :d_h])
+        grad_query_in = torch.zeros_like(queries)
     if backend == "native":
         grad_state, grad_memory = native.library().backward(
             grad_out, grad_hidden, grad_memory, memory, weights.from_hidden, weights.gate,
@@ -340,6 +363,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         grad_state, grad_memory = _backward_steps(
             grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
             grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad, soft,
+            None if query is None else ContentQuery(queries, query.weight), grad_query_in,
         )
 
     def flat(x):
@@ -355,21 +379,25 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         weight_grads = RecurrentWeights(None, None, None, None)
     else:
         weight_grads = _weight_gradients(factors, n_slots)
-    grad_usage = None
+    grad_usage = grad_query = None
     if usage_log is not None:  # logits += u_t W_u^T
         grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_out.new_zeros(n_slots, n_slots)
-    return (grad_projected, grad_state, grad_memory), weight_grads, grad_usage
+    if query is not None:  # q_t = query_in[t] + h_{t-1} W_q^T
+        grad_query = ContentQuery(grad_query_in, flat(grad_query_in).t() @ factors.hidden)
+    return (grad_projected, grad_state, grad_memory), weight_grads, grad_usage, grad_query
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
                     grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad,
-                    soft=None):
+                    soft=None, queries=None, grad_query_in=None):
     """The reference definition of a backward step, run from the last step to the first:
     fills the (T, B, ...) gradients ``grad_addr`` (None when no gradient reaches the logits),
     ``grad_gate_in``, ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values);
     returns the gradients of the initial hidden (B, d_h) and memory (B, N, d_r).
     ``address_grad`` (T, B, N) or None is added to the gradient of the logits of each step;
-    ``soft`` (B,) bool or None: rows whose read was the mixture sum_k y[k] M[k].
+    ``soft`` (B,) bool or None: rows whose read was the mixture sum_k y[k] M[k];
+    ``queries``: a :class:`ContentQuery` whose query_in holds q_t of every step (T, B, d_r)
+    (``content_address``), or None; ``grad_query_in`` (T, B, d_r) receives dL/dq_t.
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
@@ -432,6 +460,11 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
             grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
         if address_grad is not None:
             grad_next_addr = grad_addr[t].add_(address_grad[t])
+        if queries is not None and grad_addr is not None:  # a_t[k] += <M_{t-1}[k], q_t>
+            grad_q = torch.bmm(memory, grad_next_addr.unsqueeze(-1)).squeeze(-1)
+            grad_query_in[t] = grad_q
+            grad_memory.add_(grad_next_addr.unsqueeze(-1) * queries.query_in[t].unsqueeze(1))
+            grad_state = torch.addmm(grad_state, grad_q, queries.weight)
         if not variant.no_read and soft_rows is None:  # a zero read uses no slot
             grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
         elif not variant.no_read:  # hard rows: the slot read; soft rows: y[k] to every slot
@@ -447,16 +480,18 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, soft, deferred, projected, hidden, memory, *weights):
+                usage_weight, query_in, query_weight, soft, deferred, projected, hidden, memory,
+                *weights):
         weights = RecurrentWeights(*weights)
         addr_in, gate_in, trans_in = split_projection(
             projected, memory.size(1), hidden.size(-1) + memory.size(-1))
         record = _record_for(variant, record)
         history = None if read_age is None else ReadHistory(read_age, usage_weight)
+        query = None if query_in is None else ContentQuery(query_in, query_weight)
         outputs, hidden, memory, steps, acts, (read_age, usage_log) = _run_forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
             temperature, keep=True, record=record, backend=backend, variant=variant,
-            history=history, soft=soft,
+            history=history, soft=soft, query=query,
         )
         aux, ctx.address_grad = _address_loss(variant, record, real)
         ctx.variant = variant
@@ -465,11 +500,13 @@ class _Recurrence(torch.autograd.Function):
         ctx.sampled = acts.probs is not None
         ctx.masked = real is not None
         ctx.usage = usage_log is not None
+        ctx.content = query is not None
         ctx.soft = soft
         ctx.deferred = deferred
         saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
         saved += [real] if ctx.masked else []
         saved += [usage_log] if ctx.usage else []
+        saved += list(query) if ctx.content else []
         ctx.save_for_backward(memory, *weights, *saved)
         extra = [t for t in (read_age, aux) if t is not None]
         ctx.mark_non_differentiable(steps, *extra)
@@ -481,17 +518,21 @@ class _Recurrence(torch.autograd.Function):
         memory, *rest = ctx.saved_tensors
         weights = RecurrentWeights(*rest[:4])
         rest = rest[4:]
+        query = ContentQuery(*rest[-2:]) if ctx.content else None
+        rest = rest[:-2] if ctx.content else rest
         usage_log = rest.pop() if ctx.usage else None
         real = rest.pop() if ctx.masked else None
         probs = rest.pop() if ctx.sampled else None
         acts = Activations(*rest, probs)
         with torch.autocast(grad_out.device.type, enabled=False):  # as forward ran
-            inputs, weight_grads, grad_usage = _run_backward(
+            inputs, weight_grads, grad_usage, grad_query = _run_backward(
                 grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
                 backend=ctx.backend, variant=ctx.variant, address_grad=ctx.address_grad,
-                usage_log=usage_log, soft=ctx.soft, deferred=ctx.deferred,
+                usage_log=usage_log, soft=ctx.soft, deferred=ctx.deferred, query=query,
             )
-        return (None, None, None, None, None, None, None, None, grad_usage, None, None, *inputs, *weight_grads)
+        grad_query = grad_query or (None, None)
+        return (None, None, None, None, None, None, None, None, grad_usage, *grad_query, None, None,
+                *inputs, *weight_grads)
 
 
 def split_projection(projected: Tensor, n_slots: int, gate_size: int) -> Tuple[Tensor, Tensor, Tensor]:
@@ -527,6 +568,8 @@ def run_recurrence(
     soft: Optional[Tensor] = None,
     overwrite_memory: bool = False,
     deferred_weights: Optional[KeptFactors] = None,
+    query_in: Optional[Tensor] = None,
+    query_weight: Optional[Tensor] = None,
 ) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
     """Run one layer's recurrence over T steps.
 
@@ -544,7 +587,9 @@ def run_recurrence(
     autograd, write the new memory into ``state``'s when it is contiguous (no copy; the
     caller owns that state and drops it, as incremental decoding does); deferred_weights:
     the ``factors`` of a :func:`defer_weight_gradients` whose ``weights`` are ``weights``:
-    backward keeps its factors of the weight gradients there instead of returning them.
+    backward keeps its factors of the weight gradients there instead of returning them;
+    query_in (T, B, d_r) and query_weight (d_r, d_h): the two parts of the query of
+    ``variant.content_address`` (see :class:`ContentQuery`), or None.
     Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
     read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
     losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
@@ -556,18 +601,18 @@ def run_recurrence(
     # float16/bfloat16 (a --fp16/--bf16 model, or autocast's projections): the loop runs in
     # float32 with autocast off, so the memory, the cell state and the address softmax never
     # round to 8 or 11 bits over hundreds of steps; see module docstring.
-    projected, hidden, memory, noise, usage_weight = (
-        _in_float32(t) for t in (projected, hidden, memory, noise, usage_weight)
+    projected, hidden, memory, noise, usage_weight, query_in, query_weight = (
+        _in_float32(t) for t in (projected, hidden, memory, noise, usage_weight, query_in, query_weight)
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (projected, hidden, memory, *weights)
     backend = choose_backend(tensors + (noise,), variant)
     with torch.autocast(projected.device.type, enabled=False):
-        differentiable = tensors + (() if usage_weight is None else (usage_weight,))
+        differentiable = tensors + tuple(t for t in (usage_weight, query_in, query_weight) if t is not None)
         if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
             outputs, hidden, memory, steps, *extra = _Recurrence.apply(
                 backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, soft, deferred_weights, *tensors
+                usage_weight, query_in, query_weight, soft, deferred_weights, *tensors
             )
             read_age = extra.pop(0) if read_age is not None else None
             aux = extra[0] if extra else None
@@ -580,6 +625,7 @@ def run_recurrence(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                 temperature, keep=False, record=record, backend=backend, variant=variant,
                 history=history, soft=soft, overwrite_memory=overwrite_memory,
+                query=None if query_in is None else ContentQuery(query_in, query_weight),
             )
             aux, _ = _address_loss(variant, record, real)
     final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)

@@ -30,6 +30,10 @@ class CellVariant(NamedTuple):
     soft_to_hard K >= 0 (the D-NTM's curriculum): in training, each row of a call reads the
     Gumbel-softmax mixture sum_k y_t[k] M_{t-1}[k] instead of the one slot k_t with probability
     1 / sqrt(1 + K u) at update u (:meth:`soft_read_probability`); the write stays hard.
+    content_address (not in the paper; the content-based addressing of the NTM and the
+    D-NTM, as a term added to ARMIN's location logits): the address logits get
+    ``M_{t-1} q_t``, one dot product per slot with the query q_t = W_q [x_t ; h_{t-1}] + b_q
+    (d_r), so the address can match what the slots hold; W_q is learned.
     The default is the paper's cell."""
 
     no_read: bool = False
@@ -38,6 +42,7 @@ class CellVariant(NamedTuple):
     no_reread: bool = False
     usage_input: bool = False
     soft_to_hard: float = 0.0
+    content_address: bool = False
 
     @property
     def has_address_loss(self) -> bool:
