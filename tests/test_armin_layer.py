@@ -40,8 +40,9 @@ def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=N
     for t in range(xs.size(0)):
         x = xs[t]
         a = cell.address(torch.cat([x, hidden], -1))  # 1.
-        if cell.variant.content_address:  # <M_{t-1}[k], q_t>, q_t = W_q [x_t ; h_{t-1}] + b_q
-            a = a + (memory * cell.query(torch.cat([x, hidden], -1)).unsqueeze(1)).sum(-1)
+        if cell.variant.content_address:  # <key_k, q_t>, key_k = M_k / sqrt(|M_k|^2 + 1)
+            keys = memory / torch.sqrt((memory ** 2).sum(-1, keepdim=True) + 1)
+            a = a + (keys * cell.query(torch.cat([x, hidden], -1)).unsqueeze(1)).sum(-1)
         if read_age is not None:
             if cell.variant.usage_input:  # u_k = 0.95 ** (age_k - 1), 0 for unread slots
                 u = torch.where(read_age > 0, 0.95 ** (read_age - 1).clamp(min=0).to(a.dtype), 0.0)

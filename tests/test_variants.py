@@ -255,13 +255,13 @@ def content_run(variant=CellVariant(content_address=True), query_scale=1.0):
 
 
 def test_content_address_by_hand_reads_the_slot_most_like_the_query():
-    """Location logits 0, W_q 0 and b_q = c: each row reads argmax_k <M[k], c>, here slot 1
-    for row 0 and slot 2 for row 1, whatever the input."""
+    """Location logits 0, W_q 0 and b_q = c: each row reads argmax_k <M[k], c> / sqrt(|M[k]|^2
+    + 1), here slot 1 for row 0 and slot 2 for row 1, whatever the input."""
     model, cell, x, _ = content_run()
     query = torch.tensor([1.0, -1.0, 0.0, 0.0, 2.0], dtype=DT)
     memory = torch.zeros(2, 3, 5, dtype=DT)
-    memory[0, 1] = query  # row 0: <M[1], c> = 6, the others 0
-    memory[1, 0], memory[1, 2] = query / 2, query  # row 1: 3 and 6
+    memory[0, 1] = query  # row 0: <M[1], c> = 6 with |M[1]|^2 = 6, the others 0
+    memory[1, 0], memory[1, 2] = query / 2, query  # row 1: 3 (|M[0]|^2 = 1.5) and 6 (6)
     with torch.no_grad():
         cell.address.weight.zero_()
         cell.address.bias.zero_()
@@ -271,7 +271,8 @@ def test_content_address_by_hand_reads_the_slot_most_like_the_query():
         start = (fresh_state(cell, 2)[0], memory, torch.full((2,), 3, dtype=torch.long))
         cell(x[:1], start)
     assert cell.last_trace.read[0].tolist() == [1, 2]
-    torch.testing.assert_close(cell.last_trace.logits[0], memory @ query, rtol=0, atol=1e-14)
+    expected = torch.tensor([[0, 6 / math.sqrt(7), 0], [3 / math.sqrt(2.5), 0, 6 / math.sqrt(7)]], dtype=DT)
+    torch.testing.assert_close(cell.last_trace.logits[0], expected, rtol=0, atol=1e-14)
 
 
 def test_content_address_at_zero_query_is_the_papers_cell():

@@ -32,8 +32,9 @@ class CellVariant(NamedTuple):
     1 / sqrt(1 + K u) at update u (:meth:`soft_read_probability`); the write stays hard.
     content_address (not in the paper; the content-based addressing of the NTM and the
     D-NTM, as a term added to ARMIN's location logits): the address logits get
-    ``M_{t-1} q_t``, one dot product per slot with the query q_t = W_q [x_t ; h_{t-1}] + b_q
-    (d_r), so the address can match what the slots hold; W_q is learned.
+    ``<key_k, q_t>``, one dot product per slot of its key, key_k = M_{t-1}[k] /
+    sqrt(|M_{t-1}[k]|^2 + 1), with the query q_t = W_q [x_t ; h_{t-1}] + b_q (d_r), so the
+    address can match what the slots hold; W_q is learned.
     The default is the paper's cell."""
 
     no_read: bool = False

@@ -7,7 +7,7 @@ LSTM of its parameter count), and the LSTM at its own best rate (3e-3); exactly 
 ``compare_algorithmic`` trains them, 10,000 updates of 32 sequences (about 3 minutes each at
 one thread), seeds 1 and 2.
 
-    bash recipes/study.sh recall_memory --jobs 2    # 36 runs, about an hour on 2 cores
+    bash recipes/study.sh recall_memory --jobs 2    # 46 runs, about 90 minutes on 2 cores
 """
 from armin_plugin.jobs import compare_algorithmic as job
 
@@ -51,6 +51,14 @@ GRID = dict(
         # the parameters moved from the slots to the state (47,784, 0.7% more): the address
         # of a position comes from h, which has to carry where each item was
         "armin-no-reread-h76-r16": [*ARMIN, "--armin-no-reread", "--armin-hidden-size", 76, "--armin-slot-size", 16],
+        # an address that can match the query against what the slots hold (not in the paper)
+        "armin-content": [*ARMIN, "--armin-content-address"],
+        "armin-no-reread-content": [*ARMIN, "--armin-no-reread", "--armin-content-address"],
+        "armin-no-reread-content-lr5e-3": [*ARMIN, "--armin-no-reread", "--armin-content-address", "--lr", 0.005],
+        "armin-no-reread-content-lr3e-3": [*ARMIN, "--armin-no-reread", "--armin-content-address", "--lr", 0.003],
+        # the rate along half a cosine from 1e-2 at update 0 to 0 at update 10,000
+        "armin-no-reread-content-cosine": [*ARMIN, "--armin-no-reread", "--armin-content-address",
+                                           "--lr-scheduler", "cosine", "--lr-period-updates", 10000],
     },
     seeds=[1, 2],
     max_update=10000,
