@@ -319,18 +319,33 @@ def test_the_job_prints_its_own_table_when_a_job_beside_it_rewrites_the_shared_o
 
 
 def test_the_job_trains_the_cell_the_study_chose_per_task():
-    """ARMIN with TARDIS's mask on associative recall (TASK_VARIANTS), the paper's cell on the
-    other tasks and, with --armin-paper-cell, on every task; the LSTM is never changed."""
+    """ARMIN with TARDIS's mask and the content address on associative recall (TASK_VARIANTS),
+    at that cell's rate, the paper's cell on the other tasks and, with --armin-paper-cell, on
+    every task at its own rates; the LSTM has the parameter count of the ARMIN it faces."""
     from armin_plugin.jobs import compare_algorithmic as job
+    from armin_plugin.models.algorithmic import ARMINAlgorithmicConfig, ARMINAlgorithmicModel
 
     shipped, paper = job.parse_args([]), job.parse_args(["--armin-paper-cell"])
-    assert "--armin-no-reread" in job.model_flags(shipped, "associative_recall", "armin")
+    recall = job.model_flags(shipped, "associative_recall", "armin")
+    assert "--armin-no-reread" in recall and "--armin-content-address" in recall
+    assert job.task_rate(shipped, "associative_recall", "armin") == 0.005
+    assert job.task_rate(paper, "associative_recall", "armin") == 0.01
     for task in ("copy", "repeat_copy"):
         assert job.model_flags(shipped, task, "armin") == job.model_flags(paper, task, "armin")
-    for task in job.ALGORITHMS:
-        assert "--armin-no-reread" not in job.model_flags(paper, task, "armin")
         assert job.model_flags(shipped, task, "lstm") == job.model_flags(paper, task, "lstm")
+    for task in job.ALGORITHMS:
+        flags = job.model_flags(paper, task, "armin")
+        assert "--armin-no-reread" not in flags and "--armin-content-address" not in flags
+        assert job.task_rate(shipped, task, "lstm") == job.task_rate(paper, task, "lstm")
+    # the LSTM's --lstm-params is the count of the ARMIN model that trains, W_q and b_q included
+    # (d_r (d_x + d_h + 1) = 32 x 75)
+    for args, count in ((shipped, 49832), (paper, 47432)):
+        lstm = job.model_flags(args, "associative_recall", "lstm")
+        assert lstm[lstm.index("--lstm-params") + 1] == count
+    cfg = ARMINAlgorithmicConfig(armin_no_reread=True, armin_content_address=True)
+    model = ARMINAlgorithmicModel.build_model(cfg, algorithmic_task(algorithm="associative_recall"))
+    assert sum(p.numel() for p in model.parameters()) == 49832
     # the table's title says which cell ARMIN trained
-    assert job.armin_cell_words(shipped) == "with --armin-no-reread on associative recall"
+    assert job.armin_cell_words(shipped) == "with --armin-no-reread --armin-content-address on associative recall"
     assert job.armin_cell_words(paper) == job.armin_cell_words(job.parse_args(["--tasks", "copy"])) == (
         "as in the paper on every task")

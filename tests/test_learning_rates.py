@@ -40,6 +40,7 @@ def test_compare_algorithmic_and_pixel_mnist_train_each_model_at_its_own_rate():
                        for model in compare_algorithmic.MODELS} for task in args.tasks}
 
     assert algorithmic_rates([]) == compare_algorithmic.TASK_RATES  # each model's own rate per task
+    assert algorithmic_rates(["--armin-paper-cell"]) == compare_algorithmic.PAPER_CELL_RATES  # the paper's cell's
     assert len({rates["armin_lr"] for rates in compare_algorithmic.TASK_RATES.values()}) > 1
     assert algorithmic_rates(["--armin-lr", "0.004", "--tasks", "copy,associative_recall"]) == {
         task: dict(armin_lr=0.004, lstm_lr=compare_algorithmic.TASK_RATES[task]["lstm_lr"])

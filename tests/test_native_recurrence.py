@@ -40,6 +40,9 @@ def build(dtype, d_x=3, d_h=4, d_r=7, n_slots=3, layers=2, variant=CellVariant()
         for cell in model.layers:
             cell.initial_memory.normal_()
             cell.record_addressing = True
+            if cell.query is not None:  # a query that sways the address
+                cell.query.weight.normal_()
+                cell.query.bias.normal_()
     return model
 
 
@@ -86,7 +89,9 @@ def run(model, backend, monkeypatch, training, steps=11, batch=4, carried=True, 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("training", [True, False], ids=["gumbel", "argmax"])
 @pytest.mark.parametrize("carried", [True, False], ids=["carried", "fresh"])
-@pytest.mark.parametrize("variant", [CellVariant(), CellVariant(no_reread=True)], ids=["paper", "no-reread"])
+@pytest.mark.parametrize("variant", [CellVariant(), CellVariant(no_reread=True),
+                                     CellVariant(no_reread=True, content_address=True)],
+                         ids=["paper", "no-reread", "no-reread-content"])
 def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried, variant):
     model = build(dtype, variant=variant)
     assert model.slot_size > model.hidden_size
@@ -111,6 +116,8 @@ def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried, varia
         torch.testing.assert_close(grad, ref_grads[name], **tol, msg=lambda m: f"{name}: {m}")
     if training:  # the straight-through path is exercised
         assert grads["layers.0.address.weight"].abs().sum() > 0
+        if variant.content_address:
+            assert grads["layers.0.query.weight"].abs().sum() > 0
 
 
 @needs_native

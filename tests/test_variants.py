@@ -108,14 +108,16 @@ def test_step_variants_but_the_mask_fall_back_to_the_python_loop(monkeypatch, ca
         for variant in (CellVariant(no_read=True), CellVariant(entropy_bonus=1e-5),
                         CellVariant(load_balance=0.01), CellVariant(no_reread=True, usage_input=True),
                         CellVariant(usage_input=True), CellVariant(soft_to_hard=0.0015),
-                        CellVariant(content_address=True)):
+                        CellVariant(content_address=True, usage_input=True)):
             with caplog.at_level(logging.INFO, logger=recurrence.__name__):
                 assert recurrence.choose_backend([cpu], variant) == "python"
-    assert any("paper's cell and no_reread only (set: no_read)" in r.getMessage() for r in caplog.records)
+    assert any("paper's cell, no_reread and content_address only (set: no_read)" in r.getMessage()
+               for r in caplog.records)
     assert any("(set: usage_input)" in r.getMessage() for r in caplog.records)
-    if native.library() is not None:  # the two the compiled loop implements
-        assert recurrence.choose_backend([cpu], CellVariant()) == "native"
-        assert recurrence.choose_backend([cpu], CellVariant(no_reread=True)) == "native"
+    if native.library() is not None:  # what the compiled loop implements
+        for variant in (CellVariant(), CellVariant(no_reread=True), CellVariant(content_address=True),
+                        CellVariant(no_reread=True, content_address=True)):
+            assert recurrence.choose_backend([cpu], variant) == "native"
 
 
 # --------------------------------------------------------------------------- read history
@@ -286,9 +288,11 @@ def test_content_address_at_zero_query_is_the_papers_cell():
     assert sum(p.numel() for p in cell.query.parameters()) == 5 * (3 + 4) + 5
 
 
+@pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("variant", [CellVariant(content_address=True),
+                                     CellVariant(content_address=True, no_reread=True),
                                      CellVariant(content_address=True, no_reread=True, usage_input=True)],
-                         ids=["content", "content-history"])
+                         ids=["content", "content-mask", "content-history"])
 def test_content_address_equals_the_reference_loop(variant):
     """Outputs, final state and every gradient, W_q's too, against the spec's dense loop with
     the content logits written out, pads included, in training; then evaluation."""

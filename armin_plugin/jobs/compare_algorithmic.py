@@ -23,7 +23,7 @@ from typing import Dict, List
 
 from ..cli.logs import setup_cli_logging
 from ..data.algorithmic import ALGORITHMS, AlgorithmSpec
-from ..modules import ARMIN
+from ..modules import ARMIN, CellVariant
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, model_rate, resolve_rates, schedule_flags
@@ -45,24 +45,35 @@ COLUMNS = [
 SUBSETS = ("valid", "valid_long")
 # Adam learning rate of each model on each task: its best of 1e-3, 3e-3, 1e-2 and 3e-2 by
 # valid bit errors after 3,000 updates, two seeds (recipes/studies/algorithmic_lr.py,
-# docs/algorithmic.md); both models had 1e-3 before.
-TASK_RATES = {
+# docs/algorithmic.md); both models had 1e-3 before. These are the rates of the paper's cell
+# (--armin-paper-cell); TASK_RATES those of the cell each task trains by default.
+PAPER_CELL_RATES = {
     "copy": dict(armin_lr=0.003, lstm_lr=0.01),
     "repeat_copy": dict(armin_lr=0.003, lstm_lr=0.01),
     "associative_recall": dict(armin_lr=0.01, lstm_lr=0.003),
 }
 # ARMIN's cell per task: the paper's, except on associative recall TARDIS's mask of the slot
-# read at t-1 (--armin-no-reread), the one change that beat the paper's cell there, on both
-# seeds at 10,000 and 30,000 updates (valid bit errors 2.15 against 2.99 and 1.78 against
-# 2.60; recipes/studies/recall_memory.py, recall_long.yaml; docs/algorithmic.md).
-# --armin-paper-cell trains the paper's cell on every task.
-TASK_VARIANTS = {"copy": [], "repeat_copy": [], "associative_recall": ["--armin-no-reread"]}
+# read at t-1 (--armin-no-reread) and the content address (--armin-content-address, not in
+# the paper), at Adam 5e-3, the best of 3e-3, 5e-3 and 1e-2 for that cell: 0.55 valid bit
+# errors per sequence at 10,000 updates against the mask's 2.15 and the paper's cell's 2.99
+# (recipes/studies/recall_memory.py, recall_long.yaml; docs/algorithmic.md).
+# --armin-paper-cell trains the paper's cell on every task, at PAPER_CELL_RATES.
+TASK_VARIANTS = {"copy": [], "repeat_copy": [],
+                 "associative_recall": ["--armin-no-reread", "--armin-content-address"]}
+TASK_RATES = {**PAPER_CELL_RATES, "associative_recall": dict(armin_lr=0.005, lstm_lr=0.003)}
+
+
+def armin_flags(args, algorithm: str) -> List:
+    """The cell flags ARMIN trains with on ``algorithm``: TASK_VARIANTS, or none with
+    ``--armin-paper-cell``."""
+    return [] if args.armin_paper_cell else TASK_VARIANTS[algorithm]
 
 
 def armin_params(args, algorithm: str) -> int:
     """Parameters of the ARMIN model of ``args`` for ``algorithm`` (built, not trained)."""
     spec = AlgorithmSpec(algorithm=algorithm, min_length=2, max_length=2)  # sizes only
-    armin = ARMIN(spec.input_size, args.armin_hidden_size, args.armin_slot_size, args.armin_slots)
+    variant = CellVariant(content_address="--armin-content-address" in armin_flags(args, algorithm))
+    armin = ARMIN(spec.input_size, args.armin_hidden_size, args.armin_slot_size, args.armin_slots, variant=variant)
     return sum(p.numel() for p in armin.parameters()) + (armin.output_size + 1) * spec.output_size
 
 
@@ -71,7 +82,7 @@ def model_flags(args, algorithm: str, model: str) -> List:
         return [
             "--arch", "armin_algorithmic", "--armin-hidden-size", args.armin_hidden_size,
             "--armin-slot-size", args.armin_slot_size, "--armin-slots", args.armin_slots,
-            "--armin-tau-updates", args.tau_updates, *([] if args.armin_paper_cell else TASK_VARIANTS[algorithm]),
+            "--armin-tau-updates", args.tau_updates, *armin_flags(args, algorithm),
         ]
     return ["--arch", "lstm_algorithmic", "--lstm-params", armin_params(args, algorithm)]
 
@@ -85,7 +96,7 @@ def armin_cell_words(args) -> str:
 
 def task_rate(args, algorithm: str, model: str) -> float:
     """The Adam learning rate of ``model`` on ``algorithm``: ``--armin-lr`` / ``--lstm-lr``,
-    else ``--lr``, else :data:`TASK_RATES`."""
+    else ``--lr``, else :data:`TASK_RATES` (:data:`PAPER_CELL_RATES` with ``--armin-paper-cell``)."""
     return model_rate(args.rates[algorithm], model)
 
 
@@ -136,7 +147,8 @@ def parse_args(argv=None):
     parser.add_argument("--armin-slots", type=int, default=32)
     parser.add_argument("--tau-updates", type=int, default=2000, help="updates over which ARMIN's temperature anneals")
     parser.add_argument("--armin-paper-cell", action="store_true",
-                        help="the paper's cell on every task (default: TASK_VARIANTS, --armin-no-reread on associative recall)")
+                        help="the paper's cell on every task, at its own rates (default: TASK_VARIANTS, "
+                             "--armin-no-reread --armin-content-address on associative recall)")
     parser.add_argument("--batch-size", type=int, default=32)
     add_rate_flags(parser, "the task's: TASK_RATES")
     add_schedule_flag(parser)
@@ -161,7 +173,7 @@ def parse_args(argv=None):
     args.rates = {}
     for task in args.tasks:
         args.rates[task] = argparse.Namespace(lr=args.lr, armin_lr=args.armin_lr, lstm_lr=args.lstm_lr)
-        resolve_rates(parser, args.rates[task], TASK_RATES[task])
+        resolve_rates(parser, args.rates[task], (PAPER_CELL_RATES if args.armin_paper_cell else TASK_RATES)[task])
     for name in ("batch_size", "validate_every", "train_size", "valid_size", "armin_hidden_size",
                  "armin_slot_size", "armin_slots"):
         if getattr(args, name) < 1:

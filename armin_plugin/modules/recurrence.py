@@ -222,13 +222,13 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
         slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
         recorded = (torch.empty_like(addr_in, memory_format=torch.contiguous_format), slot_log,
                     torch.empty_like(slot_log))
-    if backend == "native":  # the paper's cell, or no_reread (see CellVariant.native_unsupported)
+    if backend == "native":  # the paper's cell, no_reread, content_address (CellVariant.native_unsupported)
         steps = steps.clone(memory_format=torch.contiguous_format)
         read_age = None if history is None else history.read_age.clone(memory_format=torch.contiguous_format)
         hidden = native.library().forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, *weights, noise, real,
             temperature, outputs, *acts, *(recorded or (None, None, None)), read_age,
-            REREAD_PENALTY if variant.no_reread else 0.0,
+            REREAD_PENALTY if variant.no_reread else 0.0, *(query or (None, None)),
         )
     else:
         hidden, steps, read_age = _forward_steps(
@@ -364,7 +364,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         grad_state, grad_memory = native.library().backward(
             grad_out, grad_hidden, grad_memory, memory, weights.from_hidden, weights.gate,
             weights.transform, *acts, real, temperature, grad_addr, grad_gate_in,
-            grad_trans_in, grad_value,
+            grad_trans_in, grad_value, queries, None if query is None else query.weight, grad_query_in,
         )
     else:
         grad_state, grad_memory = _backward_steps(

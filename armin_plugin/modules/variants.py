@@ -10,7 +10,7 @@ from ..errors import ArminError
 # yet finite, so that softmax, log-softmax and the address losses stay finite.
 REREAD_PENALTY = 1e4
 # The variant flags that csrc/recurrence.cpp implements besides the paper's cell.
-NATIVE_VARIANTS = ("no_reread",)
+NATIVE_VARIANTS = ("no_reread", "content_address")
 # The decay per real step of a slot's recency (``usage_input``): the Santoro et al. (2016)
 # usage decay.
 USAGE_DECAY = 0.95
@@ -68,9 +68,10 @@ class CellVariant(NamedTuple):
 
     def native_unsupported(self) -> Optional[str]:
         """Why csrc/recurrence.cpp cannot run this variant (None: the paper's cell, alone or
-        with ``no_reread``, the two it implements)."""
+        with ``no_reread`` and ``content_address``, which it implements)."""
         changed = [name for name, value in self._asdict().items()
                    if value != self._field_defaults[name] and name not in NATIVE_VARIANTS]
         if changed:
-            return f"the compiled loop implements the paper's cell and no_reread only (set: {', '.join(changed)})"
+            return ("the compiled loop implements the paper's cell, no_reread and content_address only "
+                    f"(set: {', '.join(changed)})")
         return None

@@ -13,7 +13,7 @@ from armin_plugin.jobs import compare_algorithmic as job
 
 TASK = "associative_recall"
 RECIPE = job.parse_args(["--armin-paper-cell"])  # the recipe's defaults, the paper's cell
-RATES = job.TASK_RATES[TASK]
+RATES = job.PAPER_CELL_RATES[TASK]
 ARMIN = [*job.model_flags(RECIPE, TASK, "armin"), "--lr", RATES["armin_lr"]]
 
 

@@ -194,7 +194,9 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
                     const std::optional<Tensor>& rec_logits_opt,
                     const std::optional<Tensor>& rec_read_opt,
                     const std::optional<Tensor>& rec_written_opt,
-                    const std::optional<Tensor>& read_age_opt, double reread_penalty) {
+                    const std::optional<Tensor>& read_age_opt, double reread_penalty,
+                    const std::optional<Tensor>& query_in_opt,
+                    const std::optional<Tensor>& query_weight_opt) {
   const int64_t T = addr_in.size(0), B = addr_in.size(1), N = addr_in.size(2);
   const int64_t H = hidden0.size(1), R = memory.size(2), G = H + R, P = 4 * H + R;
   const int64_t kept = hidden_read_a.size(0);
@@ -225,6 +227,11 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
   // read at the previous real step (age 1) loses reread_penalty from its logit
   int64_t* age = read_age_opt ? read_age_opt->data_ptr<int64_t>() : nullptr;
   const S penalty = S(reread_penalty);
+  // content_address: q_t = query_in[t] + h_{t-1} W_q^T (B, R); slot k adds <key_k, q_t>,
+  // key_k = M_k / sqrt(|M_k|^2 + 1)
+  const bool content = query_in_opt.has_value();
+  Tensor query = content ? at::empty({B, R}, hidden.options()) : Tensor();
+  const Tensor w_query = content ? query_weight_opt->t() : Tensor();
 
   for (int64_t t = 0; t < T; ++t) {
     const int64_t s = kept == 1 ? 0 : t;
@@ -240,6 +247,7 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
     S* pr = sampled ? probs_opt->select(0, s).data_ptr<S>() : nullptr;
     S* rl = recording ? rec_logits_opt->select(0, t).data_ptr<S>() : nullptr;
 
+    if (content) at::addmm_out(query, query_in_opt->select(0, t), hidden, w_query);
     // address logits, choice, probabilities; [h_{t-1} ; r_t]
     for (int64_t b = 0; b < B; ++b) {
       const S* ai = a_in.row(t, b);
@@ -248,8 +256,18 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
       S best_value = 0;
       S* prb = sampled ? pr + b * N : nullptr;
       const int64_t* ageb = age ? age + b * N : nullptr;
+      const S* qb = content ? query.data_ptr<S>() + b * R : nullptr;
       for (int64_t k = 0; k < N; ++k) {
         S logit = ai[k] + arb[k];
+        if (qb) {
+          const S* mk = M + (b * N + k) * R;
+          S norm = S(0), dot = S(0);
+          for (int64_t i = 0; i < R; ++i) {
+            norm += mk[i] * mk[i];
+            dot += mk[i] * qb[i];
+          }
+          logit += dot / std::sqrt(norm + S(1));
+        }
         if (ageb && ageb[k] == 1) logit -= penalty;
         if (recording) rl[b * N + k] = logit;
         if (sampled) {
@@ -357,7 +375,8 @@ std::tuple<Tensor, Tensor> backward_impl(
     const Tensor& targets_a, const Tensor& overwritten_a, const std::optional<Tensor>& probs_opt,
     const std::optional<Tensor>& real_opt, double temperature,
     const std::optional<Tensor>& grad_addr_opt, Tensor& grad_gate_in, Tensor& grad_trans_in,
-    Tensor& grad_value) {
+    Tensor& grad_value, const std::optional<Tensor>& queries_opt,
+    const std::optional<Tensor>& query_weight_opt, const std::optional<Tensor>& grad_query_opt) {
   const int64_t T = grad_out_in.size(0), B = grad_out_in.size(1);
   const int64_t H = from_hidden.size(1), R = trans_w.size(1) - H;
   const int64_t N = from_hidden.size(0) - R, G = H + R, P = 4 * H + R;
@@ -394,6 +413,10 @@ std::tuple<Tensor, Tensor> backward_impl(
   Seq<S> g_gate(grad_gate_in), g_trans(grad_trans_in), g_value(grad_value);
   Seq<S> g_addr = sampled ? Seq<S>(*grad_addr_opt) : Seq<S>();
   std::vector<S> grad_probs(N);
+  // content_address (with sampling only: without it no gradient reaches the logits)
+  const bool content = sampled && queries_opt.has_value();
+  Seq<S> queries = content ? Seq<S>(*queries_opt) : Seq<S>();
+  Seq<S> g_query = content ? Seq<S>(*grad_query_opt) : Seq<S>();
 
   for (int64_t t = T - 1; t >= 0; --t) {
     // write: M_t = M_{t-1} with slot `target` replaced by v_t; unwind memory to M_{t-1}
@@ -493,10 +516,32 @@ std::tuple<Tensor, Tensor> backward_impl(
           gab[k] = (pb[k] * (grad_probs[k] - weighted)) / tau;
           nab[k] = gab[k];
         }
+        if (content) {  // a_t[k] += <key_k, q_t>: into q_t and every slot of M_{t-1}
+          const S* qb = queries.row(t, b);
+          S* gqb = g_query.row(t, b);
+          for (int64_t i = 0; i < R; ++i) gqb[i] = S(0);
+          for (int64_t k = 0; k < N; ++k) {
+            const S* mk = mb + k * R;
+            S* gmk = gm + (b * N + k) * R;
+            S norm = S(0), dot = S(0);
+            for (int64_t i = 0; i < R; ++i) {
+              norm += mk[i] * mk[i];
+              dot += mk[i] * qb[i];
+            }
+            const S scale = S(1) / std::sqrt(norm + S(1));
+            const S along = gab[k] * scale, overlap = dot * scale * scale;
+            for (int64_t i = 0; i < R; ++i) {
+              gqb[i] += along * mk[i];
+              gmk[i] += along * (qb[i] - mk[i] * overlap);
+            }
+          }
+        }
       }
       S* gms = gm + (b * N + slots[t * B + b]) * R;
       for (int64_t i = 0; i < R; ++i) gms[i] += grad_read[i];
     }
+    // dL/dh_{t-1} += dL/dq_t W_q
+    if (content) grad_state.addmm_(grad_query_opt->select(0, t), *query_weight_opt);
   }
   if (sampled) {
     grad_state.addmm_(next_value.narrow(1, 0, N), from_hidden.narrow(0, 0, N));
@@ -513,7 +558,8 @@ Tensor forward(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans
                Tensor overwritten, const std::optional<Tensor>& probs,
                const std::optional<Tensor>& rec_logits, const std::optional<Tensor>& rec_read,
                const std::optional<Tensor>& rec_written, const std::optional<Tensor>& read_age,
-               double reread_penalty) {
+               double reread_penalty, const std::optional<Tensor>& query_in,
+               const std::optional<Tensor>& query_weight) {
   check_cpu_dense(addr_in, "addr_in", 3);
   TORCH_CHECK(!read_age || (read_age->scalar_type() == at::kLong && read_age->is_contiguous()),
               "armin_native.forward: read_age must be contiguous int64");
@@ -527,14 +573,14 @@ Tensor forward(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans
                                 from_hidden_bias, gate, transform, noise, real, temperature,
                                 outputs, hidden_read, gates, trans, new_hidden, slots, targets,
                                 overwritten, probs, rec_logits, rec_read, rec_written,
-                                read_age, reread_penalty);
+                                read_age, reread_penalty, query_in, query_weight);
   }
   TORCH_CHECK(addr_in.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
   return forward_impl<float>(addr_in, gate_in, trans_in, hidden, memory, steps, from_hidden,
                              from_hidden_bias, gate, transform, noise, real, temperature,
                              outputs, hidden_read, gates, trans, new_hidden, slots, targets,
                              overwritten, probs, rec_logits, rec_read, rec_written, read_age,
-                             reread_penalty);
+                             reread_penalty, query_in, query_weight);
 }
 
 std::tuple<Tensor, Tensor> backward(
@@ -545,7 +591,8 @@ std::tuple<Tensor, Tensor> backward(
     const Tensor& overwritten, const std::optional<Tensor>& probs,
     const std::optional<Tensor>& real, double temperature,
     const std::optional<Tensor>& grad_addr, Tensor grad_gate_in, Tensor grad_trans_in,
-    Tensor grad_value) {
+    Tensor grad_value, const std::optional<Tensor>& queries,
+    const std::optional<Tensor>& query_weight, const std::optional<Tensor>& grad_query) {
   check_cpu_dense(grad_out, "grad_out", 3);
   // grad_addr, grad_gate_in and grad_trans_in may be views of one (T, B, N + G + P) buffer
   TORCH_CHECK(grad_gate_in.stride(2) == 1 && grad_trans_in.stride(2) == 1 &&
@@ -555,13 +602,14 @@ std::tuple<Tensor, Tensor> backward(
     return backward_impl<double>(grad_out, grad_hidden, grad_memory, memory, from_hidden, gate,
                                  transform, hidden_read, gates, trans, new_hidden, slots,
                                  targets, overwritten, probs, real, temperature, grad_addr,
-                                 grad_gate_in, grad_trans_in, grad_value);
+                                 grad_gate_in, grad_trans_in, grad_value, queries, query_weight,
+                                 grad_query);
   }
   TORCH_CHECK(grad_out.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
   return backward_impl<float>(grad_out, grad_hidden, grad_memory, memory, from_hidden, gate,
                               transform, hidden_read, gates, trans, new_hidden, slots, targets,
                               overwritten, probs, real, temperature, grad_addr, grad_gate_in,
-                              grad_trans_in, grad_value);
+                              grad_trans_in, grad_value, queries, query_weight, grad_query);
 }
 
 }  // namespace
@@ -575,14 +623,15 @@ TORCH_LIBRARY(armin_native, m) {
       "Tensor(c!) outputs, Tensor(d!) hidden_read, Tensor(e!) gates, Tensor(f!) trans, "
       "Tensor(g!) new_hidden, Tensor(h!) slots, Tensor(i!) targets, Tensor(j!) overwritten, "
       "Tensor(k!)? probs, Tensor(l!)? rec_logits, Tensor(m!)? rec_read, "
-      "Tensor(n!)? rec_written, Tensor(o!)? read_age, float reread_penalty) -> Tensor",
+      "Tensor(n!)? rec_written, Tensor(o!)? read_age, float reread_penalty, "
+      "Tensor? query_in, Tensor? query_weight) -> Tensor",
       &forward);
   m.def(
       "backward(Tensor grad_out, Tensor grad_hidden, Tensor grad_memory, Tensor memory, "
       "Tensor from_hidden, Tensor gate, Tensor transform, Tensor hidden_read, Tensor gates, "
       "Tensor trans, Tensor new_hidden, Tensor slots, Tensor targets, Tensor overwritten, "
       "Tensor? probs, Tensor? real, float temperature, Tensor(a!)? grad_addr, "
-      "Tensor(b!) grad_gate_in, Tensor(c!) grad_trans_in, Tensor(d!) grad_value) "
-      "-> (Tensor, Tensor)",
+      "Tensor(b!) grad_gate_in, Tensor(c!) grad_trans_in, Tensor(d!) grad_value, "
+      "Tensor? queries, Tensor? query_weight, Tensor(e!)? grad_query) -> (Tensor, Tensor)",
       &backward);
 }
