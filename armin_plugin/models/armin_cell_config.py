@@ -68,7 +68,7 @@ class ARMINCellConfig(FairseqDataclass):
         metadata={"help": "not in the paper (the content addressing of the NTM): the address "
                           "logits get one dot product per slot, <M_{t-1}[k] / sqrt(|M_{t-1}[k]|^2 + 1), q_t>, "
                           "with a learned query q_t = W_q [x_t ; h_{t-1}] + b_q, so the read can match what the "
-                          "slots hold; runs the Python loop"},
+                          "slots hold"},
     )
     armin_soft_to_hard: float = field(
         default=0.0,
