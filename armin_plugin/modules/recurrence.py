@@ -370,7 +370,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         grad_state, grad_memory = _backward_steps(
             grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
             grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad, soft,
-            None if query is None else ContentQuery(queries, query.weight), grad_query_in,
+            queries, None if query is None else query.weight, grad_query_in,
         )
 
     def flat(x):
@@ -396,15 +396,15 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
                     grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad,
-                    soft=None, queries=None, grad_query_in=None):
+                    soft=None, queries=None, query_weight=None, grad_query_in=None):
     """The reference definition of a backward step, run from the last step to the first:
     fills the (T, B, ...) gradients ``grad_addr`` (None when no gradient reaches the logits),
     ``grad_gate_in``, ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values);
     returns the gradients of the initial hidden (B, d_h) and memory (B, N, d_r).
     ``address_grad`` (T, B, N) or None is added to the gradient of the logits of each step;
     ``soft`` (B,) bool or None: rows whose read was the mixture sum_k y[k] M[k];
-    ``queries``: a :class:`ContentQuery` whose query_in holds q_t of every step (T, B, d_r)
-    (``content_address``), or None; ``grad_query_in`` (T, B, d_r) receives dL/dq_t.
+    ``queries`` (T, B, d_r): q_t of every step (``content_address``), or None, with
+    ``query_weight`` (d_r, d_h), W_q's h part; ``grad_query_in`` (T, B, d_r) receives dL/dq_t.
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
@@ -469,7 +469,7 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
             grad_next_addr = grad_addr[t].add_(address_grad[t])
         if queries is not None and grad_addr is not None:  # a_t[k] += <key_k, q_t>
             # key_k = M_k / s_k, s_k = sqrt(|M_k|^2 + 1): dkey_k = (I - key_k key_k^T) dM_k / s_k
-            q = queries.query_in[t]
+            q = queries[t]
             scale = (memory * memory).sum(1).add_(1.0).rsqrt_()  # 1 / s_k (B, N)
             keys = memory * scale.unsqueeze(1)  # (B, d_r, N)
             grad_q = torch.bmm(keys, grad_next_addr.unsqueeze(-1)).squeeze(-1)
@@ -477,7 +477,7 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
             content = torch.bmm(q.unsqueeze(1), keys).squeeze(1)  # <key_k, q_t> (B, N)
             along = (grad_next_addr * scale).unsqueeze(-1)
             grad_memory.add_(along * (q.unsqueeze(1) - keys.transpose(1, 2) * content.unsqueeze(-1)))
-            grad_state = torch.addmm(grad_state, grad_q, queries.weight)
+            grad_state = torch.addmm(grad_state, grad_q, query_weight)
         if not variant.no_read and soft_rows is None:  # a zero read uses no slot
             grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
         elif not variant.no_read:  # hard rows: the slot read; soft rows: y[k] to every slot
