@@ -172,16 +172,50 @@ def test_no_reread_never_reads_a_slot_twice_in_a_row(sample):
         assert all(a != b for a, b in zip(real_reads, real_reads[1:])), real_reads
 
 
-def test_usage_input_at_zero_weight_is_the_papers_cell():
-    model, cell, x, noise = history_run(CellVariant(usage_input=True), usage_scale=0.0)
+@pytest.mark.parametrize("added, count", [("usage", 3 * 3), ("query", 5 * (3 + 4) + 5)])
+def test_usage_input_and_content_address_at_zero_weights_are_the_papers_cell(added, count):
+    """W_u (N x N) at zero, as it starts, or W_q and b_q (d_r x (d_x + d_h) and d_r) set to zero."""
+    if added == "usage":
+        model, cell, x, noise = history_run(CellVariant(usage_input=True), usage_scale=0.0)
+    else:
+        model, cell, x, noise = content_run(query_scale=0.0)
     out, state = model(x, gumbel_noise=noise)
     plain = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7)
-    plain.load_state_dict({k: v for k, v in model.state_dict().items() if "usage" not in k})
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if added not in k})
     plain.train()
     expected, plain_state = plain(x, gumbel_noise=noise)
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)  # plain may run the compiled loop
-    assert plain_state.read_age is None and state.read_age.shape == (1, 2, 3)
-    assert not cell.usage.weight.detach().any() and sum(p.numel() for p in cell.usage.parameters()) == 9
+    assert plain_state.read_age is None
+    assert (state.read_age is None) == (added == "query")
+    weights = list(getattr(cell, added).parameters())
+    assert not any(w.detach().any() for w in weights) and sum(w.numel() for w in weights) == count
+
+
+def padded_run_against_reference(model, cell, x, noise, **history):
+    """One training call of ``model`` (one layer, ``cell``) with pads in row 1 against the
+    spec's dense loop (``history``: the read_age it starts from, for a history variant):
+    outputs, final memory and the gradients of every parameter of the cell of a random
+    function of outputs and state. Returns the state, the gradients by name, the
+    reference's final state and its slots read."""
+    pad = torch.zeros(9, 2, dtype=torch.bool)
+    pad[[2, 6, 7], 1] = True
+    out, state = model(x, padding_mask=pad, gumbel_noise=noise)
+    got = dict(zip([n for n, _ in model.named_parameters()], grads_of_random_projection(model, x, out, state)))
+    ref_out, final, reads = reference_layer(cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0],
+                                            real=~pad, **history)
+    hidden, memory = final[:2]
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(state.memory[0], memory, rtol=1e-12, atol=1e-13)
+    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
+    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
+    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
+    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
+    names = [n for n, _ in cell.named_parameters()]
+    want = torch.autograd.grad(loss, list(cell.parameters()), allow_unused=True)
+    for name, expected in zip(names, want):
+        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
+                                   msg=lambda m: f"{name}: {m}")
+    return state, got, final, reads
 
 
 @pytest.mark.parametrize("variant", [CellVariant(usage_input=True), CellVariant(no_reread=True),
@@ -192,25 +226,9 @@ def test_history_variants_equal_the_reference_loop(variant):
     spec's dense loop with the variant's logits written out (tests/test_armin_layer.py), pads
     included; then a second call continuing from the state."""
     model, cell, x, noise = history_run(variant)
-    pad = torch.zeros(9, 2, dtype=torch.bool)
-    pad[[2, 6, 7], 1] = True
-    out, state = model(x, padding_mask=pad, gumbel_noise=noise)
-    got = dict(zip([n for n, _ in model.named_parameters()], grads_of_random_projection(model, x, out, state)))
-    ref_out, (hidden, memory, steps, read_age), _ = reference_layer(
-        cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0], real=~pad,
-        read_age=torch.zeros(2, 3, dtype=torch.long))
-    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-13)
-    torch.testing.assert_close(state.memory[0], memory, rtol=1e-12, atol=1e-13)
+    state, got, (_, _, steps, read_age), _ = padded_run_against_reference(
+        model, cell, x, noise, read_age=torch.zeros(2, 3, dtype=torch.long))
     assert torch.equal(state.read_age[0], read_age) and torch.equal(state.steps[0], steps)
-    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
-    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
-    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
-    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
-    names = [n for n, _ in cell.named_parameters()]
-    want = torch.autograd.grad(loss, list(cell.parameters()), allow_unused=True)
-    for name, expected in zip(names, want):
-        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
-                                   msg=lambda m: f"{name}: {m}")
     if variant.usage_input:
         assert got["layers.0.usage.weight"].abs().sum() > 0
     with torch.no_grad():  # continuing from the returned state
@@ -277,17 +295,6 @@ def test_content_address_by_hand_reads_the_slot_most_like_the_query():
     torch.testing.assert_close(cell.last_trace.logits[0], expected, rtol=0, atol=1e-14)
 
 
-def test_content_address_at_zero_query_is_the_papers_cell():
-    model, cell, x, noise = content_run(query_scale=0.0)
-    out, state = model(x, gumbel_noise=noise)
-    plain = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7)
-    plain.load_state_dict({k: v for k, v in model.state_dict().items() if "query" not in k})
-    plain.train()
-    expected, _ = plain(x, gumbel_noise=noise)
-    torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)  # plain may run the compiled loop
-    assert sum(p.numel() for p in cell.query.parameters()) == 5 * (3 + 4) + 5
-
-
 @pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("variant", [CellVariant(content_address=True),
                                      CellVariant(content_address=True, no_reread=True),
@@ -297,31 +304,14 @@ def test_content_address_equals_the_reference_loop(variant):
     """Outputs, final state and every gradient, W_q's too, against the spec's dense loop with
     the content logits written out, pads included, in training; then evaluation."""
     model, cell, x, noise = content_run(variant)
-    pad = torch.zeros(9, 2, dtype=torch.bool)
-    pad[[2, 6, 7], 1] = True
-    out, state = model(x, padding_mask=pad, gumbel_noise=noise)
-    got = dict(zip([n for n, _ in model.named_parameters()], grads_of_random_projection(model, x, out, state)))
     history = dict(read_age=torch.zeros(2, 3, dtype=torch.long)) if variant.reads_history else {}
-    ref_out, (hidden, memory, steps, *_), reads = reference_layer(
-        cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0], real=~pad, **history)
-    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-13)
-    torch.testing.assert_close(state.memory[0], memory, rtol=1e-12, atol=1e-13)
+    _, got, _, reads = padded_run_against_reference(model, cell, x, noise, **history)
     assert torch.equal(cell.last_trace.read, reads)
-    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
-    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
-    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
-    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
-    names = [n for n, _ in cell.named_parameters()]
-    want = torch.autograd.grad(loss, list(cell.parameters()), allow_unused=True)
-    for name, expected in zip(names, want):
-        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
-                                   msg=lambda m: f"{name}: {m}")
     assert got["layers.0.query.weight"].abs().sum() > 0 and got["layers.0.query.bias"].abs().sum() > 0
     model.eval()
     with torch.no_grad():
         evaluated, _ = model(x)
-        ref_eval, _, _ = reference_layer(cell, x, *fresh_state(cell, 2),
-                                         **{k: v for k, v in history.items()})
+        ref_eval, _, _ = reference_layer(cell, x, *fresh_state(cell, 2), **history)
     torch.testing.assert_close(evaluated, ref_eval, rtol=1e-12, atol=1e-13)
 
 
