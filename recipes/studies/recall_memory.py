@@ -8,7 +8,7 @@ several rates and schedules), and the LSTM at its own best rate (3e-3); exactly 
 ``compare_algorithmic`` trains them, 10,000 updates of 32 sequences (about 3 minutes each at
 one thread), seeds 1 and 2.
 
-    bash recipes/study.sh recall_memory --jobs 2    # 54 runs, about 100 minutes on 2 cores
+    bash recipes/study.sh recall_memory --jobs 2    # 56 runs, about 100 minutes on 2 cores
 """
 from armin_plugin.jobs import compare_algorithmic as job
 
@@ -69,6 +69,9 @@ GRID = dict(
                                                       "--lr", 0.005, "--armin-tau-end", 0.5],
         "armin-no-reread-content-lr5e-3-clip1": [*ARMIN, "--armin-no-reread", "--armin-content-address",
                                                  "--lr", 0.005, "--clip-norm", 1.0],
+        "armin-no-reread-content-cosine-lr5e-3-clip1": [*ARMIN, "--armin-no-reread", "--armin-content-address",
+                                                        "--lr-scheduler", "cosine", "--lr-period-updates", 10000,
+                                                        "--lr", 0.005, "--clip-norm", 1.0],
     },
     seeds=[1, 2],
     max_update=10000,
