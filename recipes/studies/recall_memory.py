@@ -16,6 +16,11 @@ TASK = "associative_recall"
 RECIPE = job.parse_args(["--armin-paper-cell"])  # the recipe's defaults, the paper's cell
 RATES = job.PAPER_CELL_RATES[TASK]
 ARMIN = [*job.model_flags(RECIPE, TASK, "armin"), "--lr", RATES["armin_lr"]]
+# ARMIN with the mask and the content address (the cell that ships for this task, at the
+# paper's cell's rate unless a variant gives its own)
+CONTENT = [*ARMIN, "--armin-no-reread", "--armin-content-address"]
+# the rate along half a cosine from its peak at update 0 to 0 at update 10,000
+COSINE = ["--lr-scheduler", "cosine", "--lr-period-updates", 10000]
 
 
 def more_slots(slots: int):
@@ -54,24 +59,16 @@ GRID = dict(
         "armin-no-reread-h76-r16": [*ARMIN, "--armin-no-reread", "--armin-hidden-size", 76, "--armin-slot-size", 16],
         # an address that can match the query against what the slots hold (not in the paper)
         "armin-content": [*ARMIN, "--armin-content-address"],
-        "armin-no-reread-content": [*ARMIN, "--armin-no-reread", "--armin-content-address"],
-        "armin-no-reread-content-lr5e-3": [*ARMIN, "--armin-no-reread", "--armin-content-address", "--lr", 0.005],
-        "armin-no-reread-content-lr3e-3": [*ARMIN, "--armin-no-reread", "--armin-content-address", "--lr", 0.003],
-        # the rate along half a cosine from 1e-2 (5e-3) at update 0 to 0 at update 10,000
-        "armin-no-reread-content-cosine": [*ARMIN, "--armin-no-reread", "--armin-content-address",
-                                           "--lr-scheduler", "cosine", "--lr-period-updates", 10000],
-        "armin-no-reread-content-cosine-lr5e-3": [*ARMIN, "--armin-no-reread", "--armin-content-address",
-                                                  "--lr-scheduler", "cosine", "--lr-period-updates", 10000,
-                                                  "--lr", 0.005],
+        "armin-no-reread-content": CONTENT,
+        "armin-no-reread-content-lr5e-3": [*CONTENT, "--lr", 0.005],
+        "armin-no-reread-content-lr3e-3": [*CONTENT, "--lr", 0.003],
+        "armin-no-reread-content-cosine": [*CONTENT, *COSINE],
+        "armin-no-reread-content-cosine-lr5e-3": [*CONTENT, *COSINE, "--lr", 0.005],
         # at 5e-3, a temperature floor of 0.5 (the straight-through gradient divides by it), or
         # the gradient norm clipped at 1 instead of 10
-        "armin-no-reread-content-lr5e-3-tau-end0.5": [*ARMIN, "--armin-no-reread", "--armin-content-address",
-                                                      "--lr", 0.005, "--armin-tau-end", 0.5],
-        "armin-no-reread-content-lr5e-3-clip1": [*ARMIN, "--armin-no-reread", "--armin-content-address",
-                                                 "--lr", 0.005, "--clip-norm", 1.0],
-        "armin-no-reread-content-cosine-lr5e-3-clip1": [*ARMIN, "--armin-no-reread", "--armin-content-address",
-                                                        "--lr-scheduler", "cosine", "--lr-period-updates", 10000,
-                                                        "--lr", 0.005, "--clip-norm", 1.0],
+        "armin-no-reread-content-lr5e-3-tau-end0.5": [*CONTENT, "--lr", 0.005, "--armin-tau-end", 0.5],
+        "armin-no-reread-content-lr5e-3-clip1": [*CONTENT, "--lr", 0.005, "--clip-norm", 1.0],
+        "armin-no-reread-content-cosine-lr5e-3-clip1": [*CONTENT, *COSINE, "--lr", 0.005, "--clip-norm", 1.0],
     },
     seeds=[1, 2],
     max_update=10000,
