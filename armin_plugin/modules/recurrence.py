@@ -84,10 +84,11 @@ class ReadHistory(NamedTuple):
     usage_weight: Optional[Tensor] = None
 
 
-def content_keys(memory: Tensor) -> Tensor:
-    """The keys of ``content_address``, M_k / sqrt(|M_k|^2 + 1) per slot (B, N, d_r): of norm
-    below 1, near M_k where it is small (the initial memory p_M starts at zero)."""
-    return memory * (memory * memory).sum(-1, keepdim=True).add(1.0).rsqrt()
+def key_scale(memory: Tensor, dim: int = -1) -> Tensor:
+    """1 / sqrt(|M_k|^2 + 1) per slot, the norm taken over ``dim`` (kept, size 1): the keys of
+    ``content_address`` are ``memory * key_scale(memory)``, of norm below 1, near M_k where
+    it is small (the initial memory p_M starts at zero)."""
+    return (memory * memory).sum(dim, keepdim=True).add(1.0).rsqrt()
 
 
 class ContentQuery(NamedTuple):
@@ -250,7 +251,7 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
     ``variant.no_read``: the read is zeros (the slot is still chosen, and written back).
     ``variant.usage_input``: the logits get u_t W_u^T (u_t = :func:`recency` of the read ages);
     ``variant.no_reread``: the slot read at the previous real step loses REREAD_PENALTY;
-    ``variant.content_address``: the logits get <key_k, q_t> (:func:`content_keys`), q_t from
+    ``variant.content_address``: the logits get <key_k, q_t> (:func:`key_scale`), q_t from
     ``query`` (a :class:`ContentQuery`). The recorded logits are the noise-free ones after all
     three. ``soft`` (B,) bool or None: those rows read sum_k y[k] M[k] (y the Gumbel-softmax
     probabilities) instead of M[k_t].
@@ -270,7 +271,7 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
         logits = addr_in[t] + addr_rec
         if query is not None:  # <key(M_{t-1}[k]), q_t> per slot
             q = torch.addmm(query.query_in[t], hidden, query.weight.t())
-            logits = logits + torch.bmm(content_keys(memory), q.unsqueeze(-1)).squeeze(-1)
+            logits = logits + torch.bmm(memory * key_scale(memory), q.unsqueeze(-1)).squeeze(-1)
         if variant.usage_input:
             usage = recency(read_age, logits.dtype)
             if usage_log is not None:
@@ -470,12 +471,12 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
         if queries is not None and grad_addr is not None:  # a_t[k] += <key_k, q_t>
             # key_k = M_k / s_k, s_k = sqrt(|M_k|^2 + 1): dkey_k = (I - key_k key_k^T) dM_k / s_k
             q = queries[t]
-            scale = (memory * memory).sum(1).add_(1.0).rsqrt_()  # 1 / s_k (B, N)
-            keys = memory * scale.unsqueeze(1)  # (B, d_r, N)
+            scale = key_scale(memory, 1)  # 1 / s_k (B, 1, N)
+            keys = memory * scale  # (B, d_r, N)
             grad_q = torch.bmm(keys, grad_next_addr.unsqueeze(-1)).squeeze(-1)
             grad_query_in[t] = grad_q
             content = torch.bmm(q.unsqueeze(1), keys).squeeze(1)  # <key_k, q_t> (B, N)
-            along = (grad_next_addr * scale).unsqueeze(-1)
+            along = (grad_next_addr * scale.squeeze(1)).unsqueeze(-1)
             grad_memory.add_(along * (q.unsqueeze(1) - keys.transpose(1, 2) * content.unsqueeze(-1)))
             grad_state = torch.addmm(grad_state, grad_q, query_weight)
         if not variant.no_read and soft_rows is None:  # a zero read uses no slot
