@@ -72,7 +72,8 @@ def armin_flags(args, algorithm: str) -> List:
 def armin_params(args, algorithm: str) -> int:
     """Parameters of the ARMIN model of ``args`` for ``algorithm`` (built, not trained)."""
     spec = AlgorithmSpec(algorithm=algorithm, min_length=2, max_length=2)  # sizes only
-    variant = CellVariant(content_address="--armin-content-address" in armin_flags(args, algorithm))
+    # TASK_VARIANTS holds switches only: --armin-no-reread is CellVariant(no_reread=True), ...
+    variant = CellVariant(**{flag[len("--armin-"):].replace("-", "_"): True for flag in armin_flags(args, algorithm)})
     armin = ARMIN(spec.input_size, args.armin_hidden_size, args.armin_slot_size, args.armin_slots, variant=variant)
     return sum(p.numel() for p in armin.parameters()) + (armin.output_size + 1) * spec.output_size
 
