@@ -8,7 +8,7 @@ several rates and schedules), and the LSTM at its own best rate (3e-3); exactly 
 ``compare_algorithmic`` trains them, 10,000 updates of 32 sequences (about 3 minutes each at
 one thread), seeds 1 and 2.
 
-    bash recipes/study.sh recall_memory --jobs 2    # 56 runs, about 100 minutes on 2 cores
+    bash recipes/study.sh recall_memory --jobs 2    # 66 runs, about 120 minutes on 2 cores
 """
 from armin_plugin.jobs import compare_algorithmic as job
 
@@ -21,6 +21,8 @@ ARMIN = [*job.model_flags(RECIPE, TASK, "armin"), "--lr", RATES["armin_lr"]]
 CONTENT = [*ARMIN, "--armin-no-reread", "--armin-content-address"]
 # the rate along half a cosine from its peak at update 0 to 0 at update 10,000
 COSINE = ["--lr-scheduler", "cosine", "--lr-period-updates", 10000]
+# the Gumbel-softmax temperature from 1 to 0.1 over 10,000 updates, not the job's 2,000
+SLOW_TAU = ["--armin-tau-updates", 10000]
 
 
 def more_slots(slots: int):
@@ -69,6 +71,12 @@ GRID = dict(
         "armin-no-reread-content-lr5e-3-tau-end0.5": [*CONTENT, "--lr", 0.005, "--armin-tau-end", 0.5],
         "armin-no-reread-content-lr5e-3-clip1": [*CONTENT, "--lr", 0.005, "--clip-norm", 1.0],
         "armin-no-reread-content-cosine-lr5e-3-clip1": [*CONTENT, *COSINE, "--lr", 0.005, "--clip-norm", 1.0],
+        # the temperature annealed over 10,000 updates (the model's default) instead of the
+        # job's 2,000: the paper's cell, the mask, and the mask with the content address
+        "armin-tau10k": [*ARMIN, *SLOW_TAU],
+        "armin-no-reread-tau10k": [*ARMIN, "--armin-no-reread", *SLOW_TAU],
+        "armin-no-reread-content-lr5e-3-tau10k": [*CONTENT, "--lr", 0.005, *SLOW_TAU],
+        "armin-no-reread-content-cosine-lr5e-3-tau10k": [*CONTENT, *COSINE, "--lr", 0.005, *SLOW_TAU],
     },
     seeds=[1, 2],
     max_update=10000,
