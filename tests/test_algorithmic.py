@@ -281,6 +281,14 @@ def test_report_refuses_unknown_task(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_the_job_refuses_a_negative_temperature_horizon(capsys):
+    from armin_plugin.jobs import compare_algorithmic as job
+
+    with pytest.raises(SystemExit):
+        job.parse_args(["--tau-updates", "-1"])
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--tau-updates must be >= 0, got -1")
+
+
 # compare_algorithmic on copy, ARMIN only, a few updates of a tiny model
 TINY_JOB = ["--tasks", "copy", "--models", "armin", "--minutes", "0.5", "--max-update", "4", "--train-size", "64",
             "--valid-size", "8", "--validate-every", "2", "--armin-hidden-size", "8", "--armin-slot-size", "4",
@@ -339,6 +347,16 @@ def test_the_job_trains_the_cell_the_study_chose_per_task():
         assert job.task_rate(shipped, task, "lstm") == job.task_rate(paper, task, "lstm")
     # the LSTM's --lstm-params is the count of the ARMIN model that trains, W_q and b_q included
     # (d_r (d_x + d_h + 1) = 32 x 75)
+    # the shipped recall cell's temperature anneals over 10,000 updates, every other run's over
+    # 2,000 (TASK_TAU_UPDATES), unless --tau-updates says otherwise
+    def tau(args, task):
+        flags = job.model_flags(args, task, "armin")
+        return flags[flags.index("--armin-tau-updates") + 1]
+
+    assert tau(shipped, "associative_recall") == 10000
+    assert [tau(shipped, task) for task in ("copy", "repeat_copy")] == [2000, 2000]
+    assert [tau(paper, task) for task in job.ALGORITHMS] == [2000, 2000, 2000]
+    assert tau(job.parse_args(["--tau-updates", "500"]), "associative_recall") == 500
     for args, count in ((shipped, 49832), (paper, 47432)):
         lstm = job.model_flags(args, "associative_recall", "lstm")
         assert lstm[lstm.index("--lstm-params") + 1] == count
