@@ -8,7 +8,7 @@ several rates and schedules), and the LSTM at its own best rate (3e-3); exactly 
 ``compare_algorithmic`` trains them, 10,000 updates of 32 sequences (about 3 minutes each at
 one thread), seeds 1 and 2.
 
-    bash recipes/study.sh recall_memory --jobs 2    # 70 runs, about 130 minutes on 2 cores
+    bash recipes/study.sh recall_memory --jobs 2    # 72 runs, about 135 minutes on 2 cores
 """
 from armin_plugin.jobs import compare_algorithmic as job
 
@@ -80,6 +80,7 @@ GRID = dict(
         # the rate bracketed again for that temperature (a constant rate, as the job trains)
         "armin-no-reread-content-tau10k": [*CONTENT, *SLOW_TAU],
         "armin-no-reread-content-lr3e-3-tau10k": [*CONTENT, "--lr", 0.003, *SLOW_TAU],
+        "armin-no-reread-content-lr2e-3-tau10k": [*CONTENT, "--lr", 0.002, *SLOW_TAU],
     },
     seeds=[1, 2],
     max_update=10000,
