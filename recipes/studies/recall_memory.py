@@ -4,7 +4,8 @@ it, 90% of sequences right at the training lengths): the paper's cell as the rec
 of the addressing fixed point, the ablations that say whether the memory is used, fewer slots
 (8, 16: fewer than a sequence has steps, with and without the mask) and more (64, 128, each
 beside the LSTM of its parameter count), the content address (with and without the mask, at
-several rates and schedules), and the LSTM at its own best rate (3e-3); exactly as
+several rates and schedules), the temperature annealed over 10,000 updates instead of the
+job's 2,000, and the LSTM at its own best rate (3e-3); exactly as
 ``compare_algorithmic`` trains them, 10,000 updates of 32 sequences (about 3 minutes each at
 one thread), seeds 1 and 2.
 
