@@ -345,8 +345,6 @@ def test_the_job_trains_the_cell_the_study_chose_per_task():
         flags = job.model_flags(paper, task, "armin")
         assert "--armin-no-reread" not in flags and "--armin-content-address" not in flags
         assert job.task_rate(shipped, task, "lstm") == job.task_rate(paper, task, "lstm")
-    # the LSTM's --lstm-params is the count of the ARMIN model that trains, W_q and b_q included
-    # (d_r (d_x + d_h + 1) = 32 x 75)
     # the shipped recall cell's temperature anneals over 10,000 updates, every other run's over
     # 2,000 (TASK_TAU_UPDATES), unless --tau-updates says otherwise
     def tau(args, task):
@@ -357,6 +355,8 @@ def test_the_job_trains_the_cell_the_study_chose_per_task():
     assert [tau(shipped, task) for task in ("copy", "repeat_copy")] == [2000, 2000]
     assert [tau(paper, task) for task in job.ALGORITHMS] == [2000, 2000, 2000]
     assert tau(job.parse_args(["--tau-updates", "500"]), "associative_recall") == 500
+    # the LSTM's --lstm-params is the count of the ARMIN model that trains, W_q and b_q included
+    # (d_r (d_x + d_h + 1) = 32 x 75)
     for args, count in ((shipped, 49832), (paper, 47432)):
         lstm = job.model_flags(args, "associative_recall", "lstm")
         assert lstm[lstm.index("--lstm-params") + 1] == count
