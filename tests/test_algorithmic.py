@@ -327,7 +327,7 @@ def test_the_job_prints_its_own_table_when_a_job_beside_it_rewrites_the_shared_o
 
 
 def test_the_job_trains_the_cell_the_study_chose_per_task():
-    """ARMIN with TARDIS's mask and the content address on associative recall (TASK_VARIANTS),
+    """ARMIN with TARDIS's mask and the content address on associative recall (TASK_PRESETS),
     at that cell's rate, the paper's cell on the other tasks and, with --armin-paper-cell, on
     every task at its own rates; the LSTM has the parameter count of the ARMIN it faces."""
     from armin_plugin.jobs import compare_algorithmic as job
@@ -346,7 +346,7 @@ def test_the_job_trains_the_cell_the_study_chose_per_task():
         assert "--armin-no-reread" not in flags and "--armin-content-address" not in flags
         assert job.task_rate(shipped, task, "lstm") == job.task_rate(paper, task, "lstm")
     # the shipped recall cell's temperature anneals over 10,000 updates, every other run's over
-    # 2,000 (TASK_TAU_UPDATES), unless --tau-updates says otherwise
+    # 2,000 (TASK_PRESETS), unless --tau-updates says otherwise
     def tau(args, task):
         flags = job.model_flags(args, task, "armin")
         return flags[flags.index("--armin-tau-updates") + 1]

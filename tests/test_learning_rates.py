@@ -39,12 +39,16 @@ def test_compare_algorithmic_and_pixel_mnist_train_each_model_at_its_own_rate():
         return {task: {f"{model}_lr": compare_algorithmic.task_rate(args, task, model)
                        for model in compare_algorithmic.MODELS} for task in args.tasks}
 
-    assert algorithmic_rates([]) == compare_algorithmic.TASK_RATES  # each model's own rate per task
-    assert algorithmic_rates(["--armin-paper-cell"]) == compare_algorithmic.PAPER_CELL_RATES  # the paper's cell's
+    def preset_rates(presets):
+        return {task: preset.rates for task, preset in presets.items()}
+
+    assert algorithmic_rates([]) == preset_rates(compare_algorithmic.TASK_PRESETS)  # each model's own rate per task
+    paper_rates = preset_rates(compare_algorithmic.PAPER_CELL_PRESETS)
+    assert algorithmic_rates(["--armin-paper-cell"]) == paper_rates  # the paper's cell's
     # the rates differ from task to task (the paper's cell: 3e-3 on the copies, 1e-2 on recall)
-    assert len({rates["armin_lr"] for rates in compare_algorithmic.PAPER_CELL_RATES.values()}) > 1
+    assert len({rates["armin_lr"] for rates in paper_rates.values()}) > 1
     assert algorithmic_rates(["--armin-lr", "0.004", "--tasks", "copy,associative_recall"]) == {
-        task: dict(armin_lr=0.004, lstm_lr=compare_algorithmic.TASK_RATES[task]["lstm_lr"])
+        task: dict(armin_lr=0.004, lstm_lr=compare_algorithmic.TASK_PRESETS[task].lstm_lr)
         for task in ("copy", "associative_recall")}
     assert algorithmic_rates(["--lr", "0.002", "--tasks", "repeat_copy"]) == {
         "repeat_copy": dict(armin_lr=0.002, lstm_lr=0.002)}

@@ -18,8 +18,9 @@ import argparse
 import logging
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from ..cli.logs import setup_cli_logging
 from ..data.algorithmic import ALGORITHMS, AlgorithmSpec
@@ -43,55 +44,66 @@ COLUMNS = [
     Column("long_bit_errors", "bit errors/seq (long)", "{:.2f}"), Column("long_seq_acc", "seq acc (long)", "{:.3f}"),
 ]
 SUBSETS = ("valid", "valid_long")
-# Adam learning rate of each model on each task: its best of 1e-3, 3e-3, 1e-2 and 3e-2 by
-# valid bit errors after 3,000 updates, two seeds (recipes/studies/algorithmic_lr.py,
-# docs/algorithmic.md); both models had 1e-3 before. These are the rates of the paper's cell
-# (--armin-paper-cell); TASK_RATES those of the cell each task trains by default.
-PAPER_CELL_RATES = {
-    "copy": dict(armin_lr=0.003, lstm_lr=0.01),
-    "repeat_copy": dict(armin_lr=0.003, lstm_lr=0.01),
-    "associative_recall": dict(armin_lr=0.01, lstm_lr=0.003),
+
+
+@dataclass(frozen=True)
+class TaskPreset:
+    """How the two models train on one task: ARMIN's cell flags (switches only, e.g.
+    ``--armin-no-reread``), each model's Adam learning rate, and the updates over which
+    ARMIN's Gumbel-softmax temperature anneals from 1 to 0.1."""
+    armin_flags: Tuple[str, ...]
+    armin_lr: float
+    lstm_lr: float
+    tau_updates: int
+
+    @property
+    def rates(self) -> Dict[str, float]:
+        return dict(armin_lr=self.armin_lr, lstm_lr=self.lstm_lr)
+
+
+# The paper's cell on every task (--armin-paper-cell). Rates: each model's best of 1e-3,
+# 3e-3, 1e-2 and 3e-2 by valid bit errors after 3,000 updates, two seeds
+# (recipes/studies/algorithmic_lr.py, docs/algorithmic.md); both models had 1e-3 before.
+# Temperature over 2,000 updates, the job's first choice for its short budgets; the paper's
+# cell gains nothing from 10,000 on recall (recipes/studies/recall_memory.py).
+PAPER_CELL_PRESETS = {
+    "copy": TaskPreset((), armin_lr=0.003, lstm_lr=0.01, tau_updates=2000),
+    "repeat_copy": TaskPreset((), armin_lr=0.003, lstm_lr=0.01, tau_updates=2000),
+    "associative_recall": TaskPreset((), armin_lr=0.01, lstm_lr=0.003, tau_updates=2000),
 }
-# ARMIN's cell per task: the paper's, except on associative recall TARDIS's mask of the slot
-# read at t-1 (--armin-no-reread) and the content address (--armin-content-address, not in
-# the paper): 0.55 valid bit errors per sequence at 10,000 updates against the mask's 2.15
-# and the paper's cell's 2.99 (recipes/studies/recall_memory.py, recall_long.yaml;
-# docs/algorithmic.md). --armin-paper-cell trains the paper's cell on every task, at
-# PAPER_CELL_RATES and PAPER_CELL_TAU_UPDATES.
-TASK_VARIANTS = {"copy": [], "repeat_copy": [],
-                 "associative_recall": ["--armin-no-reread", "--armin-content-address"]}
-# Updates over which ARMIN's Gumbel-softmax temperature anneals from 1 to 0.1 (--tau-updates
-# overrides): 2,000, the job's first choice for its short budgets, except for the shipped
-# cell on associative recall, which learns faster and on every seed with the model's default
-# of 10,000: 0.91-0.99 of the sequences right at 10,000 updates (a cosine from 5e-3, seeds
-# 1-4) where 2,000 gave 0.68-0.93. The paper's cell and the mask alone gain nothing from it.
-PAPER_CELL_TAU_UPDATES = dict.fromkeys(ALGORITHMS, 2000)
-TASK_TAU_UPDATES = {**PAPER_CELL_TAU_UPDATES, "associative_recall": 10000}
-# That cell's constant rate with that temperature: 3e-3, level with 2e-3 at 10,000 updates
-# (0.31 and 0.28 wrong bits per sequence, within the seed spreads) and there sooner (0.67
-# against 1.27 at 5,000); 5e-3 makes 0.42 and 1e-2 breaks down (recall_memory.py).
-TASK_RATES = {**PAPER_CELL_RATES, "associative_recall": dict(armin_lr=0.003, lstm_lr=0.003)}
+# What the job trains by default: the paper's cell, except on associative recall TARDIS's
+# mask of the slot read at t-1 (--armin-no-reread) and the content address
+# (--armin-content-address, not in the paper), with the temperature over 10,000 updates:
+# 0.91-0.99 of the sequences right at 10,000 updates (a cosine from 5e-3, seeds 1-4) where
+# 2,000 gave 0.68-0.93, and the paper's cell 0.66-0.71. Its constant rate 3e-3 is level
+# with 2e-3 at 10,000 updates (0.31 and 0.28 wrong bits per sequence, within the seed
+# spreads) and there sooner (0.67 against 1.27 at 5,000); 5e-3 makes 0.42 and 1e-2 breaks
+# down (recall_memory.py, recall_long.yaml; docs/algorithmic.md).
+TASK_PRESETS = {
+    **PAPER_CELL_PRESETS,
+    "associative_recall": TaskPreset(("--armin-no-reread", "--armin-content-address"),
+                                     armin_lr=0.003, lstm_lr=0.003, tau_updates=10000),
+}
 
 
-def armin_flags(args, algorithm: str) -> List:
-    """The cell flags ARMIN trains with on ``algorithm``: TASK_VARIANTS, or none with
+def task_preset(args, algorithm: str) -> TaskPreset:
+    """The preset of ``algorithm``: :data:`TASK_PRESETS`, or :data:`PAPER_CELL_PRESETS` with
     ``--armin-paper-cell``."""
-    return [] if args.armin_paper_cell else TASK_VARIANTS[algorithm]
+    return (PAPER_CELL_PRESETS if args.armin_paper_cell else TASK_PRESETS)[algorithm]
 
 
 def tau_updates(args, algorithm: str) -> int:
     """Updates over which ARMIN's temperature anneals on ``algorithm``: ``--tau-updates``, else
-    :data:`TASK_TAU_UPDATES` (:data:`PAPER_CELL_TAU_UPDATES` with ``--armin-paper-cell``)."""
-    if args.tau_updates is not None:
-        return args.tau_updates
-    return (PAPER_CELL_TAU_UPDATES if args.armin_paper_cell else TASK_TAU_UPDATES)[algorithm]
+    the task's preset."""
+    return task_preset(args, algorithm).tau_updates if args.tau_updates is None else args.tau_updates
 
 
 def armin_params(args, algorithm: str) -> int:
     """Parameters of the ARMIN model of ``args`` for ``algorithm`` (built, not trained)."""
     spec = AlgorithmSpec(algorithm=algorithm, min_length=2, max_length=2)  # sizes only
-    # TASK_VARIANTS holds switches only: --armin-no-reread is CellVariant(no_reread=True), ...
-    variant = CellVariant(**{flag[len("--armin-"):].replace("-", "_"): True for flag in armin_flags(args, algorithm)})
+    # --armin-no-reread is CellVariant(no_reread=True), ...
+    flags = task_preset(args, algorithm).armin_flags
+    variant = CellVariant(**{flag[len("--armin-"):].replace("-", "_"): True for flag in flags})
     armin = ARMIN(spec.input_size, args.armin_hidden_size, args.armin_slot_size, args.armin_slots, variant=variant)
     return sum(p.numel() for p in armin.parameters()) + (armin.output_size + 1) * spec.output_size
 
@@ -101,21 +113,21 @@ def model_flags(args, algorithm: str, model: str) -> List:
         return [
             "--arch", "armin_algorithmic", "--armin-hidden-size", args.armin_hidden_size,
             "--armin-slot-size", args.armin_slot_size, "--armin-slots", args.armin_slots,
-            "--armin-tau-updates", tau_updates(args, algorithm), *armin_flags(args, algorithm),
+            "--armin-tau-updates", tau_updates(args, algorithm), *task_preset(args, algorithm).armin_flags,
         ]
     return ["--arch", "lstm_algorithmic", "--lstm-params", armin_params(args, algorithm)]
 
 
 def armin_cell_words(args) -> str:
     """Which cell ARMIN trains on which task, for the table's title."""
-    changed = [f"{' '.join(flags)} on {task.replace('_', ' ')}" for task, flags in TASK_VARIANTS.items()
-               if flags and task in args.tasks and not args.armin_paper_cell]
+    changed = [f"{' '.join(preset.armin_flags)} on {task.replace('_', ' ')}" for task, preset in TASK_PRESETS.items()
+               if preset.armin_flags and task in args.tasks and not args.armin_paper_cell]
     return "with " + ", ".join(changed) if changed else "as in the paper on every task"
 
 
 def task_rate(args, algorithm: str, model: str) -> float:
     """The Adam learning rate of ``model`` on ``algorithm``: ``--armin-lr`` / ``--lstm-lr``,
-    else ``--lr``, else :data:`TASK_RATES` (:data:`PAPER_CELL_RATES` with ``--armin-paper-cell``)."""
+    else ``--lr``, else the task's preset."""
     return model_rate(args.rates[algorithm], model)
 
 
@@ -166,13 +178,13 @@ def parse_args(argv=None):
     parser.add_argument("--armin-slots", type=int, default=32)
     parser.add_argument("--tau-updates", type=int, default=None,
                         help="updates over which ARMIN's temperature anneals (default: the task's, "
-                             "TASK_TAU_UPDATES: 10000 on associative recall, 2000 on the others; "
+                             "TASK_PRESETS: 10000 on associative recall, 2000 on the others; "
                              "2000 everywhere with --armin-paper-cell)")
     parser.add_argument("--armin-paper-cell", action="store_true",
-                        help="the paper's cell on every task, at its own rates (default: TASK_VARIANTS, "
+                        help="the paper's cell on every task, at its own rates (default: TASK_PRESETS, "
                              "--armin-no-reread --armin-content-address on associative recall)")
     parser.add_argument("--batch-size", type=int, default=32)
-    add_rate_flags(parser, "the task's: TASK_RATES")
+    add_rate_flags(parser, "the task's: TASK_PRESETS")
     add_schedule_flag(parser)
     parser.add_argument("--clip-norm", type=float, default=10.0)
     parser.add_argument("--train-size", type=int, default=10000, help="training sequences per epoch")
@@ -195,7 +207,7 @@ def parse_args(argv=None):
     args.rates = {}
     for task in args.tasks:
         args.rates[task] = argparse.Namespace(lr=args.lr, armin_lr=args.armin_lr, lstm_lr=args.lstm_lr)
-        resolve_rates(parser, args.rates[task], (PAPER_CELL_RATES if args.armin_paper_cell else TASK_RATES)[task])
+        resolve_rates(parser, args.rates[task], task_preset(args, task).rates)
     if args.tau_updates is not None and args.tau_updates < 0:
         parser.error(f"--tau-updates must be >= 0, got {args.tau_updates}")
     for name in ("batch_size", "validate_every", "train_size", "valid_size", "armin_hidden_size",

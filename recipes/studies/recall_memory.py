@@ -15,7 +15,7 @@ from armin_plugin.jobs import compare_algorithmic as job
 
 TASK = "associative_recall"
 RECIPE = job.parse_args(["--armin-paper-cell"])  # the recipe's defaults, the paper's cell
-RATES = job.PAPER_CELL_RATES[TASK]
+RATES = job.PAPER_CELL_PRESETS[TASK].rates
 ARMIN = [*job.model_flags(RECIPE, TASK, "armin"), "--lr", RATES["armin_lr"]]
 # ARMIN with the mask and the content address (the cell that ships for this task, at the
 # paper's cell's rate unless a variant gives its own)
