@@ -120,8 +120,9 @@ def model_flags(args, algorithm: str, model: str) -> List:
 
 def armin_cell_words(args) -> str:
     """Which cell ARMIN trains on which task, for the table's title."""
-    changed = [f"{' '.join(preset.armin_flags)} on {task.replace('_', ' ')}" for task, preset in TASK_PRESETS.items()
-               if preset.armin_flags and task in args.tasks and not args.armin_paper_cell]
+    presets = {task: task_preset(args, task) for task in ALGORITHMS if task in args.tasks}
+    changed = [f"{' '.join(preset.armin_flags)} on {task.replace('_', ' ')}"
+               for task, preset in presets.items() if preset.armin_flags]
     return "with " + ", ".join(changed) if changed else "as in the paper on every task"
 
 
