@@ -16,6 +16,8 @@ ARMIN = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size",
          "--armin-slot-size", 64, "--dropout", 0.1]
 ARMIN16 = [*ARMIN, "--armin-slots", 16]
 LSTM = ["--arch", "lstm_stream_lm", "--decoder-embed-dim", 64, "--decoder-hidden-size", 344, "--dropout", 0.1]
+# the cell that solved associative recall (docs/algorithmic.md): mask and content address
+RECALL_CELL = [*ARMIN16, "--armin-no-reread", "--armin-content-address"]
 # fairseq's cosine schedule over the 2,000 updates: from the peak of 8e-3 down to 0 at update 2,000
 COSINE = ["--lr-scheduler", "cosine", "--lr-period-updates", 2000]
 
@@ -45,12 +47,9 @@ GRID = dict(
         "armin16-no-reread-cosine": [*ARMIN16, "--armin-no-reread", *COSINE],
         "armin16-content": [*ARMIN16, "--armin-content-address"],
         "armin16-content-cosine": [*ARMIN16, "--armin-content-address", *COSINE],
-        # the cell that solved associative recall (docs/algorithmic.md): mask and content address
-        "armin16-no-reread-content-cosine": [*ARMIN16, "--armin-no-reread", "--armin-content-address", *COSINE],
-        "armin16-no-reread-content-balance1e-3-cosine": [*ARMIN16, "--armin-no-reread", "--armin-content-address",
-                                                         "--armin-load-balance", 0.001, *COSINE],
-        "armin16-no-reread-content-balance1e-2-cosine": [*ARMIN16, "--armin-no-reread", "--armin-content-address",
-                                                         "--armin-load-balance", 0.01, *COSINE],
+        "armin16-no-reread-content-cosine": [*RECALL_CELL, *COSINE],
+        "armin16-no-reread-content-balance1e-3-cosine": [*RECALL_CELL, "--armin-load-balance", 0.001, *COSINE],
+        "armin16-no-reread-content-balance1e-2-cosine": [*RECALL_CELL, "--armin-load-balance", 0.01, *COSINE],
         "lstm": LSTM,
         "lstm-cosine": [*LSTM, *COSINE],
         "lstm-cosine-lr16e-3": [*LSTM, *COSINE, "--lr", 0.016],
