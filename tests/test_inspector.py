@@ -1,5 +1,6 @@
 """armin-inspect on checkpoints written by fairseq-train on a slice of real PTB-char, and
 the TensorBoard pictures of validation."""
+import re
 import sys
 from pathlib import Path
 
@@ -176,5 +177,12 @@ def test_translation_reads_beside_attention(translation_checkpoint, tmp_path, pa
         "address_map.png", "read_arcs.png", "read_histograms.png", "reads.txt", "translation_reads.png"]
     assert all(p.read_bytes()[:8] == PNG for p in written if p.suffix == ".png")
     lines = (tmp_path / "reads.txt").read_text().splitlines()
-    assert lines[0].startswith("step 0 '</s>' read slot ")  # the decoder's first step reads eos
-    assert "the initial memory; wrote slot 0" in lines[0]
+    # the decoder continues from the encoder's final state: its first step (reading eos) comes
+    # after the source's steps, and with more source tokens than its 4 slots, every slot holds
+    # a state the encoder parked at one of them, named by its source token
+    first = re.match(r"^step (\d+) '</s>' read slot (\d), the state parked at step (\d+) '([^']+)'; wrote slot (\d)$",
+                     lines[0])
+    assert first, lines[0]
+    step, read, parked, token, written = first.groups()
+    assert int(step) > 4 and int(parked) < int(step) and read == written
+    assert "the initial memory" not in "".join(lines)

@@ -6,6 +6,7 @@ import signal
 
 import pytest
 import sacrebleu
+from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
 
 from test_resume import assert_same_run, stop_with_signal, update_lines
@@ -41,6 +42,12 @@ def table_rows(output):
     return {cells[0]: dict(zip(header, cells)) for cells in lines if cells[0] in ("ARMIN", "LSTM")}
 
 
+def bleu_tokens(lines):
+    """Tokens of ``lines`` as sacrebleu's BLEU counts them (its default 13a tokenizer)."""
+    tokenize = Tokenizer13a()
+    return sum(len(tokenize(line).split()) for line in lines)
+
+
 def test_train_generate_score_both_models(compared, libreoffice_slice):
     out, output = compared
     rows = table_rows(output)
@@ -60,6 +67,7 @@ def test_train_generate_score_both_models(compared, libreoffice_slice):
         assert bleu == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score, abs=0.006)
         assert chrf == pytest.approx(sacrebleu.corpus_chrf(hypotheses, [references]).score, abs=0.006)
         assert 0 < chrf < 100
+        assert float(cells["hyp/ref length"]) == pytest.approx(bleu_tokens(hypotheses) / bleu_tokens(references), abs=0.006)
         generate_log = (out / name.lower() / "generate_test.log").read_text()
         assert "--beam 5" in " ".join(generate_log.split()) or "'beam': 5" in generate_log
         assert "'lr_scheduler': {'_name': 'cosine'" in (out / name.lower() / "train.log").read_text()
@@ -92,7 +100,7 @@ def test_scores_reach_tensorboard(compared):
     for name in ("ARMIN", "LSTM"):
         events = EventAccumulator(str(out / "tensorboard" / name / "test"))
         events.Reload()
-        assert {"bleu", "chrf", "params"} <= set(events.Tags()["scalars"])
+        assert {"bleu", "chrf", "length_ratio", "params"} <= set(events.Tags()["scalars"])
         assert (out / "tensorboard" / name / "train").is_dir() and (out / "tensorboard" / name / "valid").is_dir()
 
 

@@ -104,7 +104,7 @@ ARCH_FLAGS = [
     ["--share-all-embeddings"],
     ["--no-decoder-attention"],
     ["--armin-no-reread", "--armin-usage-input", "--armin-content-address"],
-    ["--decoder-start", "encoder-state"],
+    ["--decoder-start", "summary"],
 ]
 
 
@@ -157,7 +157,7 @@ def test_encoder_and_model_ignore_padding_side(bidirectional):
     encoder outputs at its real positions, summary, and decoder log-probabilities."""
     torch.manual_seed(0)
     flags = ["--encoder-bidirectional"] if bidirectional else []
-    model, vocabulary = build("armin_tiny", VOCAB, *flags, "--encoder-layers", 2)
+    model, vocabulary = build("armin_tiny", VOCAB, *flags, "--encoder-layers", 2, "--decoder-start", "summary")
     model.eval()
     rows = sentences(vocabulary, [6, 2, 9, 4])
     prev = prev_tokens(vocabulary, 4, 6)
@@ -178,10 +178,10 @@ def test_encoder_and_model_ignore_padding_side(bidirectional):
                 torch.testing.assert_close(log_probs[index], alone_log_probs[index][0], rtol=0, atol=1e-5)
 
 
-def test_decoder_start_encoder_state_continues_from_the_encoders_final_state():
+def test_the_decoder_starts_by_default_from_the_encoders_final_state():
     torch.manual_seed(0)
-    model, vocabulary = build("armin_tiny", VOCAB, "--decoder-start", "encoder-state")
-    summary_model, _ = build("armin_tiny", VOCAB)
+    model, vocabulary = build("armin_tiny", VOCAB)
+    summary_model, _ = build("armin_tiny", VOCAB, "--decoder-start", "summary")
     assert model.decoder.initial_hidden is None
     assert parameters(summary_model) - parameters(model) == parameters(summary_model.decoder.initial_hidden)
     model.eval()
@@ -300,7 +300,8 @@ def test_the_decoder_logs_how_it_read_its_memory_over_the_whole_target():
     source = padded(sentences(vocabulary, [5, 9, 3, 7]), vocabulary.pad(), left=True)
     prev = prev_tokens(vocabulary, 4, 12)
     # one slot: every step reads the state its predecessor wrote (the first, the start memory)
-    logged, _, _ = logged_memory_use(build("armin_tiny", VOCAB, "--decoder-slots", 1)[0], source, prev)
+    one_slot = build("armin_tiny", VOCAB, "--decoder-slots", 1, "--decoder-start", "summary")[0]
+    logged, _, _ = logged_memory_use(one_slot, source, prev)
     assert (logged["armin_slots_read"], logged["armin_read_age"], logged["armin_entropy"]) == (1.0, 1.0, 0.0)
     # four slots: the distinct slots read over all 12 steps of a row, not those of one step
     logged, steps, _ = logged_memory_use(build("armin_tiny", VOCAB)[0], source, prev)

@@ -498,7 +498,8 @@ def test_authors_tau_is_one_over_min_epoch_plus_one_and_n_minus_one(slots, expec
 
 def test_authors_tau_follows_each_stacks_slots_in_translation():
     model = build_translation("armin_iwslt_de_en", 40, "--encoder-slots", 3, "--decoder-slots", 8,
-                              "--armin-tau-schedule", "authors", "--armin-tau-epoch-updates", 5)[0]
+                              "--decoder-start", "summary", "--armin-tau-schedule", "authors",
+                              "--armin-tau-epoch-updates", 5)[0]
     model.set_num_updates(100)
     assert model.encoder.forward_stack.temperature == pytest.approx(1 / 2)
     assert model.decoder.armin.temperature == pytest.approx(1 / 7)

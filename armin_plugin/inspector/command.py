@@ -130,8 +130,11 @@ def inspect(args) -> List[Path]:
         trace = recorded.trace
         labels = TextCodec(loaded.task.target_dictionary, loaded.data).labels(target_input)
         source_labels = TextCodec(loaded.task.source_dictionary, loaded.data).labels(source)
-    history = slot_history(trace)
-    reads = LayerReads.of_row(trace, history, 0, labels)
+    history, earlier_labels = slot_history(trace), ()
+    if loaded.kind == "armin" and recorded.source_trace is not None:  # the memory the encoder left
+        history = slot_history(trace, slot_history(recorded.source_trace).written_at)
+        earlier_labels = source_labels
+    reads = LayerReads.of_row(trace, history, 0, labels, earlier_labels)
     (args.out / "reads.txt").write_text(read_table(reads), encoding="utf-8")
     written.append(args.out / "reads.txt")
     written.append(write(address_map_figure(reads, f"address map: {what}"), args.out / "address_map.png"))

@@ -1,5 +1,5 @@
 """Running an inspected model and recording one layer's addressing."""
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Iterator, List, NamedTuple, Optional
 
 import torch
@@ -36,10 +36,14 @@ def recording(stack: ARMIN, layer: int, sample: bool) -> Iterator[List[Addressin
 
 
 class TranslationReads(NamedTuple):
-    """trace: the decoder layer's trace over the target steps (one row); attention: (T, S)."""
+    """trace: the decoder layer's trace over the target steps (one row); attention: (T, S);
+    source_trace: the encoder's same layer over the source when the decoder continues from
+    the encoder's final state (``--decoder-start encoder-state``: its memory holds what the
+    encoder wrote), else None."""
 
     trace: AddressingTrace
     attention: Optional[Tensor]
+    source_trace: Optional[AddressingTrace]
 
 
 @torch.no_grad()
@@ -54,7 +58,12 @@ def record_language_model(model, tokens: Tensor, layer: int, sample: bool) -> Ad
 def record_translation(model, source: Tensor, target_input: Tensor, layer: int, sample: bool) -> TranslationReads:
     """The decoder's reads (layer ``layer``) and attention for one sentence pair: ``source``
     (S,) and ``target_input`` (T,) (what the decoder reads: eos, then the target tokens)."""
-    with recording(model.decoder.armin, layer, sample) as traces:
+    continues = model.decoder.initial_hidden is None  # the decoder starts from the encoder's final state
+    with ExitStack() as stack:
+        traces = stack.enter_context(recording(model.decoder.armin, layer, sample))
+        if continues:
+            source_traces = stack.enter_context(recording(model.encoder.forward_stack, layer, sample))
         _, extra = model(source.unsqueeze(0), torch.tensor([source.numel()]), target_input.unsqueeze(0))
     attention = extra["attn"][0]
-    return TranslationReads(AddressingTrace.concat(traces), None if attention is None else attention[0])
+    return TranslationReads(AddressingTrace.concat(traces), None if attention is None else attention[0],
+                            AddressingTrace.concat(source_traces) if continues else None)

@@ -78,7 +78,7 @@ COLUMNS = [
     Column("lr", "Adam lr", "{:g}"),
     Column("updates", "updates", "{:,}"), Column("train_minutes", "train minutes", "{:.1f}"),
     Column("tokens_per_s", "train tokens/s", "{:,.0f}"), Column("generate_seconds", "generate seconds", "{:.0f}"),
-    Column("bleu", "BLEU", "{:.2f}"), Column("chrf", "chrF", "{:.2f}"),
+    Column("bleu", "BLEU", "{:.2f}"), Column("length_ratio", "hyp/ref length", "{:.2f}"), Column("chrf", "chrF", "{:.2f}"),
 ]
 
 
@@ -146,13 +146,12 @@ def translate(args, checkpoint: Path, run_dir: Path, name: str):
 
 
 def score(hypotheses: List[str], references: List[str]):
-    """(BLEU, chrF) of sacrebleu for detokenized text."""
+    """(BLEU, chrF, length ratio) of sacrebleu for detokenized text; the length ratio is
+    BLEU's: hypothesis tokens over reference tokens (below 1 costs the brevity penalty)."""
     import sacrebleu
 
-    return (
-        sacrebleu.corpus_bleu(hypotheses, [references]).score,
-        sacrebleu.corpus_chrf(hypotheses, [references]).score,
-    )
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references])
+    return bleu.score, sacrebleu.corpus_chrf(hypotheses, [references]).score, bleu.sys_len / bleu.ref_len
 
 
 def evaluate(args, run: TranslationRun, checkpoint: Path, references: List[str], results: JobResults):
@@ -164,17 +163,19 @@ def evaluate(args, run: TranslationRun, checkpoint: Path, references: List[str],
         raise ArminError(f"{name} translated {len(translated)} of the {len(references)} test sentences; see {run_dir / 'generate_test.log'}")
     hypotheses = [translated[index] for index in range(len(references))]
     (run_dir / f"test.hyp.{args.tgt}").write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
-    bleu, chrf = score(hypotheses, references)
+    bleu, chrf, length_ratio = score(hypotheses, references)
     facts = checkpoint_facts(checkpoint)
     log = read_run(logdir)
     results.rows.append(dict(model=name, arch=arch, params=facts.params, lr=model_rate(args, name),
                              updates=facts.updates,
                              train_minutes=facts.train_minutes, tokens_per_s=log.words_per_second or 0.0,
-                             generate_seconds=seconds, bleu=bleu, chrf=chrf))
+                             generate_seconds=seconds, bleu=bleu, length_ratio=length_ratio, chrf=chrf))
     results.series.append(Series("training", name, [(u, s, 2.0**v) for u, s, v in log.train]))
     results.series.append(Series("validation", name, [(u, s, 2.0**v) for u, s, v in log.curve()]))
-    results.test_scalars.append(TensorBoardScores(str(logdir), facts.updates, {"bleu": bleu, "chrf": chrf, "params": facts.params}))
-    logger.info("%s: BLEU %.2f chrF %.2f (%d updates, %.1f training minutes)", name, bleu, chrf, facts.updates, facts.train_minutes)
+    scores = {"bleu": bleu, "chrf": chrf, "length_ratio": length_ratio, "params": facts.params}
+    results.test_scalars.append(TensorBoardScores(str(logdir), facts.updates, scores))
+    logger.info("%s: BLEU %.2f (hyp/ref length %.2f) chrF %.2f (%d updates, %.1f training minutes)",
+                name, bleu, length_ratio, chrf, facts.updates, facts.train_minutes)
 
 
 def parse_args(argv=None):

@@ -51,9 +51,9 @@ def armin_iwslt_de_en(cfg):
     """Sized like fairseq's ``lstm_wiseman_iwslt_de_en`` (256-wide embeddings and attentional
     output, one unidirectional encoder layer, one decoder layer): the ARMIN state size is
     chosen so that the parameters outside the vocabulary-sized tables come within 1% of
-    that LSTM's (tests/test_translation_model.py checks it): d_h 175 when the decoder starts
-    from the encoder summary (the default, 0.3% above), 179 with ``--decoder-start
-    encoder-state`` (0.03% above), which has no W of (d_h + d_r) x d_h weights."""
+    that LSTM's (tests/test_translation_model.py checks it): d_h 179 when the decoder starts
+    from the encoder's final state (the default, 0.03% above), 175 with ``--decoder-start
+    summary`` (0.3% above), which adds a W of (d_h + d_r) x d_h weights."""
     cfg.decoder_start = decoder_start(cfg)
     hidden_size = 175 if cfg.decoder_start == "summary" else 179
     default_both_sides(cfg, embed_dim=256, hidden_size=hidden_size, slot_size=64, slots=16, layers=1)

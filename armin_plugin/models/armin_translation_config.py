@@ -32,11 +32,11 @@ class ARMINTranslationConfig(ARMINCellConfig):
         default=256, metadata={"help": "size of the attention output fed to the output projection"}
     )
     decoder_start: ChoiceEnum(["summary", "encoder-state"]) = field(
-        default="summary",
-        metadata={"help": "the decoder's first state: summary = h_0 tanh(W s) of the mean encoder output s, "
-                          "memory from its learned p_M; encoder-state = the encoder's final hidden state, "
+        default="encoder-state",
+        metadata={"help": "the decoder's first state: encoder-state = the encoder's final hidden state, "
                           "memory and step count, as fairseq's LSTM starts from the encoder's final state "
-                          "(needs equal encoder and decoder sizes)"},
+                          "(needs equal encoder and decoder sizes); summary = h_0 tanh(W s) of the mean "
+                          "encoder output s, memory from its learned p_M (the default before 2026-12-06)"},
     )
     no_decoder_attention: bool = field(
         default=False,

@@ -50,9 +50,10 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
     output] -> ARMIN stack -> attention over the source -> dropout (``--decoder-dropout-out``)
     -> attentional output (fed to the next step) -> vocabulary scores.
 
-    The first state is derived from the encoder (``--decoder-start``): by default h_0 of
-    every layer is tanh(W s) for the encoder summary s and the memory starts from its learned
-    p_M; with ``encoder-state`` the decoder continues from the encoder's final state.
+    The first state is derived from the encoder (``--decoder-start``): by default the decoder
+    continues from the encoder's final state (hidden state, memory, step count); with
+    ``summary`` h_0 of every layer is tanh(W s) for the encoder summary s and the memory
+    starts from its learned p_M.
     ``forward(prev_output_tokens (B, T), encoder_out)`` returns logits (B, T, V) and
     ``{"attn": [weights (B, T, S) or None]}``. With a non-empty ``incremental_state`` only
     the last token is read and the cache (:class:`DecoderCache`) is continued; without one

@@ -1,6 +1,6 @@
 """The reads and writes of one row of one layer, step by step, ready to draw."""
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -16,7 +16,9 @@ class LayerReads:
     labels: the token each step read (T strings); probs: (T, N) softmax of the address
     logits; read, written: (T,) slots; position: (T,) the steps' positions; origin: (T,)
     the position whose state the slot read held (INITIAL: the initial memory); evicted:
-    (T,) the position whose state the write replaced.
+    (T,) the position whose state the write replaced; earlier_labels: the tokens read at
+    positions 0, 1, ... before the first step, where known (a translation decoder that
+    continues from its encoder: the source tokens).
     """
 
     labels: List[str]
@@ -26,22 +28,28 @@ class LayerReads:
     position: Tensor
     origin: Tensor
     evicted: Tensor
+    earlier_labels: Sequence[str] = ()
 
     @classmethod
-    def of_row(cls, trace: AddressingTrace, history: SlotHistory, row: int, labels: List[str]) -> "LayerReads":
+    def of_row(cls, trace: AddressingTrace, history: SlotHistory, row: int, labels: List[str],
+               earlier_labels: Sequence[str] = ()) -> "LayerReads":
         """Row ``row`` of ``trace``; ``labels`` name its real steps in order."""
         real = trace.real[:, row]
         if int(real.sum()) != len(labels):
             raise ValueError(f"{len(labels)} labels for {int(real.sum())} real steps")
         pick = lambda tensor: tensor[:, row][real]  # noqa: E731
         return cls(labels, torch.softmax(pick(trace.logits).float(), -1), pick(trace.read), pick(trace.written),
-                   pick(history.position), pick(history.origin), pick(history.evicted))
+                   pick(history.position), pick(history.origin), pick(history.evicted), earlier_labels)
 
     @property
     def slots(self) -> int:
         return self.probs.size(-1)
 
     def label_at(self, position: int) -> Optional[str]:
-        """The token read at ``position``, if it is one of these steps."""
+        """The token read at ``position``, if it is one of these steps or of the earlier ones."""
+        if position == INITIAL:
+            return None
         index = position - int(self.position[0])
-        return self.labels[index] if 0 <= index < len(self.labels) and position != INITIAL else None
+        if index < 0:
+            return self.earlier_labels[position] if position < len(self.earlier_labels) else None
+        return self.labels[index] if index < len(self.labels) else None
