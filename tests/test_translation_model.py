@@ -182,6 +182,7 @@ def test_the_decoder_starts_by_default_from_the_encoders_final_state():
     torch.manual_seed(0)
     model, vocabulary = build("armin_tiny", VOCAB)
     summary_model, _ = build("armin_tiny", VOCAB, "--decoder-start", "summary")
+    assert build("armin_iwslt_de_en", 8)[0].decoder.initial_hidden is None  # its own sizes, the same default
     assert model.decoder.initial_hidden is None
     assert parameters(summary_model) - parameters(model) == parameters(summary_model.decoder.initial_hidden)
     model.eval()
@@ -258,7 +259,7 @@ def test_the_parts_around_the_cell_start_as_lstm_wiseman_s_do():
     initialises its own (nn.Linear's default, +-1/sqrt(fan_in), left ARMIN's output layer
     too small: a plateau of ~200 updates at the unigram loss, docs/study.md)."""
     torch.manual_seed(0)
-    armin, _ = build("armin_iwslt_de_en", 2000, "--encoder-bidirectional")
+    armin, _ = build("armin_iwslt_de_en", 2000, "--encoder-bidirectional", "--decoder-start", "summary")
     lstm, _ = build("lstm_wiseman_iwslt_de_en", 2000)
     around = {name: p for name, p in armin.named_parameters()
               if "stack" not in name and "armin." not in name and "embed" not in name}

@@ -9,7 +9,7 @@ from ..training.restore_file import check_restore_file
 from .architectures import register_architecture
 from .armin_encoder import ARMINEncoder
 from .armin_parts import new_embedding
-from .armin_translation_config import ARMINTranslationConfig, check_translation_flags, decoder_start
+from .armin_translation_config import DEFAULT_DECODER_START, ARMINTranslationConfig, check_translation_flags
 from .armin_translation_decoder import ARMINTranslationDecoder
 
 
@@ -54,7 +54,7 @@ def armin_iwslt_de_en(cfg):
     that LSTM's (tests/test_translation_model.py checks it): d_h 179 when the decoder starts
     from the encoder's final state (the default, 0.03% above), 175 with ``--decoder-start
     summary`` (0.3% above), which adds a W of (d_h + d_r) x d_h weights."""
-    cfg.decoder_start = decoder_start(cfg)
+    cfg.decoder_start = getattr(cfg, "decoder_start", None) or DEFAULT_DECODER_START
     hidden_size = 175 if cfg.decoder_start == "summary" else 179
     default_both_sides(cfg, embed_dim=256, hidden_size=hidden_size, slot_size=64, slots=16, layers=1)
     cfg.decoder_out_embed_dim = getattr(cfg, "decoder_out_embed_dim", 256)

@@ -10,6 +10,7 @@ from .armin_cell_config import ARMINCellConfig
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 DEFAULT_MAX_POSITIONS = 1024
+DEFAULT_DECODER_START = "encoder-state"  # "summary" before 2026-12-06 (docs/translation.md)
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ARMINTranslationConfig(ARMINCellConfig):
         default=256, metadata={"help": "size of the attention output fed to the output projection"}
     )
     decoder_start: ChoiceEnum(["summary", "encoder-state"]) = field(
-        default="encoder-state",
+        default=DEFAULT_DECODER_START,
         metadata={"help": "the decoder's first state: encoder-state = the encoder's final hidden state, "
                           "memory and step count, as fairseq's LSTM starts from the encoder's final state "
                           "(needs equal encoder and decoder sizes); summary = h_0 tanh(W s) of the mean "
