@@ -121,6 +121,7 @@ def inspect(args) -> List[Path]:
         tokens = language_model_segments(args, loaded, codec)
         trace = record_language_model(loaded.model, tokens, args.layer, args.sample)
         labels = codec.labels(tokens[0])
+        written_at, earlier_labels = None, ()
     else:
         if args.text is not None:
             raise ArminError(f"{args.path} is a translation model (armin): give --source and --target, not --text")
@@ -130,10 +131,10 @@ def inspect(args) -> List[Path]:
         trace = recorded.trace
         labels = TextCodec(loaded.task.target_dictionary, loaded.data).labels(target_input)
         source_labels = TextCodec(loaded.task.source_dictionary, loaded.data).labels(source)
-    history, earlier_labels = slot_history(trace), ()
-    if loaded.kind == "armin" and recorded.source_trace is not None:  # the memory the encoder left
-        history = slot_history(trace, slot_history(recorded.source_trace).written_at)
-        earlier_labels = source_labels
+        written_at, earlier_labels = None, ()
+        if recorded.source_trace is not None:  # the decoder starts with the memory the encoder left
+            written_at, earlier_labels = slot_history(recorded.source_trace).written_at, source_labels
+    history = slot_history(trace, written_at)
     reads = LayerReads.of_row(trace, history, 0, labels, earlier_labels)
     (args.out / "reads.txt").write_text(read_table(reads), encoding="utf-8")
     written.append(args.out / "reads.txt")
