@@ -319,3 +319,22 @@ def test_the_decoder_logs_how_it_read_its_memory_over_the_whole_target():
     # without the read the addresses read nothing: no memory diagnostics, the temperature still
     logged, _, _ = logged_memory_use(build("armin_tiny", VOCAB, "--armin-no-read")[0], source, prev)
     assert "armin_tau" in logged and not {"armin_entropy", "armin_slots_read", "armin_read_age"} & set(logged)
+
+
+def test_a_checkpoint_from_before_the_decoder_start_flag_loads_with_its_summary_start():
+    """Its config lacks ``decoder_start``, which fairseq fills with today's default
+    (encoder-state); its weights hold the summary start's W, so the decoder takes that start
+    back and translates as the model it was saved from."""
+    torch.manual_seed(0)
+    saved, vocabulary = build("armin_tiny", VOCAB, "--decoder-start", "summary")
+    loaded, _ = build("armin_tiny", VOCAB)
+    assert loaded.decoder.continues_encoder
+    loaded.load_state_dict(saved.state_dict(), strict=True)
+    assert not loaded.decoder.continues_encoder and loaded.cfg.decoder_start == "summary"
+    source = padded(sentences(vocabulary, [5, 2]), vocabulary.pad(), left=False)
+    target = padded(sentences(vocabulary, [4, 3], seed=1), vocabulary.pad(), left=False)
+    for model in (saved, loaded):
+        model.eval()
+    with torch.no_grad():
+        expected = saved(source, torch.tensor([5, 2]), target)[0]
+        torch.testing.assert_close(loaded(source, torch.tensor([5, 2]), target)[0], expected, rtol=0, atol=0)

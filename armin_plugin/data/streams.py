@@ -1,4 +1,4 @@
-"""A token corpus as parallel contiguous streams, cut into segments for truncated BPTT.
+r"""A token corpus as parallel contiguous streams, cut into segments for truncated BPTT.
 
 How ``--task armin_tbptt_lm`` lays out one split (``n`` tokens: every line of the split,
 each ending in eos, joined in order), with B = ``--batch-size`` (streams per process),

@@ -58,7 +58,7 @@ def record_language_model(model, tokens: Tensor, layer: int, sample: bool) -> Ad
 def record_translation(model, source: Tensor, target_input: Tensor, layer: int, sample: bool) -> TranslationReads:
     """The decoder's reads (layer ``layer``) and attention for one sentence pair: ``source``
     (S,) and ``target_input`` (T,) (what the decoder reads: eos, then the target tokens)."""
-    continues = model.decoder.initial_hidden is None  # the decoder starts from the encoder's final state
+    continues = model.decoder.continues_encoder
     with ExitStack() as stack:
         traces = stack.enter_context(recording(model.decoder.armin, layer, sample))
         if continues:

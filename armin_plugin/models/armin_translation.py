@@ -9,7 +9,7 @@ from ..training.restore_file import check_restore_file
 from .architectures import register_architecture
 from .armin_encoder import ARMINEncoder
 from .armin_parts import new_embedding
-from .armin_translation_config import DEFAULT_DECODER_START, ARMINTranslationConfig, check_translation_flags
+from .armin_translation_config import ARMINTranslationConfig, check_translation_flags, decoder_start
 from .armin_translation_decoder import ARMINTranslationDecoder
 
 
@@ -31,6 +31,17 @@ class ARMINTranslationModel(FairseqEncoderDecoderModel):
         model = cls(encoder, decoder)
         model.cfg = cfg
         return model
+
+    def upgrade_state_dict_named(self, state_dict, name: str):
+        """A checkpoint saved before ``--decoder-start`` existed (2026-12-01) holds the summary
+        start's W but no flag in its config, which fairseq fills with today's default: the
+        decoder starts from the summary again, as it was trained."""
+        prefix = f"{name}." if name else ""
+        weight = state_dict.get(f"{prefix}decoder.initial_hidden.weight")
+        if weight is not None and self.decoder.continues_encoder:
+            self.decoder.start_from_summary(weight.size(1))
+            self.cfg.decoder_start = "summary"
+        super().upgrade_state_dict_named(state_dict, name)
 
     def set_num_updates(self, num_updates: int):
         """Called by fairseq's trainer only: arms the clean stop on SIGINT/SIGTERM
@@ -54,7 +65,7 @@ def armin_iwslt_de_en(cfg):
     that LSTM's (tests/test_translation_model.py checks it): d_h 179 when the decoder starts
     from the encoder's final state (the default, 0.03% above), 175 with ``--decoder-start
     summary`` (0.3% above), which adds a W of (d_h + d_r) x d_h weights."""
-    cfg.decoder_start = getattr(cfg, "decoder_start", None) or DEFAULT_DECODER_START
+    cfg.decoder_start = decoder_start(cfg)
     hidden_size = 175 if cfg.decoder_start == "summary" else 179
     default_both_sides(cfg, embed_dim=256, hidden_size=hidden_size, slot_size=64, slots=16, layers=1)
     cfg.decoder_out_embed_dim = getattr(cfg, "decoder_out_embed_dim", 256)

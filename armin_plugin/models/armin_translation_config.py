@@ -82,8 +82,11 @@ def dropout_at(cfg, name: str) -> float:
 
 
 def decoder_start(cfg) -> str:
-    """``--decoder-start`` ("summary" for checkpoints saved before the flag existed)."""
-    return str(getattr(cfg, "decoder_start", None) or "summary")
+    """``--decoder-start``, or its default where it is unset (fairseq's CLI leaves it unset
+    when it calls the architecture function). Checkpoints saved before the flag existed
+    are given back their summary start by their weights
+    (:meth:`ARMINTranslationModel.upgrade_state_dict_named`)."""
+    return str(getattr(cfg, "decoder_start", None) or DEFAULT_DECODER_START)
 
 
 def check_translation_flags(cfg, task):

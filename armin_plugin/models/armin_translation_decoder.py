@@ -71,9 +71,9 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         feed_size = 0 if cfg.no_decoder_attention else self.out_embed_dim
         self.armin = side_stack(cfg, "decoder", cfg.decoder_embed_dim + feed_size)
         record_addressing(self.armin)
-        self.initial_hidden = None
+        self.initial_hidden = None  # W of the summary start
         if decoder_start(cfg) == "summary":
-            self.initial_hidden = new_linear(encoder_output_size, cfg.decoder_layers * cfg.decoder_hidden_size)
+            self.start_from_summary(encoder_output_size)
         if cfg.no_decoder_attention:
             self.attention = None
             self.project_state = new_linear(self.armin.output_size, self.out_embed_dim)
@@ -143,8 +143,11 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
         each layer recorded at every step (``steps``: per step, per layer, (trace, address
         loss)): the traces joined into one per layer, the address losses (one value per
         step, with ``--armin-entropy-bonus`` / ``--armin-load-balance``) averaged over the
-        steps. A slot that still holds the start memory counts as written just before the
-        first target step."""
+        steps. A slot that still holds the start memory counts as written at position -1:
+        just before the first target step after the summary start; before the first source
+        step when the decoder continues from the encoder, whose steps its positions continue
+        (so a slot the encoder wrote counts as older than it is; ``armin-inspect`` replays
+        the encoder's writes for exact ages)."""
         traces, losses = [], []
         for layer_steps in zip(*steps):
             layer_traces, layer_losses = zip(*layer_steps)
@@ -153,12 +156,23 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
             losses.append(sum(known) / len(known) if known else None)
         log_memory_use(self.armin, traces=traces, address_losses=losses)
 
+    @property
+    def continues_encoder(self) -> bool:
+        """Whether the first state is the encoder's final state (``--decoder-start encoder-state``)."""
+        return self.initial_hidden is None
+
+    def start_from_summary(self, encoder_output_size: int):
+        """Start from h_0 = tanh(W s) of the encoder summary s (``--decoder-start summary``):
+        adds W, (encoder_output_size) -> (layers * d_h), on the decoder's device."""
+        self.initial_hidden = new_linear(encoder_output_size, self.armin.num_layers * self.armin.hidden_size)
+        self.initial_hidden.to(self.embed_tokens.weight)
+
     def initial_cache(self, encoder_out: ARMINEncoderOut) -> DecoderCache:
         """The state before the first target token: from the encoder summary, or the
         encoder's final state (``--decoder-start``)."""
         batch_size = encoder_out.summary.size(0)
         feed = encoder_out.summary.new_zeros(batch_size, self.out_embed_dim)
-        if self.initial_hidden is None:
+        if self.continues_encoder:
             return DecoderCache(*encoder_out.final, feed)
         start = self.armin.initial_state(batch_size)
         hidden = torch.tanh(self.initial_hidden(encoder_out.summary))
