@@ -3,7 +3,7 @@ streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN
 count 587k) and at lr 8e-3, the best rate of both models (docs/study.md, "What makes ARMIN
 learn"); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
-    bash recipes/study.sh variants    # 56 runs, 10 to 45 minutes each when two run at once on
+    bash recipes/study.sh variants    # 60 runs, 10 to 45 minutes each when two run at once on
                                       # 2 cores (the 2,000-update runs of docs/study.md)
 
 The authors' temperature counts an epoch as 1,046 updates: PTB-char's training text (about
@@ -50,6 +50,8 @@ GRID = dict(
         "armin16-no-reread-content-cosine": [*RECALL_CELL, *COSINE],
         "armin16-no-reread-content-balance1e-3-cosine": [*RECALL_CELL, "--armin-load-balance", 0.001, *COSINE],
         "armin16-no-reread-content-balance1e-2-cosine": [*RECALL_CELL, "--armin-load-balance", 0.01, *COSINE],
+        "armin16-no-reread-content-entropy1e-2-cosine": [*RECALL_CELL, "--armin-entropy-bonus", 0.01, *COSINE],
+        "armin16-no-reread-content-tau100k-cosine": [*RECALL_CELL, "--armin-tau-updates", 100000, *COSINE],
         "lstm": LSTM,
         "lstm-cosine": [*LSTM, *COSINE],
         "lstm-cosine-lr16e-3": [*LSTM, *COSINE, "--lr", 0.016],
