@@ -114,6 +114,7 @@ def inspect(args) -> List[Path]:
     args.out.mkdir(parents=True, exist_ok=True)
     what = f"{args.path.name}, layer {args.layer}" + (", sampled addresses" if args.sample else ", argmax addresses")
     written = []
+    written_at, earlier_labels = None, ()  # a fresh memory: no earlier writes
     if loaded.kind == "armin_lm":
         if args.source is not None:
             raise ArminError(f"{args.path} is a language model (armin_lm): give --text, not --source/--target")
@@ -121,7 +122,6 @@ def inspect(args) -> List[Path]:
         tokens = language_model_segments(args, loaded, codec)
         trace = record_language_model(loaded.model, tokens, args.layer, args.sample)
         labels = codec.labels(tokens[0])
-        written_at, earlier_labels = None, ()
     else:
         if args.text is not None:
             raise ArminError(f"{args.path} is a translation model (armin): give --source and --target, not --text")
@@ -131,7 +131,6 @@ def inspect(args) -> List[Path]:
         trace = recorded.trace
         labels = TextCodec(loaded.task.target_dictionary, loaded.data).labels(target_input)
         source_labels = TextCodec(loaded.task.source_dictionary, loaded.data).labels(source)
-        written_at, earlier_labels = None, ()
         if recorded.source_trace is not None:  # the decoder starts with the memory the encoder left
             written_at, earlier_labels = slot_history(recorded.source_trace).written_at, source_labels
     history = slot_history(trace, written_at)
