@@ -1,1 +1,1 @@
-"""Speed benchmarks of the ARMIN layer and of armin_lm (issue 6): ``python -m benchmarks.run``."""
+"""Speed benchmarks of the ARMIN layer and of armin_lm: ``python -m benchmarks.run``."""

@@ -1,4 +1,4 @@
-"""Run the ARMIN speed benchmarks (issue 6), print Markdown tables and write JSON.
+"""Run the ARMIN speed benchmarks, print Markdown tables and write JSON.
 
     python -m benchmarks.run                 # full run: all layer shapes and the models
     python -m benchmarks.run --quick         # a few shapes, fewer repetitions
@@ -134,7 +134,7 @@ def targets(layer_rows: List[LayerRow], model_rows: List[ModelRow],
                 small_value, big_value = getattr(models[OURS], key), getattr(table[big][OURS], key)
                 values[shape.name + " -> N 256"] = (small_value / big_value if invert
                                                     else big_value / small_value)
-        limit = 1.2 if what == "time" else 1.3  # issue 13 tightened the time target
+        limit = 1.2 if what == "time" else 1.3
         add(f"N 16 -> 256: training {what}", f"<= {limit}x", values, lambda v, limit=limit: max(v) <= limit)
     add("peak training memory vs nn.LSTM at equal params (T 150, B 64)", "<= 1.5x",
         {s.name: m[OURS].peak_mb / equal_params_row(m).peak_mb for s, m in table.items()

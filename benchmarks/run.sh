@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Speed benchmarks of issue 6 (see benchmarks/run.py --help): bash benchmarks/run.sh [--quick]
+# Speed benchmarks of the ARMIN layer and models (see benchmarks/run.py --help): bash benchmarks/run.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"

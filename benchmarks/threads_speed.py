@@ -1,4 +1,4 @@
-"""Training speed beside a busy process: threads and OpenMP wait policy (issue 13 item 5).
+"""Training speed beside a busy process: threads and OpenMP wait policy.
 
     python -m benchmarks.threads_speed                            # one layer, about 1 minute
     python -m benchmarks.threads_speed --fairseq data-bin/ptb_char # fairseq-train, about 10 minutes

@@ -33,7 +33,7 @@ class ARMINTranslationModel(FairseqEncoderDecoderModel):
         return model
 
     def upgrade_state_dict_named(self, state_dict, name: str):
-        """A checkpoint saved before ``--decoder-start`` existed (2026-12-01) holds the summary
+        """A checkpoint saved before ``--decoder-start`` existed holds the summary
         start's W but no flag in its config, which fairseq fills with today's default: the
         decoder starts from the summary again, as it was trained."""
         prefix = f"{name}." if name else ""

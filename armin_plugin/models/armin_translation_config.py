@@ -10,7 +10,7 @@ from .armin_cell_config import ARMINCellConfig
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
 DEFAULT_MAX_POSITIONS = 1024
-DEFAULT_DECODER_START = "encoder-state"  # "summary" before 2026-12-06 (docs/translation.md)
+DEFAULT_DECODER_START = "encoder-state"  # "summary" in older runs (docs/translation.md)
 
 
 @dataclass
@@ -37,7 +37,7 @@ class ARMINTranslationConfig(ARMINCellConfig):
         metadata={"help": "the decoder's first state: encoder-state = the encoder's final hidden state, "
                           "memory and step count, as fairseq's LSTM starts from the encoder's final state "
                           "(needs equal encoder and decoder sizes); summary = h_0 tanh(W s) of the mean "
-                          "encoder output s, memory from its learned p_M (the default before 2026-12-06)"},
+                          "encoder output s, memory from its learned p_M (the default of older checkpoints)"},
     )
     no_decoder_attention: bool = field(
         default=False,

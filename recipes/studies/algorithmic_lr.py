@@ -1,4 +1,4 @@
-"""The learning rate of each model on the algorithmic recipe's three tasks (issue 12): the
+"""The learning rate of each model on the algorithmic recipe's three tasks: the
 recipe's ARMIN (d_h 64, d_r 32, 32 slots) and the LSTM of its parameter count, exactly as
 ``python -m armin_plugin.jobs.compare_algorithmic`` trains them, each at Adam lr 1e-3 (the
 recipe's rate before this study), 3e-3, 1e-2 and 3e-2; seeds 1 and 2; 3,000 updates of 32

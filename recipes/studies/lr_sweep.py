@@ -1,4 +1,4 @@
-"""The learning-rate sweep of issue 12 on PTB-char streams (the setup of docs/study.md, "What
+"""The learning-rate sweep on PTB-char streams (the setup of docs/study.md, "What
 makes ARMIN learn", at the main job's quick sizes): ARMIN with 16 slots (586k parameters),
 ARMIN with 1 slot, and the LSTM of ARMIN's parameter count (587k), each at Adam lr 2e-3,
 4e-3, 8e-3 and 16e-3; seeds 1 and 2; 2,000 updates of 32 x 150 characters.

@@ -1,5 +1,5 @@
-"""Associative recall, the algorithmic task that needs a memory (issue 12: ARMIN should solve
-it, 90% of sequences right at the training lengths): the paper's cell as the recipe trains it
+"""Associative recall, the algorithmic task that needs a memory (the goal: ARMIN
+solves it, 90% of sequences right at the training lengths): the paper's cell as the recipe trains it
 (d_h 64, d_r 32, 32 slots, Adam 1e-2, its best rate, docs/algorithmic.md) with the remedies
 of the addressing fixed point, the ablations that say whether the memory is used, fewer slots
 (8, 16: fewer than a sequence has steps, with and without the mask) and more (64, 128, each
