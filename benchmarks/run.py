@@ -107,7 +107,7 @@ def model_table(rows: List[ModelRow]) -> str:
 
 def targets(layer_rows: List[LayerRow], model_rows: List[ModelRow],
             translation_rows: List[TranslationRow] = ()) -> List[dict]:
-    """The issue's targets, each with the measured ratios (worst case decides) and a verdict."""
+    """The speed targets (docs/speed.md, "Targets"), each with the measured ratios (worst case decides) and a verdict."""
     table = by_shape(layer_rows)
     found = []
 

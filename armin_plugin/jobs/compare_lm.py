@@ -57,12 +57,12 @@ QUICK_VALIDATION = dict(validate_every=20, valid_steps=5)
 FULL_VALIDATION = dict(validate_every=1000, valid_steps=0)
 # Adam learning rate of each model (armin_lr: every armin_lm run; lstm_lr: lstm_lm and
 # lstm_stream_lm). "quick": each model's best of 2e-3, 4e-3, 8e-3 and 16e-3 on PTB-char
-# validation data (streams, 1,000 updates, two seeds; docs/study.md, "What makes ARMIN
-# learn"): 8e-3 for both. "quick_word" and the GPU presets keep the rates of the setups they
+# validation data (streams, 1,000 updates, two seeds; docs/studies/ptb-char-variants.md, "The learning
+# rate"): 8e-3 for both. "quick_word" and the GPU presets keep the rates of the setups they
 # follow, the same for both models: not yet studied.
 # --lr-schedule: constant for every preset. Half a cosine over the budget (--lr-schedule cosine)
-# wins at 2,000 updates (ARMIN 1.738 -> 1.630 valid BPC, the LSTM 1.720 -> 1.669; docs/study.md
-# "A cosine schedule"), but over the quick preset's 3.5 minutes (~300 updates) it decays too
+# wins at 2,000 updates (ARMIN 1.738 -> 1.630 valid BPC, the LSTM 1.720 -> 1.669; docs/studies/ptb-char-variants.md
+# "Results"), but over the quick preset's 3.5 minutes (~300 updates) it decays too
 # early: the main job ended 0.15-0.35 test BPC worse with it (run beside the test suite).
 QUICK_RATES = dict(armin_lr=0.008, lstm_lr=0.008)
 PRESETS = {

@@ -54,7 +54,7 @@ RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
 # "quick" validates every 40 updates on the first 11 batches (about 11,000 tokens): some 26
 # points per curve in the ~1,100 updates of 5 quiet CPU minutes, 13 on a machine half as fast.
 # Adam learning rate of each model. "quick": from the study on 600 updates, two seeds
-# (docs/study.md, "Translation"): the LSTM's better of 3e-3 and 1e-2; for ARMIN 3e-3 of 3e-3,
+# (docs/studies/translation.md): the LSTM's better of 3e-3 and 1e-2; for ARMIN 3e-3 of 3e-3,
 # 5e-3 and 1e-2, within 0.2 valid loss of 1e-2's mean and the one that never stalled (at 1e-2
 # ARMIN's training loss stuck near 9 in 2 of 9 runs, the recipe's own run included). "full"
 # keeps fairseq's IWSLT'14 rate for both (not studied).

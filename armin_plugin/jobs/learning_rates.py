@@ -1,6 +1,6 @@
 """Each model of a comparison job at its own Adam learning rate: the ``--lr``, ``--armin-lr``
 and ``--lstm-lr`` flags every job shares (a fair comparison trains each model at its best
-rate, docs/study.md), and the ``--lr-schedule`` of the jobs with a time or update budget
+rate, docs/studies/ptb-char-variants.md), and the ``--lr-schedule`` of the jobs with a time or update budget
 (the same schedule for every model)."""
 import argparse
 from typing import Dict, List

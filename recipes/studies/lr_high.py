@@ -1,4 +1,5 @@
-"""A first look above the learning rates measured before the study tool existed (docs/study.md):
+"""A first look above the learning rates measured before the study tool existed
+(docs/studies/ptb-char-variants.md):
 ARMIN with 16 slots (586k parameters) and the LSTM of its parameter count (587k) at Adam lr
 8e-3 (the best of 2e-3, 4e-3 and 8e-3 for both there) and 16e-3; seeds 1 and 2; 1,000 updates of 32 x 150
 characters on PTB-char streams. The sizes and flags are lr_sweep.py's, which runs the whole

@@ -1,10 +1,10 @@
-"""The learning-rate sweep on PTB-char streams (the setup of docs/study.md, "What
-makes ARMIN learn", at the main job's quick sizes): ARMIN with 16 slots (586k parameters),
+"""The learning-rate sweep on PTB-char streams (the setup of
+docs/studies/ptb-char-variants.md, at the main job's quick sizes): ARMIN with 16 slots (586k parameters),
 ARMIN with 1 slot, and the LSTM of ARMIN's parameter count (587k), each at Adam lr 2e-3,
 4e-3, 8e-3 and 16e-3; seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
     bash recipes/study.sh lr_sweep    # 24 runs, 25 to 45 minutes each when two run at once on
-                                      # 2 cores (the 2,000-update runs of docs/study.md)
+                                      # 2 cores (the 2,000-update runs of the study)
 """
 ARMIN = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size", 256,
          "--armin-slot-size", 64, "--dropout", 0.1]

@@ -1,7 +1,7 @@
 """ARMIN as shipped (16 slots, 586k parameters) and the LSTM of its parameter count (587k) at an
 equal wall-clock budget on PTB-char streams: each trains for two hours (fairseq's
 --stop-time-hours, which counts training time across resumes), one thread, both at once on
-the 2 cores; lr 8e-3, the best rate of both (docs/study.md); valid BPC on the whole valid
+the 2 cores; lr 8e-3, the best rate of both (docs/studies/ptb-char-variants.md); valid BPC on the whole valid
 split every 500 updates and when the time runs out. The run with the lower BPC at the end
 is ahead at equal time; the curves (curves.png, against training minutes as well as
 updates in results.json) say whether ARMIN catches up or falls behind.
@@ -9,10 +9,10 @@ updates in results.json) say whether ARMIN catches up or falls behind.
     bash recipes/study.sh wallclock                                   # the constant-rate pair
     armin-study wallclock --variants armin16-plateau,lstm-plateau     # both with the rate halved
 
-At a constant 8e-3 ARMIN diverged after 81 minutes (docs/study.md, "Two hours each"), and
+At a constant 8e-3 ARMIN diverged after 81 minutes (docs/studies/wall-clock.md), and
 halving each model's rate at its plateau took both well below their constant-rate best; the
 -plateau variants give both models that schedule from the start: fairseq's reduce_lr_on_plateau, the rate halved after each epoch
-(1,046 updates) whose valid loss is not a new best. The 15-minute pairs of docs/study.md are
+(1,046 updates) whose valid loss is not a new best. The 15-minute pairs of docs/studies/wall-clock.md are
 the same runs as armin16 and lstm with --stop-time-hours 0.25.
 """
 ARMIN16 = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size", 256,

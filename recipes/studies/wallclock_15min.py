@@ -1,17 +1,17 @@
 """ARMIN as shipped (16 slots, 586k parameters) and the LSTM of its parameter count (587k) at an
 equal wall-clock budget of 15 minutes each on PTB-char streams (fairseq's --stop-time-hours
 0.25), one thread, both at once on the 2 cores, seeds 1 and 2; lr 8e-3, the best constant
-rate of both (docs/study.md); valid BPC on the whole valid split every 250 updates and when
+rate of both (docs/studies/ptb-char-variants.md); valid BPC on the whole valid split every 250 updates and when
 the time runs out.
 
     armin-study wallclock_15min --variants armin16,lstm --jobs 2                 # constant rate
     armin-study wallclock_15min --variants armin16-cosine,lstm-cosine --jobs 2   # cosine over the time
 
-armin16 and lstm are the 15-minute pairs of docs/study.md ("Equal wall-clock: 15 minutes
-each"). The -cosine variants decay both rates along half a cosine from 8e-3 to 0 over the
+armin16 and lstm are the 15-minute pairs at a constant rate of
+docs/studies/wall-clock.md. The -cosine variants decay both rates along half a cosine from 8e-3 to 0 over the
 15 minutes (the plugin's --lr-scheduler cosine_over_time, which reads the same clock that
 stops the run): at 2,000 updates the same decay per update put ARMIN 0.04 BPC ahead
-(docs/study.md, "A cosine schedule").
+(docs/studies/ptb-char-variants.md).
 """
 ARMIN16 = ["--arch", "armin_lm", "--decoder-embed-dim", 64, "--armin-hidden-size", 256,
            "--armin-slot-size", 64, "--armin-slots", 16, "--dropout", 0.1]
