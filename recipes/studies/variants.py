@@ -1,6 +1,7 @@
 """The variants of docs/the-cell.md ("Variants (flags)") against the baselines on PTB-char
 streams, at the main job's quick sizes (ARMIN 586k parameters, the LSTM of ARMIN's parameter
-count 587k) and at lr 8e-3, the best rate of both models (docs/studies/ptb-char-variants.md); seeds 1 and 2; 2,000 updates of 32 x 150 characters.
+count 587k) and at lr 8e-3, the best rate of both models (docs/studies/ptb-char-variants.md);
+seeds 1 and 2; 2,000 updates of 32 x 150 characters.
 
     bash recipes/study.sh variants    # 60 runs, 10 to 45 minutes each when two run at once on
                                       # 2 cores (the 2,000-update runs of the study)
