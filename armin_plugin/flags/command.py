@@ -102,7 +102,7 @@ def flags_text(arch=None, task=None, criterion=None, lr_scheduler=None) -> str:
     sections = []
     if asked["architecture"]:
         sections.append([f"--arch {arch} (model {model}, for --task {' or '.join(MODEL_TASKS[model])}): "
-                         "flags and the defaults it sets"] + flag_lines(flags["model"]))
+                         "its flags, at the defaults fairseq-train uses"] + flag_lines(flags["model"]))
     for kind in COMPONENTS:
         if asked[kind]:
             sections.append([f"--{kind.replace('_', '-')} {asked[kind]}: flags"] + flag_lines(flags[kind]))
