@@ -28,6 +28,9 @@ ALLOWED = {
     # armin-inspect: loads a fairseq checkpoint (models/, tasks/) and draws with views/; a
     # top like jobs/ and launch/, importing neither
     "inspector": {"cli", "modules", "views", "training", "data", "models", "tasks", "criterions"},
+    # armin-flags: reads fairseq's registries and its training parser after registering the
+    # plugin through fairseq's own import functions; a top importing no other part
+    "flags": {"cli"},
 }
 JOBS = {"compare_lm", "compare_translation", "compare_algorithmic", "compare_pixel_mnist", "study"}  # study/ is a package
 
