@@ -97,11 +97,11 @@ def in_process(argv, main):
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
                 main()
-            except SystemExit as exit:
-                if isinstance(exit.code, int) or exit.code is None:
-                    returncode = exit.code or 0
+            except SystemExit as exited:
+                if isinstance(exited.code, int) or exited.code is None:
+                    returncode = exited.code or 0
                 else:  # sys.exit("message"): printed, status 1
-                    print(exit.code, file=sys.stderr)
+                    print(exited.code, file=sys.stderr)
                     returncode = 1
             except Exception as exc:  # noqa: BLE001 (what the interpreter does with it)
                 returncode = 1
