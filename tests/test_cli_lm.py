@@ -4,7 +4,8 @@ the job's module) in this process."""
 import re
 
 import pytest
-from helpers import PLUGIN, TINY_ARMIN, assert_one_line_error, fairseq, fairseq_in_process, module_in_process, python_module
+from helpers import (ONE_VALID_BATCH, PLUGIN, TINY_ARMIN, assert_one_line_error, fairseq, fairseq_in_process,
+                     module_in_process, python_module)
 from fairseq.data import data_utils
 
 from armin_plugin.errors import ArminError
@@ -19,7 +20,7 @@ def train(data, save_dir, max_update, *extra, runner=fairseq_in_process):
         "train", data, "--user-dir", PLUGIN, "--task", "language_modeling",
         "--tokens-per-sample", 64, "--batch-size", 8, "--optimizer", "adam", "--lr", 0.003,
         "--max-update", max_update, "--save-interval-updates", 3, "--save-dir", save_dir,
-        "--log-format", "simple", "--log-interval", 1, "--cpu", "--seed", 3,
+        "--log-format", "simple", "--log-interval", 1, "--cpu", "--seed", 3, *ONE_VALID_BATCH,
         *TINY_ARMIN, *extra,
     )
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 import torch
-from helpers import PLUGIN, REPO, assert_one_line_error, module_in_process, python_module, update_lines
+from helpers import (ONE_VALID_BATCH, PLUGIN, REPO, assert_one_line_error, module_in_process, python_module,
+                     update_lines)
 
 from armin_plugin.errors import ArminError
 from armin_plugin.launch.launcher import cpu_cores, free_port
@@ -27,7 +28,7 @@ def fairseq_train(data, save_dir, max_update, model, *extra, task="language_mode
         "fairseq-train", data, "--user-dir", PLUGIN, "--task", task,
         "--tokens-per-sample", 64, "--batch-size", batch_size, "--optimizer", "adam", "--lr", 0.003,
         "--max-update", max_update, "--save-interval-updates", 2, "--no-epoch-checkpoints",
-        "--save-dir", save_dir, "--log-format", "simple", "--log-interval", 1, "--seed", 3,
+        "--save-dir", save_dir, "--log-format", "simple", "--log-interval", 1, "--seed", 3, *ONE_VALID_BATCH,
         *model, *extra,
     ]
 

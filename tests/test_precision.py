@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import PLUGIN, build_lm, fairseq, random_tokens
+from helpers import ONE_VALID_BATCH, PLUGIN, build_lm, fairseq, random_tokens
 
 from armin_plugin.modules import ARMIN
 from armin_plugin.modules.addressing import sample_gumbel
@@ -133,7 +133,7 @@ def _train_args(data, *extra):
         data, "--user-dir", PLUGIN, "--task", "language_modeling", "--tokens-per-sample", 64,
         "--batch-size", 4, "--optimizer", "adam", "--lr", 0.003, "--max-update", 3,
         "--no-save", "--log-format", "simple", "--log-interval", 1, "--seed", 3,
-        "--arch", "armin_lm_tiny", *extra,
+        "--arch", "armin_lm_tiny", *ONE_VALID_BATCH, *extra,
     ]
 
 

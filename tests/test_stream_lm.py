@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from helpers import PLUGIN, assert_one_line_error, build_lm, fairseq_in_process, python_module, random_tokens
+from helpers import ONE_VALID_BATCH, PLUGIN, assert_one_line_error, build_lm, fairseq_in_process, python_module, random_tokens
 from fairseq import tasks
 
 from armin_plugin.data.streams import StreamSegments
@@ -126,6 +126,7 @@ def stream_runs(ptb_char_slice, built_once):
                 "train", ptb_char_slice, *STREAM, *arch, "--optimizer", "adam", "--lr", 0.003,
                 "--max-update", 8, "--validate-interval-updates", 4, "--save-dir", root / name / "ck",
                 "--tensorboard-logdir", root / name / name, "--log-format", "simple", "--log-interval", 2,
+                *ONE_VALID_BATCH,
             )
             assert result.returncode == 0, result.stderr[-3000:]
             (root / name / "stdout.txt").write_text(result.stdout)
