@@ -1,5 +1,7 @@
 """The fairseq-hydra-train configs of recipes/configs/: they hold the recipes' settings, and
 one trains through the real ``fairseq-hydra-train`` on a slice of real character-level PTB."""
+from argparse import Namespace
+
 import pytest
 import torch
 from helpers import PLUGIN, REPO, fairseq
@@ -9,6 +11,7 @@ from armin_plugin.jobs.compare_lm import PRESETS as LM_PRESETS
 from armin_plugin.jobs.compare_lm import armin_lm_params
 from armin_plugin.jobs.compare_translation import PRESETS as TRANSLATION_PRESETS
 from armin_plugin.jobs.compare_translation import RUNS as TRANSLATION_RUNS
+from armin_plugin.models.armin_translation import armin_iwslt_de_en
 from armin_plugin.modules.sizing import lstm_hidden_for
 
 CONFIGS = REPO / "recipes" / "configs"
@@ -47,6 +50,12 @@ def test_translation_config_holds_the_quick_preset():
     assert (cfg.model._name, cfg.task.source_lang, cfg.task.target_lang) == (TRANSLATION_RUNS["ARMIN"], "de", "en")
     assert (cfg.dataset.max_tokens, cfg.optimization.lr, cfg.optimization.max_epoch) == (
         preset["max_tokens"], [preset["armin_lr"]], preset["max_epoch"])
+    # fairseq-hydra-train gives a named architecture the model's dataclass defaults, not its
+    # sizes: the config spells out every size the architecture function sets
+    arch = Namespace()
+    armin_iwslt_de_en(arch)
+    sizes = {name: value for name, value in vars(arch).items() if name != "decoder_start"}
+    assert sizes and {name: cfg.model.get(name) for name in sizes} == sizes
 
 
 @pytest.mark.slow
