@@ -10,8 +10,8 @@ import time
 
 import pytest
 import torch
-from helpers import (ONE_VALID_BATCH, PLUGIN, REPO, assert_one_line_error, module_in_process, python_module,
-                     update_lines)
+from helpers import (ONE_VALID_BATCH, PLUGIN, REPO, assert_one_line_error, fairseq_in_process, module_in_process,
+                     python_module, update_lines)
 
 from armin_plugin.errors import ArminError
 from armin_plugin.launch.launcher import cpu_cores, free_port
@@ -37,6 +37,12 @@ def launch(nprocs, command, *launcher_args):
     return python_module("armin_plugin.launch", "--nprocs", nprocs, *launcher_args, "--", *command)
 
 
+def in_one_process(command):
+    """The fairseq-train ``command`` in this process (the launcher with one rank: see
+    test_signal_to_a_one_rank_launch_stops_cleanly)."""
+    return fairseq_in_process("train", *command[1:])
+
+
 def train_losses(output):
     return [float(x) for x in re.findall(r"\| train_inner \|.* loss=([0-9.]+)", output)]
 
@@ -49,12 +55,12 @@ def parameters(checkpoint):
 @pytest.fixture(scope="module")
 def one_and_two_ranks(ptb_char_slice, built_once):
     """4 updates on 2 ranks (4 rows each, replicas checked) and on 1 process (4 rows,
-    --update-freq 2): the same 8 rows per update (run once per run). The two save dirs and
-    the two launchers' results (returncode, stdout, stderr)."""
+    --update-freq 2; fairseq-train in this process): the same 8 rows per update (run once
+    per run). The two save dirs and the two runs' results (returncode, stdout, stderr)."""
     def build(folder):
         two_ranks = launch(2, fairseq_train(ptb_char_slice, folder / "two", 4, DETERMINISTIC_ARMIN), "--check-replicas")
         assert two_ranks.returncode == 0, two_ranks.stdout[-3000:] + two_ranks.stderr[-3000:]
-        one_rank = launch(1, fairseq_train(ptb_char_slice, folder / "one", 4, DETERMINISTIC_ARMIN, "--update-freq", 2))
+        one_rank = in_one_process(fairseq_train(ptb_char_slice, folder / "one", 4, DETERMINISTIC_ARMIN, "--update-freq", 2))
         assert one_rank.returncode == 0, one_rank.stdout[-3000:] + one_rank.stderr[-3000:]
         for name, result in (("two", two_ranks), ("one", one_rank)):
             (folder / f"{name}.stdout").write_text(result.stdout)
@@ -131,7 +137,7 @@ def test_stream_training_on_two_ranks_matches_one_process(ptb_char_slice, tmp_pa
         save_dir = tmp_path / f"{nprocs}_ranks"
         command = fairseq_train(ptb_char_slice, save_dir, 4, DETERMINISTIC_ARMIN,
                                 "--optimizer", "sgd", "--lr", 0.5, task="armin_tbptt_lm", batch_size=streams)
-        result = launch(nprocs, command)
+        result = launch(nprocs, command) if nprocs > 1 else in_one_process(command)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         runs[nprocs] = train_losses(result.stdout), parameters(save_dir / "checkpoint_last.pt")
     (losses_two, two), (losses_one, one) = runs[2], runs[1]

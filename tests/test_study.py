@@ -182,17 +182,31 @@ def snapshot(out: Path):
             if path.name in ("train.log", "finished")}
 
 
-@pytest.fixture(scope="module")
-def tiny_study(ptb_char_slice, tmp_path_factory):
-    out = tmp_path_factory.mktemp("study") / "tiny"
-    result = study("tiny", "--data", ptb_char_slice, "--out", out, "--jobs", 2)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out, result
+@pytest.fixture(scope="session")
+def tiny_study(ptb_char_slice, built_once):
+    """The tiny grid trained once per run (2 jobs): the folder it ran in, with ``--out study``
+    relative to it so that a copy of the folder (:func:`copy_of`) is the same study, and the
+    study's stdout."""
+    def build(folder):
+        result = study("tiny", "--data", ptb_char_slice, "--out", "study", "--jobs", 2, cwd=folder)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        (folder / "stdout.txt").write_text(result.stdout)
+
+    folder = built_once("tiny_study", build)
+    return folder, (folder / "stdout.txt").read_text()
+
+
+def copy_of(tiny_study, tmp_path):
+    """A copy of the tiny study's folder, for a test that runs the study there again."""
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_study[0], copy)
+    return copy
 
 
 @pytest.mark.slow
 def test_the_table_and_json_equal_the_training_logs(tiny_study):
-    out, result = tiny_study
+    folder, stdout = tiny_study
+    out = folder / "study"
     saved = json.loads((out / "results.json").read_text())
     assert len(saved["runs"]) == 4
     logs = {}
@@ -210,7 +224,7 @@ def test_the_table_and_json_equal_the_training_logs(tiny_study):
         assert f"--seed {run['seed']} --max-update 4 --validate-interval-updates 2" in run["command"]
         assert (run_dir / "command.sh").read_text().splitlines()[1] == run["command"]
     table = table_cells((out / "results.md").read_text())
-    assert result.stdout.count("| armin |") == 1
+    assert stdout.count("| armin |") == 1
     for row in saved["rows"]:
         seeds = [logs[f"{row['variant']}/seed{seed}"] for seed in (1, 2)]
         for update in (2, 4):
@@ -227,14 +241,15 @@ def test_the_table_and_json_equal_the_training_logs(tiny_study):
 
 
 @pytest.mark.slow
-def test_a_second_call_trains_only_what_is_missing(tiny_study, ptb_char_slice):
-    out, _ = tiny_study
+def test_a_second_call_trains_only_what_is_missing(tiny_study, ptb_char_slice, tmp_path):
+    folder = copy_of(tiny_study, tmp_path)
+    out = folder / "study"
     before = json.loads((out / "results.json").read_text())["runs"]
     (out / "runs" / "lstm" / "seed2" / "finished").unlink()  # as if stopped before the marker
     redone = out / "runs" / "armin" / "seed2"
     shutil.rmtree(redone)
     logs = snapshot(out)
-    result = study("tiny", "--data", ptb_char_slice, "--out", out, "--jobs", 2)
+    result = study("tiny", "--data", ptb_char_slice, "--out", "study", "--jobs", 2, cwd=folder)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "4 runs, 2 finished before, 2 to train" in result.stdout
     after = snapshot(out)
@@ -251,10 +266,10 @@ def test_a_second_call_trains_only_what_is_missing(tiny_study, ptb_char_slice):
 
 @pytest.mark.slow
 def test_a_changed_grid_under_a_started_run_is_one_line(tiny_study, ptb_char_slice, tmp_path):
-    out, _ = tiny_study
+    folder = copy_of(tiny_study, tmp_path)
     grid = tmp_path / "tiny.py"
     grid.write_text((STUDIES / "tiny.py").read_text().replace('"--lr", 0.01', '"--lr", 0.02'))
-    result = study(grid, "--data", ptb_char_slice, "--out", out)
+    result = study(grid, "--data", ptb_char_slice, "--out", "study", cwd=folder)
     assert_one_line_error(result, "armin/seed1 was started with another command", only_line=False)
 
 
