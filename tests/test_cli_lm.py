@@ -5,7 +5,7 @@ import re
 
 import pytest
 from helpers import (ONE_VALID_BATCH, PLUGIN, TINY_ARMIN, assert_one_line_error, fairseq, fairseq_in_process,
-                     module_in_process, python_module)
+                     module_in_process)
 from fairseq.data import data_utils
 
 from armin_plugin.errors import ArminError
@@ -141,7 +141,7 @@ def test_impossible_sizes_stop_fairseq_train_with_one_line(ptb_char_slice, tmp_p
 
 
 def test_main_job_refuses_missing_data_dir(tmp_path):
-    result = python_module("armin_plugin.jobs.compare_lm", "--data", tmp_path / "nowhere", "--out", tmp_path / "runs")
+    result = module_in_process("armin_plugin.jobs.compare_lm", "--data", tmp_path / "nowhere", "--out", tmp_path / "runs")
     assert_one_line_error(result, f"data directory {tmp_path / 'nowhere'} does not exist")
     assert not (tmp_path / "runs").exists()
 

@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import ONE_VALID_BATCH, PLUGIN, build_lm, fairseq, random_tokens
+from helpers import ONE_VALID_BATCH, PLUGIN, build_lm, fairseq, fairseq_in_process, random_tokens
 
 from armin_plugin.modules import ARMIN
 from armin_plugin.modules.addressing import sample_gumbel
@@ -147,7 +147,7 @@ def assert_trained(result, updates=3):
 def test_fairseq_train_amp_on_cpu(ptb_char_slice):
     """--amp on CPU: fairseq's AMP optimizer and loss scaler around ARMIN (fairseq's autocast
     is CUDA's, so the arithmetic stays float32 here)."""
-    assert_trained(fairseq("train", *_train_args(ptb_char_slice, "--cpu", "--amp")))
+    assert_trained(fairseq_in_process("train", *_train_args(ptb_char_slice, "--cpu", "--amp")))
 
 
 @needs_cuda

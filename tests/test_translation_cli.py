@@ -205,9 +205,10 @@ def test_missing_restore_file_is_refused(libreoffice_slice, tmp_path):
 
 
 def test_compare_job_trains_on_two_processes(libreoffice_slice, tmp_path):
-    """--nprocs 2: each model trains through armin-launch on 2 CPU ranks, then is scored."""
+    """--nprocs 2: each model trains through armin-launch on 2 CPU ranks, then is scored (the
+    job in this process; its real process: :func:`compared`)."""
     out = tmp_path / "runs"
-    result = python_module(
+    result = module_in_process(
         "armin_plugin.jobs.compare_translation", "--data", libreoffice_slice, "--out", out,
         "--preset", "tiny", "--max-update", 3, "--nprocs", 2,
     )
