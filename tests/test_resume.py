@@ -33,14 +33,14 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(ptb_char_slice, tmp
                                       "--armin-soft-to-hard", 0.5, "--armin-content-address"]],
                          ids=["no-read", "address-losses", "read-history-soft-to-hard-content"])
 def test_resume_is_exact_with_the_step_variants(ptb_char_slice, tmp_path, variant):
-    """--max-update 3, then 7, armin_lm on streams with a step-level variant flag on."""
+    """--max-update 2, then 5, armin_lm on streams with a step-level variant flag on."""
     setup = "armin_tbptt_lm"
-    reference = train_in_process(ptb_char_slice, tmp_path / "whole", setup, 7, *variant)
-    first = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 3, *variant)
-    second = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 7, *variant)
+    reference = train_in_process(ptb_char_slice, tmp_path / "whole", setup, 5, *variant)
+    first = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 2, *variant)
+    second = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 5, *variant)
     for result in (reference, first, second):
         assert result.returncode == 0, result.stderr[-3000:]
-    assert "@ 3 updates" in second.stdout
+    assert "@ 2 updates" in second.stdout
     if "--armin-load-balance" in variant:
         assert "armin_aux_loss=" in reference.stdout
     assert_same_run(reference, [first, second], tmp_path / "whole", tmp_path / "pieces")
