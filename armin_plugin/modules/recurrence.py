@@ -52,9 +52,8 @@ from torch.autograd.function import once_differentiable
 
 from ..errors import ArminError
 from . import native
-from .address_losses import address_loss
 from .deferred_gradients import DeferredGradients, KeptFactors
-from .variants import REREAD_PENALTY, USAGE_DECAY, CellVariant
+from .variants import REREAD_PENALTY, CellVariant
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +70,6 @@ class RecurrentWeights(NamedTuple):
     from_hidden_bias: Tensor
     gate: Tensor
     transform: Tensor
-
-
-class ReadHistory(NamedTuple):
-    """What the variants with ``CellVariant.reads_history`` carry and learn.
-
-    read_age: (B, N) long, real steps since each slot was last read (1: the previous step,
-    0: not read yet); usage_weight: W_u (N, N) of ``usage_input``, or None.
-    """
-
-    read_age: Tensor
-    usage_weight: Optional[Tensor] = None
 
 
 def key_scale(memory: Tensor, dim: int = -1) -> Tensor:
@@ -101,12 +89,6 @@ class ContentQuery(NamedTuple):
     def of_steps(self, hidden: Tensor) -> Tensor:
         """q_t of every step (T, B, d_r) from h_{t-1} of every step (T, B, d_h)."""
         return self.query_in + hidden @ self.weight.t()
-
-
-def recency(read_age: Tensor, dtype: torch.dtype) -> Tensor:
-    """u (B, N) of ``usage_input``: USAGE_DECAY ** (age - 1) for read slots, 0 for unread ones."""
-    return torch.where(read_age > 0, USAGE_DECAY ** (read_age - 1).clamp(min=0).to(dtype),
-                       torch.zeros((), dtype=dtype, device=read_age.device))
 
 
 class Activations(NamedTuple):
@@ -182,17 +164,15 @@ def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
 
 def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                  temperature, keep, record=None, backend="python", variant=CellVariant(),
-                 history=None, soft=None, overwrite_memory=False, query=None):
+                 read_age=None, overwrite_memory=False, query=None):
     """The forward loop. ``trans_in`` already holds the forget bias in its f part;
-    ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only);
-    ``history``: its :class:`ReadHistory` where ``variant.reads_history``, else None;
-    ``soft``: (B,) bool, the rows that read the Gumbel-softmax mixture (``soft_to_hard``), or None;
-    ``query``: the :class:`ContentQuery` of ``content_address``, else None.
+    ``variant``: the :class:`.variants.CellVariant` to run; ``read_age``: (B, N) long where
+    ``variant.reads_history``, else None; ``query``: the :class:`ContentQuery` of
+    ``content_address``, else None.
 
     Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,), with
     ``keep`` the :class:`Activations` of all steps (otherwise one step's scratch space), and
-    the final read_age (B, N) with, where ``keep`` and ``usage_input``, the usage u_t of
-    every step (T, B, N) (a pair of None without ``history``).
+    the final read_age (None without it).
     With a list ``record``, appends to it the noise-free address logits (T, B, N), the slots
     read (T, B) and the slots written (T, B). ``backend``: "python" runs
     :func:`_forward_steps`, "native" its C++ twin. ``overwrite_memory``: write into
@@ -216,16 +196,13 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     if not (overwrite_memory and memory.is_contiguous()):  # an expanded p_M is never written
         memory = memory.clone(memory_format=torch.contiguous_format)
     recorded = None
-    usage_log = None
-    if history is not None and history.usage_weight is not None and keep:
-        usage_log = torch.empty(steps_total, batch, n_slots, **like)
     if record is not None:
         slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
         recorded = (torch.empty_like(addr_in, memory_format=torch.contiguous_format), slot_log,
                     torch.empty_like(slot_log))
     if backend == "native":  # the paper's cell, no_reread, content_address (CellVariant.native_unsupported)
         steps = steps.clone(memory_format=torch.contiguous_format)
-        read_age = None if history is None else history.read_age.clone(memory_format=torch.contiguous_format)
+        read_age = None if read_age is None else read_age.clone(memory_format=torch.contiguous_format)
         hidden = native.library().forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, *weights, noise, real,
             temperature, outputs, *acts, *(recorded or (None, None, None)), read_age,
@@ -234,27 +211,23 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
     else:
         hidden, steps, read_age = _forward_steps(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real, temperature,
-            acts, outputs, recorded, variant, history, usage_log, soft, query,
+            acts, outputs, recorded, variant, read_age, query,
         )
     if record is not None:
         record.extend(recorded)
-    return outputs, hidden, memory, steps, acts, (read_age, usage_log)
+    return outputs, hidden, memory, steps, acts, read_age
 
 
 def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                   temperature, acts, outputs, recorded, variant, history=None, usage_log=None,
-                   soft=None, query=None):
-    """The reference definition of a forward step, run over all T steps: fills ``outputs``,
+                   temperature, acts, outputs, recorded, variant, read_age=None, query=None):
+    """The forward loop in PyTorch: fills ``outputs``,
     ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
-    slots read, slots written), ``usage_log`` (None or (T, B, N)) and ``memory`` in place;
-    returns the final hidden, steps and read_age (None without ``history``).
+    slots read, slots written) and ``memory`` in place;
+    returns the final hidden, steps and read_age (None without it).
     ``variant.no_read``: the read is zeros (the slot is still chosen, and written back).
-    ``variant.usage_input``: the logits get u_t W_u^T (u_t = :func:`recency` of the read ages);
     ``variant.no_reread``: the slot read at the previous real step loses REREAD_PENALTY;
     ``variant.content_address``: the logits get <key_k, q_t> (:func:`key_scale`), q_t from
-    ``query`` (a :class:`ContentQuery`). The recorded logits are the noise-free ones after all
-    three. ``soft`` (B,) bool or None: those rows read sum_k y[k] M[k] (y the Gumbel-softmax
-    probabilities) instead of M[k_t].
+    ``query`` (a :class:`ContentQuery`). The recorded logits are the noise-free ones after both.
     """
     steps_total, batch, n_slots = addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
@@ -265,18 +238,13 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
     w_gate, w_trans = weights.gate.t(), weights.transform.t()
     addr_rec = hidden @ w_from_h[:, :n_slots]
     no_read = memory.new_zeros(batch, d_r) if variant.no_read else None
-    read_age = None if history is None else history.read_age.clone()
+    read_age = None if read_age is None else read_age.clone()
     for t in range(steps_total):
         s = t if keep else 0
         logits = addr_in[t] + addr_rec
         if query is not None:  # <key(M_{t-1}[k]), q_t> per slot
             q = torch.addmm(query.query_in[t], hidden, query.weight.t())
             logits = logits + torch.bmm(memory * key_scale(memory), q.unsqueeze(-1)).squeeze(-1)
-        if variant.usage_input:
-            usage = recency(read_age, logits.dtype)
-            if usage_log is not None:
-                usage_log[t] = usage
-            logits = torch.addmm(logits, usage, history.usage_weight.t())
         if variant.no_reread:
             logits = logits.sub((read_age == 1).to(logits.dtype), alpha=REREAD_PENALTY)
         if recorded is not None:
@@ -288,9 +256,6 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
             slot = torch.argmax(logits, -1, out=acts.slots[s])
             acts.probs[s] = torch.softmax(logits / temperature, -1)
         read = memory[rows, slot] if no_read is None else no_read
-        if soft is not None and no_read is None:
-            mixture = torch.bmm(acts.probs[s].unsqueeze(1), memory).squeeze(1)
-            read = torch.where(soft.unsqueeze(-1), mixture, read)
         hidden_read = torch.cat([hidden, read], -1, out=acts.hidden_read[s])
         gates = torch.addmm(gate_in[t], hidden_read, w_gate, out=acts.gates[s]).sigmoid_()
         trans = torch.addmm(trans_in[t], gates * hidden_read, w_trans, out=acts.transform[s])
@@ -328,27 +293,23 @@ def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, n
 
 
 def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                  backend="python", variant=CellVariant(), address_grad=None, usage_log=None,
-                  soft=None, deferred=None, query=None):
+                  backend="python", variant=CellVariant(), deferred=None, query=None):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
-    (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
-    (T, B, N) or None: a gradient added to that of the address logits (the address losses);
-    ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None; ``soft``: the rows
-    that read softly, as in :func:`_run_forward`; ``deferred``: the ``factors`` of the
+    (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``deferred``: the ``factors`` of the
     weights' :func:`defer_weight_gradients`, which keep this call's factors of their gradients
     (the returned ones are then None), or None; ``query``: the :class:`ContentQuery` of
     ``content_address``, or None.
 
     Returns gradients of (the projection (T, B, N + G + P), hidden, memory), of the
-    :class:`RecurrentWeights`, of W_u (None without ``usage_log``) and of ``query`` (a
-    :class:`ContentQuery` of gradients; None without it).
+    :class:`RecurrentWeights` and of ``query`` (a :class:`ContentQuery` of gradients; None
+    without it).
     """
     steps_total, batch, _ = grad_out.shape
     d_h = weights.from_hidden.size(1)
     d_r = weights.transform.size(1) - d_h
     n_slots = weights.from_hidden.size(0) - d_r
-    # the logits get a gradient through the straight-through read, or from the address losses
-    addressed = (acts.probs is not None and not variant.no_read) or address_grad is not None
+    # the logits get a gradient through the straight-through read
+    addressed = acts.probs is not None and not variant.no_read
     # one buffer for the gradient of the whole projection: autograd then has no split to undo
     width = n_slots + acts.gates.size(-1) + acts.transform.size(-1)
     grad_projected = grad_out.new_empty(steps_total, batch, width)
@@ -370,8 +331,7 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     else:
         grad_state, grad_memory = _backward_steps(
             grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad, soft,
-            queries, None if query is None else query.weight, grad_query_in,
+            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, queries, None if query is None else query.weight, grad_query_in,
         )
 
     def flat(x):
@@ -387,23 +347,19 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
         weight_grads = RecurrentWeights(None, None, None, None)
     else:
         weight_grads = _weight_gradients(factors, n_slots)
-    grad_usage = grad_query = None
-    if usage_log is not None:  # logits += u_t W_u^T
-        grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_out.new_zeros(n_slots, n_slots)
+    grad_query = None
     if query is not None:  # q_t = query_in[t] + h_{t-1} W_q^T
         grad_query = ContentQuery(grad_query_in, flat(grad_query_in).t() @ factors.hidden)
-    return (grad_projected, grad_state, grad_memory), weight_grads, grad_usage, grad_query
+    return (grad_projected, grad_state, grad_memory), weight_grads, grad_query
 
 
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                    grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad,
-                    soft=None, queries=None, query_weight=None, grad_query_in=None):
-    """The reference definition of a backward step, run from the last step to the first:
+                    grad_addr, grad_gate_in, grad_trans_in, grad_value, variant,
+                    queries=None, query_weight=None, grad_query_in=None):
+    """The backward loop in PyTorch, from the last step to the first:
     fills the (T, B, ...) gradients ``grad_addr`` (None when no gradient reaches the logits),
     ``grad_gate_in``, ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values);
     returns the gradients of the initial hidden (B, d_h) and memory (B, N, d_r).
-    ``address_grad`` (T, B, N) or None is added to the gradient of the logits of each step;
-    ``soft`` (B,) bool or None: rows whose read was the mixture sum_k y[k] M[k];
     ``queries`` (T, B, d_r): q_t of every step (``content_address``), or None, with
     ``query_weight`` (d_r, d_h), W_q's h part; ``grad_query_in`` (T, B, d_r) receives dL/dq_t.
     """
@@ -420,7 +376,6 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
     grad_next_addr = grad_out.new_zeros(batch, n_slots)
     w_back = weights.from_hidden
     real_rows = None if real is None else real.unsqueeze(-1).to(grad_out.dtype)
-    soft_rows = None if soft is None else soft.unsqueeze(-1).to(grad_out.dtype)
     for t in range(steps_total - 1, -1, -1):
         target, slot = acts.targets[t], acts.slots[t]
         # write: M_t = M_{t-1} with slot `target` replaced by v_t (pad rows: unchanged)
@@ -466,8 +421,6 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
             grad_probs = torch.bmm(grad_read.unsqueeze(1), memory).squeeze(1)
             grad_probs -= (probs * grad_probs).sum(-1, keepdim=True)
             grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
-        if address_grad is not None:
-            grad_next_addr = grad_addr[t].add_(address_grad[t])
         if queries is not None and grad_addr is not None:  # a_t[k] += <key_k, q_t>
             # key_k = M_k / s_k, s_k = sqrt(|M_k|^2 + 1): dkey_k = (I - key_k key_k^T) dM_k / s_k
             q = queries[t]
@@ -479,11 +432,8 @@ def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, r
             along = (grad_next_addr * scale.squeeze(1)).unsqueeze(-1)
             grad_memory.add_(along * (q.unsqueeze(1) - keys.transpose(1, 2) * content.unsqueeze(-1)))
             grad_state = torch.addmm(grad_state, grad_q, query_weight)
-        if not variant.no_read and soft_rows is None:  # a zero read uses no slot
+        if not variant.no_read:  # a zero read uses no slot
             grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
-        elif not variant.no_read:  # hard rows: the slot read; soft rows: y[k] to every slot
-            grad_memory.index_put_((rows, slot), grad_read * (1.0 - soft_rows), accumulate=True)
-            grad_memory.add_(acts.probs[t].unsqueeze(-1) * (grad_read * soft_rows).unsqueeze(1))
     if grad_addr is not None:
         grad_state = torch.addmm(grad_state, grad_next_addr, w_back[:n_slots])
     return grad_state, grad_memory
@@ -494,35 +444,28 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, query_in, query_weight, soft, deferred, projected, hidden, memory,
-                *weights):
+                query_in, query_weight, deferred, projected, hidden, memory, *weights):
         weights = RecurrentWeights(*weights)
         addr_in, gate_in, trans_in = split_projection(
             projected, memory.size(1), hidden.size(-1) + memory.size(-1))
-        record = _record_for(variant, record)
-        history = None if read_age is None else ReadHistory(read_age, usage_weight)
         query = None if query_in is None else ContentQuery(query_in, query_weight)
-        outputs, hidden, memory, steps, acts, (read_age, usage_log) = _run_forward(
+        outputs, hidden, memory, steps, acts, read_age = _run_forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
             temperature, keep=True, record=record, backend=backend, variant=variant,
-            history=history, soft=soft, query=query,
+            read_age=read_age, query=query,
         )
-        aux, ctx.address_grad = _address_loss(variant, record, real)
         ctx.variant = variant
         ctx.backend = backend
         ctx.temperature = temperature
         ctx.sampled = acts.probs is not None
         ctx.masked = real is not None
-        ctx.usage = usage_log is not None
         ctx.content = query is not None
-        ctx.soft = soft
         ctx.deferred = deferred
         saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
         saved += [real] if ctx.masked else []
-        saved += [usage_log] if ctx.usage else []
         saved += list(query) if ctx.content else []
         ctx.save_for_backward(memory, *weights, *saved)
-        extra = [t for t in (read_age, aux) if t is not None]
+        extra = [read_age] if read_age is not None else []
         ctx.mark_non_differentiable(steps, *extra)
         return (outputs, hidden, memory, steps, *extra)
 
@@ -534,18 +477,16 @@ class _Recurrence(torch.autograd.Function):
         rest = rest[4:]
         query = ContentQuery(*rest[-2:]) if ctx.content else None
         rest = rest[:-2] if ctx.content else rest
-        usage_log = rest.pop() if ctx.usage else None
         real = rest.pop() if ctx.masked else None
         probs = rest.pop() if ctx.sampled else None
         acts = Activations(*rest, probs)
         with torch.autocast(grad_out.device.type, enabled=False):  # as forward ran
-            inputs, weight_grads, grad_usage, grad_query = _run_backward(
+            inputs, weight_grads, grad_query = _run_backward(
                 grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
-                backend=ctx.backend, variant=ctx.variant, address_grad=ctx.address_grad,
-                usage_log=usage_log, soft=ctx.soft, deferred=ctx.deferred, query=query,
+                backend=ctx.backend, variant=ctx.variant, deferred=ctx.deferred, query=query,
             )
         grad_query = grad_query or (None, None)
-        return (None, None, None, None, None, None, None, None, grad_usage, *grad_query, None, None,
+        return (None, None, None, None, None, None, None, None, *grad_query, None,
                 *inputs, *weight_grads)
 
 
@@ -553,20 +494,6 @@ def split_projection(projected: Tensor, n_slots: int, gate_size: int) -> Tuple[T
     """Views (T, B, N), (T, B, G) and (T, B, P) of the address, gate and transform parts of
     a projection (T, B, N + G + P)."""
     return projected.split([n_slots, gate_size, projected.size(-1) - n_slots - gate_size], -1)
-
-
-def _record_for(variant: CellVariant, record: Optional[list]) -> Optional[list]:
-    """The caller's record list, or a fresh one when the address losses need the logits."""
-    return [] if record is None and variant.has_address_loss else record
-
-
-def _address_loss(variant: CellVariant, record: Optional[list], real: Optional[Tensor]):
-    """(value (0-dim), C x its gradient (T, B, N)) of the address losses from the recorded
-    logits and slots read (see :mod:`.address_losses`), or (None, None) without them."""
-    if not variant.has_address_loss:
-        return None, None
-    logits, slots = record[-3], record[-2]
-    return address_loss(logits, slots, real, variant.entropy_bonus, variant.load_balance)
 
 
 def run_recurrence(
@@ -578,13 +505,11 @@ def run_recurrence(
     temperature: float,
     record: Optional[list] = None,
     variant: CellVariant = CellVariant(),
-    usage_weight: Optional[Tensor] = None,
-    soft: Optional[Tensor] = None,
     overwrite_memory: bool = False,
     deferred_weights: Optional[KeptFactors] = None,
     query_in: Optional[Tensor] = None,
     query_weight: Optional[Tensor] = None,
-) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
+) -> Tuple[Tensor, Tuple[Tensor, ...]]:
     """Run one layer's recurrence over T steps.
 
     projected (T, B, N + G + P): the input-side projections with biases, [address logits ;
@@ -595,55 +520,47 @@ def run_recurrence(
     long; noise: (T, B, N) Gumbel noise or None (argmax);
     real: (T, B) bool, True at real steps, or None; record: a list that receives the
     address logits, slots read and slots written of every step (see :func:`_run_forward`);
-    variant: the :class:`.variants.CellVariant` of the cell; usage_weight: W_u (N, N) of
-    ``variant.usage_input``; soft: (B,) bool, the rows that read the Gumbel-softmax mixture
-    (``variant.soft_to_hard``; ignored without noise), or None; overwrite_memory: without
+    variant: the :class:`.variants.CellVariant` of the cell; overwrite_memory: without
     autograd, write the new memory into ``state``'s when it is contiguous (no copy; the
     caller owns that state and drops it, as incremental decoding does); deferred_weights:
     the ``factors`` of a :func:`defer_weight_gradients` whose ``weights`` are ``weights``:
     backward keeps its factors of the weight gradients there instead of returning them;
     query_in (T, B, d_r) and query_weight (d_r, d_h): the two parts of the query of
     ``variant.content_address`` (see :class:`ContentQuery`), or None.
-    Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
-    read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
-    losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
+    Returns outputs (T, B, G) and the final state (as ``state``: (hidden, memory, steps[,
+    read_age])).
     """
     hidden, memory, steps, *read_age = state
     read_age = read_age[0] if variant.reads_history else None
-    soft = None if noise is None or variant.no_read else soft
     output_dtype = projected.dtype
     # float16/bfloat16 (a --fp16/--bf16 model, or autocast's projections): the loop runs in
     # float32 with autocast off, so the memory, the cell state and the address softmax never
     # round to 8 or 11 bits over hundreds of steps; see module docstring.
-    projected, hidden, memory, noise, usage_weight, query_in, query_weight = (
-        _in_float32(t) for t in (projected, hidden, memory, noise, usage_weight, query_in, query_weight)
+    projected, hidden, memory, noise, query_in, query_weight = (
+        _in_float32(t) for t in (projected, hidden, memory, noise, query_in, query_weight)
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (projected, hidden, memory, *weights)
     backend = choose_backend(tensors + (noise,), variant)
     with torch.autocast(projected.device.type, enabled=False):
-        differentiable = tensors + tuple(t for t in (usage_weight, query_in, query_weight) if t is not None)
+        differentiable = tensors + tuple(t for t in (query_in, query_weight) if t is not None)
         if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
             outputs, hidden, memory, steps, *extra = _Recurrence.apply(
                 backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, query_in, query_weight, soft, deferred_weights, *tensors
+                query_in, query_weight, deferred_weights, *tensors
             )
-            read_age = extra.pop(0) if read_age is not None else None
-            aux = extra[0] if extra else None
+            read_age = extra[0] if extra else None
         else:
-            record = _record_for(variant, record)
-            history = None if read_age is None else ReadHistory(read_age, usage_weight)
             addr_in, gate_in, trans_in = split_projection(
                 projected, memory.size(1), hidden.size(-1) + memory.size(-1))
-            outputs, hidden, memory, steps, _, (read_age, _) = _run_forward(
+            outputs, hidden, memory, steps, _, read_age = _run_forward(
                 addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                 temperature, keep=False, record=record, backend=backend, variant=variant,
-                history=history, soft=soft, overwrite_memory=overwrite_memory,
+                read_age=read_age, overwrite_memory=overwrite_memory,
                 query=None if query_in is None else ContentQuery(query_in, query_weight),
             )
-            aux, _ = _address_loss(variant, record, real)
     final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
-    return outputs.to(output_dtype), final, aux
+    return outputs.to(output_dtype), final
 
 
 def _in_float32(tensor: Optional[Tensor]) -> Optional[Tensor]:

@@ -16,7 +16,7 @@ from ..errors import ArminError
 DEFAULT_RESTORE_FILE = "checkpoint_last.pt"
 
 
-def _in_fairseq_train() -> bool:
+def in_fairseq_train() -> bool:
     """Whether fairseq-train's main() is on the stack (and not eval-lm or generate, which
     build models from a checkpoint's stored configuration)."""
     frame = sys._getframe(1)
@@ -38,7 +38,7 @@ def root_config(cfg):
 def check_restore_file(cfg):
     """``cfg``: any node of the running configuration (a task's or a model's)."""
     root = root_config(cfg)
-    if not (isinstance(root, DictConfig) and "checkpoint" in root) or not _in_fairseq_train():
+    if not (isinstance(root, DictConfig) and "checkpoint" in root) or not in_fairseq_train():
         return
     restore_file = root.checkpoint.restore_file
     if restore_file != DEFAULT_RESTORE_FILE and not os.path.exists(restore_file):
