@@ -1,6 +1,12 @@
 """The recurrent loop of one ARMIN layer over a whole sequence, with a hand-written BPTT.
 
-The input-side projections of all steps come in precomputed; this module runs only what
+It computes :func:`.step.armin_step` (the definition of a step, which the tests run step by
+step as the oracle: tests/test_step.py) for T steps, fused: the parts of its address,
+gate and transform products that read x_t come in precomputed for all steps (one matrix
+multiply, :meth:`.armin_cell.ARMINCell.arranged_weights`), and so does the query's x_t part;
+the product of h_t with the address and write weights is one; the read is a gather of slot
+k_t (the forward value of the dense read), the write an in-place store; the straight-through
+softmax is kept for backward only. This module runs only what
 depends on the recurrence. Forward runs without autograd. When gradients are needed it keeps
 per-step activations of size O(d_h + d_r + N) per row, never the memory itself: backward
 starts from the final memory and unwinds it step by step from a log of the values that each
@@ -12,8 +18,8 @@ step each (a decoder with input feeding), over the rows of all calls
 Shapes: T steps, B rows, N slots, d_h hidden, d_r slot, G = d_h + d_r, P = 4 d_h + d_r.
 
 Two backends run the same loop, chosen per call by :func:`choose_backend` (``ARMIN_BACKEND``
-= auto, python or native): the Python loop :func:`_forward_steps` / :func:`_backward_steps`,
-which is the reference definition of a step, and its C++ twin ``csrc/recurrence.cpp``
+= auto, python or native): the Python loop :func:`_forward_steps` / :func:`_backward_steps`
+and its C++ twin ``csrc/recurrence.cpp``
 (loaded by :mod:`.native`; built by ``recipes/install.sh``), which runs the same arithmetic
 as plain loops over the B rows plus ATen matrix products (in float32, oneDNN's products on
 packed weights where the weights are 384 x 384 or larger; see the .cpp). Everything
@@ -21,15 +27,16 @@ around the loops (the buffers, the weight gradients after the loop, autograd, pr
 shared. The compiled
 loop runs CPU tensors of one dtype, float32 or float64; anything else (CUDA tensors above
 all: no GPU build exists, the ATen calls would work but the row loops read host memory)
-runs the Python loop. The two agree to float64 rounding in outputs, state and every
-gradient (tests/test_native_recurrence.py).
+runs the Python loop. Both agree with the step, and with each other, to float64 rounding in
+outputs, state and every gradient (tests/test_step.py, tests/test_native_recurrence.py).
 
-A new cell flag (the quality study may add some) must: (1) reach :func:`run_recurrence` as
-an argument (a field of :class:`.variants.CellVariant`) and change the Python loop; (2) make :func:`_native_unsupported` return a
+A new cell flag must: (1) be a field of :class:`.variants.CellVariant` that changes
+:func:`.step.armin_step`, then reach :func:`run_recurrence` and change the Python loop; (2)
+make :func:`_native_unsupported` return a
 reason whenever it is set to a non-default value, so those calls fall back to the Python
 loop, until (3) ``csrc/recurrence.cpp`` implements it too (its schema, ``forward_impl`` /
-``backward_impl``), the reason is removed and tests/test_native_recurrence.py checks both
-backends with the flag set.
+``backward_impl``), the reason is removed; tests/test_step.py checks both backends against
+the step with the flag set.
 
 Precision (``--fp16``, ``--bf16``, ``--amp``, ``torch.autocast``): the loop always runs in
 float32 (float64 stays float64) with autocast switched off, in forward and in backward. The
@@ -220,7 +227,9 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
 
 def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
                    temperature, acts, outputs, recorded, variant, read_age=None, query=None):
-    """The forward loop in PyTorch: fills ``outputs``,
+    """The forward loop in PyTorch, :func:`.step.armin_step` fused over T steps (address
+    with the variants' terms, slot, read, gates, transform, h_t, out_t, write value, slot
+    written, write, pad mask, in that order): fills ``outputs``,
     ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
     slots read, slots written) and ``memory`` in place;
     returns the final hidden, steps and read_age (None without it).
@@ -356,7 +365,10 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
 def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
                     grad_addr, grad_gate_in, grad_trans_in, grad_value, variant,
                     queries=None, query_weight=None, grad_query_in=None):
-    """The backward loop in PyTorch, from the last step to the first:
+    """The backward loop in PyTorch, the gradient of :func:`.step.armin_step` written out and
+    run from the last step to the first (write, h_t's products, out_t, h_t, transform,
+    gates, read, straight-through softmax, content address, each step undoing the write to
+    get M_{t-1} back):
     fills the (T, B, ...) gradients ``grad_addr`` (None when no gradient reaches the logits),
     ``grad_gate_in``, ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values);
     returns the gradients of the initial hidden (B, d_h) and memory (B, N, d_r).
