@@ -1,6 +1,5 @@
 """The variants of docs/the-cell.md ("Variants (flags)"): what each flag changes, on cases
 that can be checked by hand, and its one-line errors."""
-import logging
 import math
 
 import pytest
@@ -8,7 +7,7 @@ import torch
 
 from armin_plugin.errors import ArminError
 from armin_plugin.models.lstm_stream_lm import LSTMStreamLanguageModel, LSTMStreamLanguageModelConfig
-from armin_plugin.modules import ARMIN, CellVariant, native, recurrence
+from armin_plugin.modules import ARMIN, CellVariant
 from armin_plugin.modules.addressing import sample_gumbel
 from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
 from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
@@ -96,22 +95,6 @@ def test_no_read_equals_the_cell_with_a_zero_read_slot():
     noise = sample_gumbel((1, 7, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
     expected, _ = model(x, gumbel_noise=noise)
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)
-
-
-def test_step_variants_but_the_mask_fall_back_to_the_python_loop(monkeypatch, caplog):
-    monkeypatch.setattr(recurrence, "_logged", set())
-    cpu = torch.zeros(2)
-    for asked in ("auto", "native"):
-        monkeypatch.setenv("ARMIN_BACKEND", asked)
-        for variant in (CellVariant(no_read=True), CellVariant(no_read=True, no_reread=True)):
-            with caplog.at_level(logging.INFO, logger=recurrence.__name__):
-                assert recurrence.choose_backend([cpu], variant) == "python"
-    assert any("paper's cell, no_reread and content_address only (set: no_read)" in r.getMessage()
-               for r in caplog.records)
-    if native.library() is not None:  # what the compiled loop implements
-        for variant in (CellVariant(), CellVariant(no_reread=True), CellVariant(content_address=True),
-                        CellVariant(no_reread=True, content_address=True)):
-            assert recurrence.choose_backend([cpu], variant) == "native"
 
 
 # --------------------------------------------------------------------------- read history

@@ -30,13 +30,10 @@ all: no GPU build exists, the ATen calls would work but the row loops read host 
 runs the Python loop. Both agree with the step, and with each other, to float64 rounding in
 outputs, state and every gradient (tests/test_step.py, tests/test_native_recurrence.py).
 
-A new cell flag must: (1) be a field of :class:`.variants.CellVariant` that changes
-:func:`.step.armin_step`, then reach :func:`run_recurrence` and change the Python loop; (2)
-make :func:`_native_unsupported` return a
-reason whenever it is set to a non-default value, so those calls fall back to the Python
-loop, until (3) ``csrc/recurrence.cpp`` implements it too (its schema, ``forward_impl`` /
-``backward_impl``), the reason is removed; tests/test_step.py checks both backends against
-the step with the flag set.
+A new cell flag is a field of :class:`.variants.CellVariant` that changes
+:func:`.step.armin_step`, the Python loop and ``csrc/recurrence.cpp`` (its schema,
+``forward_impl`` / ``backward_impl``) alike; tests/test_step.py checks both backends against
+the step with it set.
 
 Precision (``--fp16``, ``--bf16``, ``--amp``, ``torch.autocast``): the loop always runs in
 float32 (float64 stays float64) with autocast switched off, in forward and in backward. The
@@ -207,13 +204,13 @@ def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noi
         slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
         recorded = (torch.empty_like(addr_in, memory_format=torch.contiguous_format), slot_log,
                     torch.empty_like(slot_log))
-    if backend == "native":  # the paper's cell, no_reread, content_address (CellVariant.native_unsupported)
+    if backend == "native":
         steps = steps.clone(memory_format=torch.contiguous_format)
         read_age = None if read_age is None else read_age.clone(memory_format=torch.contiguous_format)
         hidden = native.library().forward(
             addr_in, gate_in, trans_in, hidden, memory, steps, *weights, noise, real,
             temperature, outputs, *acts, *(recorded or (None, None, None)), read_age,
-            REREAD_PENALTY if variant.no_reread else 0.0, *(query or (None, None)),
+            REREAD_PENALTY if variant.no_reread else 0.0, *(query or (None, None)), variant.no_read,
         )
     else:
         hidden, steps, read_age = _forward_steps(
@@ -331,16 +328,18 @@ def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, rea
     if query is not None:
         queries = query.of_steps(acts.hidden_read[..., :d_h])
         grad_query_in = torch.zeros_like(queries)
-    if backend == "native":
+    if backend == "native":  # without a gradient to the logits it needs no probabilities
         grad_state, grad_memory = native.library().backward(
             grad_out, grad_hidden, grad_memory, memory, weights.from_hidden, weights.gate,
-            weights.transform, *acts, real, temperature, grad_addr, grad_gate_in,
-            grad_trans_in, grad_value, queries, None if query is None else query.weight, grad_query_in,
+            weights.transform, *acts[:-1], acts.probs if addressed else None, real, temperature,
+            grad_addr, grad_gate_in, grad_trans_in, grad_value, queries,
+            None if query is None else query.weight, grad_query_in, variant.no_read,
         )
     else:
         grad_state, grad_memory = _backward_steps(
             grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, queries, None if query is None else query.weight, grad_query_in,
+            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, queries,
+            None if query is None else query.weight, grad_query_in,
         )
 
     def flat(x):
@@ -553,7 +552,7 @@ def run_recurrence(
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (projected, hidden, memory, *weights)
-    backend = choose_backend(tensors + (noise,), variant)
+    backend = choose_backend(tensors + (noise,))
     with torch.autocast(projected.device.type, enabled=False):
         differentiable = tensors + tuple(t for t in (query_in, query_weight) if t is not None)
         if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
@@ -586,10 +585,9 @@ BACKENDS = ("auto", "python", "native", "cpp")
 _logged = set()
 
 
-def choose_backend(tensors, variant: CellVariant = CellVariant()) -> str:
+def choose_backend(tensors) -> str:
     """"native" (csrc/recurrence.cpp) or "python" (:func:`_forward_steps`,
-    :func:`_backward_steps`) for a call on ``tensors`` (None entries ignored) with the
-    cell ``variant``, as
+    :func:`_backward_steps`) for a call on ``tensors`` (None entries ignored), as
     ``ARMIN_BACKEND`` asks: "auto" (default) takes the compiled loop where it is built and
     supports the call, "python" forces the Python loop, "native" (or "cpp") requires the
     compiled loop to be built. Logs the active backend once per process and choice.
@@ -597,7 +595,7 @@ def choose_backend(tensors, variant: CellVariant = CellVariant()) -> str:
     asked = os.environ.get("ARMIN_BACKEND", "auto").strip().lower() or "auto"
     if asked not in BACKENDS:
         raise ArminError(f"ARMIN_BACKEND must be one of {', '.join(BACKENDS)}, got {asked!r}")
-    unsupported = _native_unsupported(tensors, variant)
+    unsupported = _native_unsupported(tensors)
     if asked == "python":
         backend, why = "python", "ARMIN_BACKEND=python"
     elif native.library() is None:
@@ -615,10 +613,8 @@ def choose_backend(tensors, variant: CellVariant = CellVariant()) -> str:
     return backend
 
 
-def _native_unsupported(tensors, variant: CellVariant = CellVariant()) -> Optional[str]:
-    """Why the compiled loop cannot run a call on ``tensors`` with ``variant`` (None if it can)."""
-    if variant.native_unsupported():
-        return variant.native_unsupported()
+def _native_unsupported(tensors) -> Optional[str]:
+    """Why the compiled loop cannot run a call on ``tensors`` (None if it can)."""
     tensors = [t for t in tensors if t is not None]
     if any(t.device.type != "cpu" for t in tensors):
         return "the compiled loop is CPU-only: CUDA tensors run the Python loop"

@@ -1,14 +1,13 @@
 """Step-level variants of the ARMIN cell (docs/the-cell.md, "Variants (flags)"): departures
-from the paper that change the recurrent loop, carried to :func:`.recurrence.run_recurrence`."""
-from typing import NamedTuple, Optional
+from the paper's step (:func:`.step.armin_step`), carried to :func:`.recurrence.run_recurrence`
+and run by both of its loops."""
+from typing import NamedTuple
 
 
 # The logit penalty of the slot read at the previous step (``no_reread``): larger than any
 # spread of Gumbel noise (draws lie in [-6.6, 16.2]) plus logits, so it is never read,
 # yet finite, so that the softmax stays finite.
 REREAD_PENALTY = 1e4
-# The variant flags that csrc/recurrence.cpp implements besides the paper's cell.
-NATIVE_VARIANTS = ("no_reread", "content_address")
 
 
 class CellVariant(NamedTuple):
@@ -32,13 +31,3 @@ class CellVariant(NamedTuple):
     def reads_history(self) -> bool:
         """True when the state carries each slot's read age (``ARMINState.read_age``)."""
         return self.no_reread
-
-    def native_unsupported(self) -> Optional[str]:
-        """Why csrc/recurrence.cpp cannot run this variant (None: the paper's cell, alone or
-        with ``no_reread`` and ``content_address``, which it implements)."""
-        changed = [name for name, value in self._asdict().items()
-                   if value != self._field_defaults[name] and name not in NATIVE_VARIANTS]
-        if changed:
-            return ("the compiled loop implements the paper's cell, no_reread and content_address only "
-                    f"(set: {', '.join(changed)})")
-        return None

@@ -1,6 +1,7 @@
 // The ARMIN recurrence loop (forward over T steps and its hand-written backward) for CPU
 // tensors, float32 and float64: the compiled twin of _forward_steps / _backward_steps in
-// ../recurrence.py, which defines the semantics (and documents every buffer). Matrix
+// ../recurrence.py (which documents every buffer); both compute armin_step of ../step.py,
+// the definition, fused over the steps (tests/test_step.py checks them against it). Matrix
 // products go through ATen (BLAS), or in float32 through oneDNN on packed weights (Product
 // below); the gate arithmetic, the read, the write and the pad masking of a step are plain
 // loops over the B rows, so nothing is dispatched per elementwise operation. Registered as
@@ -196,7 +197,7 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
                     const std::optional<Tensor>& rec_written_opt,
                     const std::optional<Tensor>& read_age_opt, double reread_penalty,
                     const std::optional<Tensor>& query_in_opt,
-                    const std::optional<Tensor>& query_weight_opt) {
+                    const std::optional<Tensor>& query_weight_opt, bool no_read) {
   const int64_t T = addr_in.size(0), B = addr_in.size(1), N = addr_in.size(2);
   const int64_t H = hidden0.size(1), R = memory.size(2), G = H + R, P = 4 * H + R;
   const int64_t kept = hidden_read_a.size(0);
@@ -296,7 +297,7 @@ Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& 
       const S* hb = h + b * H;
       const S* mb = M + (b * N + best) * R;
       for (int64_t i = 0; i < H; ++i) hrb[i] = hb[i];
-      for (int64_t i = 0; i < R; ++i) hrb[H + i] = mb[i];
+      for (int64_t i = 0; i < R; ++i) hrb[H + i] = no_read ? S(0) : mb[i];  // no_read: r_t = 0
     }
     if (recording) {
       int64_t* rr = rec_read_opt->select(0, t).data_ptr<int64_t>();
@@ -376,7 +377,8 @@ std::tuple<Tensor, Tensor> backward_impl(
     const std::optional<Tensor>& real_opt, double temperature,
     const std::optional<Tensor>& grad_addr_opt, Tensor& grad_gate_in, Tensor& grad_trans_in,
     Tensor& grad_value, const std::optional<Tensor>& queries_opt,
-    const std::optional<Tensor>& query_weight_opt, const std::optional<Tensor>& grad_query_opt) {
+    const std::optional<Tensor>& query_weight_opt, const std::optional<Tensor>& grad_query_opt,
+    bool no_read) {
   const int64_t T = grad_out_in.size(0), B = grad_out_in.size(1);
   const int64_t H = from_hidden.size(1), R = trans_w.size(1) - H;
   const int64_t N = from_hidden.size(0) - R, G = H + R, P = 4 * H + R;
@@ -537,6 +539,7 @@ std::tuple<Tensor, Tensor> backward_impl(
           }
         }
       }
+      if (no_read) continue;  // a zero read uses no slot
       S* gms = gm + (b * N + slots[t * B + b]) * R;
       for (int64_t i = 0; i < R; ++i) gms[i] += grad_read[i];
     }
@@ -559,7 +562,7 @@ Tensor forward(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans
                const std::optional<Tensor>& rec_logits, const std::optional<Tensor>& rec_read,
                const std::optional<Tensor>& rec_written, const std::optional<Tensor>& read_age,
                double reread_penalty, const std::optional<Tensor>& query_in,
-               const std::optional<Tensor>& query_weight) {
+               const std::optional<Tensor>& query_weight, bool no_read) {
   check_cpu_dense(addr_in, "addr_in", 3);
   TORCH_CHECK(!read_age || (read_age->scalar_type() == at::kLong && read_age->is_contiguous()),
               "armin_native.forward: read_age must be contiguous int64");
@@ -573,14 +576,14 @@ Tensor forward(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans
                                 from_hidden_bias, gate, transform, noise, real, temperature,
                                 outputs, hidden_read, gates, trans, new_hidden, slots, targets,
                                 overwritten, probs, rec_logits, rec_read, rec_written,
-                                read_age, reread_penalty, query_in, query_weight);
+                                read_age, reread_penalty, query_in, query_weight, no_read);
   }
   TORCH_CHECK(addr_in.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
   return forward_impl<float>(addr_in, gate_in, trans_in, hidden, memory, steps, from_hidden,
                              from_hidden_bias, gate, transform, noise, real, temperature,
                              outputs, hidden_read, gates, trans, new_hidden, slots, targets,
                              overwritten, probs, rec_logits, rec_read, rec_written, read_age,
-                             reread_penalty, query_in, query_weight);
+                             reread_penalty, query_in, query_weight, no_read);
 }
 
 std::tuple<Tensor, Tensor> backward(
@@ -592,7 +595,8 @@ std::tuple<Tensor, Tensor> backward(
     const std::optional<Tensor>& real, double temperature,
     const std::optional<Tensor>& grad_addr, Tensor grad_gate_in, Tensor grad_trans_in,
     Tensor grad_value, const std::optional<Tensor>& queries,
-    const std::optional<Tensor>& query_weight, const std::optional<Tensor>& grad_query) {
+    const std::optional<Tensor>& query_weight, const std::optional<Tensor>& grad_query,
+    bool no_read) {
   check_cpu_dense(grad_out, "grad_out", 3);
   // grad_addr, grad_gate_in and grad_trans_in may be views of one (T, B, N + G + P) buffer
   TORCH_CHECK(grad_gate_in.stride(2) == 1 && grad_trans_in.stride(2) == 1 &&
@@ -603,13 +607,14 @@ std::tuple<Tensor, Tensor> backward(
                                  transform, hidden_read, gates, trans, new_hidden, slots,
                                  targets, overwritten, probs, real, temperature, grad_addr,
                                  grad_gate_in, grad_trans_in, grad_value, queries, query_weight,
-                                 grad_query);
+                                 grad_query, no_read);
   }
   TORCH_CHECK(grad_out.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
   return backward_impl<float>(grad_out, grad_hidden, grad_memory, memory, from_hidden, gate,
                               transform, hidden_read, gates, trans, new_hidden, slots, targets,
                               overwritten, probs, real, temperature, grad_addr, grad_gate_in,
-                              grad_trans_in, grad_value, queries, query_weight, grad_query);
+                              grad_trans_in, grad_value, queries, query_weight, grad_query,
+                              no_read);
 }
 
 }  // namespace
@@ -624,7 +629,7 @@ TORCH_LIBRARY(armin_native, m) {
       "Tensor(g!) new_hidden, Tensor(h!) slots, Tensor(i!) targets, Tensor(j!) overwritten, "
       "Tensor(k!)? probs, Tensor(l!)? rec_logits, Tensor(m!)? rec_read, "
       "Tensor(n!)? rec_written, Tensor(o!)? read_age, float reread_penalty, "
-      "Tensor? query_in, Tensor? query_weight) -> Tensor",
+      "Tensor? query_in, Tensor? query_weight, bool no_read) -> Tensor",
       &forward);
   m.def(
       "backward(Tensor grad_out, Tensor grad_hidden, Tensor grad_memory, Tensor memory, "
@@ -632,6 +637,6 @@ TORCH_LIBRARY(armin_native, m) {
       "Tensor trans, Tensor new_hidden, Tensor slots, Tensor targets, Tensor overwritten, "
       "Tensor? probs, Tensor? real, float temperature, Tensor(a!)? grad_addr, "
       "Tensor(b!) grad_gate_in, Tensor(c!) grad_trans_in, Tensor(d!) grad_value, "
-      "Tensor? queries, Tensor? query_weight, Tensor(e!)? grad_query) -> (Tensor, Tensor)",
+      "Tensor? queries, Tensor? query_weight, Tensor(e!)? grad_query, bool no_read) -> (Tensor, Tensor)",
       &backward);
 }
