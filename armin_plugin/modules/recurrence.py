@@ -1,13 +1,12 @@
 """The recurrent loop of one ARMIN layer over a whole sequence, with a hand-written BPTT.
 
 It computes :func:`.step.armin_step` (the definition of a step, which the tests run step by
-step as the oracle: tests/test_step.py) for T steps, fused: the parts of its address,
-gate and transform products that read x_t come in precomputed for all steps (one matrix
-multiply, :meth:`.armin_cell.ARMINCell.arranged_weights`), and so does the query's x_t part;
-the product of h_t with the address and write weights is one; the read is a gather of slot
-k_t (the forward value of the dense read), the write an in-place store; the straight-through
-softmax is kept for backward only. This module runs only what
-depends on the recurrence. Forward runs without autograd. When gradients are needed it keeps
+step as the oracle: tests/test_step.py) for T steps, fused: the x_t parts of the step's
+address, gate, transform and query products come in precomputed for all steps (one matrix
+multiply, :meth:`.armin_cell.ARMINCell.arranged_weights`); h_t's address part (for step t + 1)
+and write value are one product; the read is a gather of slot k_t (the forward value of the
+dense read), the write a store in place; the softmax y_t is kept for backward only. This
+module runs only what depends on the recurrence. Forward runs without autograd. When gradients are needed it keeps
 per-step activations of size O(d_h + d_r + N) per row, never the memory itself: backward
 starts from the final memory and unwinds it step by step from a log of the values that each
 write overwrote, so the memory costs O(T B d_r) instead of O(T B N d_r). Weight gradients are
