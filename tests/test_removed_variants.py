@@ -1,5 +1,6 @@
 """The variants that did not beat the plain cell are gone: a command or a checkpoint that
-sets one stops with one line naming the flag, the study page and the last commit with it;
+sets one (also one that fairseq-train resumes) stops with one line naming the flag, the
+study page and the last commit with it;
 set to their defaults (as every checkpoint from before their removal has them) they are
 ignored."""
 import os
@@ -72,3 +73,10 @@ def test_a_command_or_a_checkpoint_with_a_removed_variant_stops_with_one_line(pt
     torch.save(state, tmp_path / "entropy.pt")
     refused = cli("eval-lm", ptb_char_slice, "--path", tmp_path / "entropy.pt", *evaluate)
     assert one_line_error(refused) == f"error: this checkpoint was trained with --armin-entropy-bonus, which {WHY}"
+    # resuming it without the flag: the stored settings are read too
+    (tmp_path / "resume").mkdir()
+    state["cfg"]["model"].update(armin_entropy_bonus=0.0, armin_soft_to_hard=0.0015)
+    torch.save(state, tmp_path / "resume" / "checkpoint_last.pt")
+    refused = cli("train", ptb_char_slice, *train, "--save-dir", tmp_path / "resume", "--max-update", 2)
+    assert one_line_error(refused) == (f"error: checkpoint {tmp_path / 'resume' / 'checkpoint_last.pt'} was "
+                                       f"trained with --armin-soft-to-hard, which {WHY}")

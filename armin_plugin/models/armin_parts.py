@@ -8,7 +8,7 @@ from torch import nn
 from ..errors import ArminError
 from ..modules import ARMIN, CellVariant, TemperatureSchedule
 from ..modules.temperature import AuthorsTemperature
-from ..training.restore_file import in_fairseq_train
+from ..training.restore_file import in_fairseq_train, restored_checkpoint, stored_model_config
 
 
 def new_embedding(dictionary, dim: int) -> nn.Embedding:
@@ -50,14 +50,20 @@ LAST_COMMIT_WITH_REMOVED = "ea39414"
 def cell_variant(cfg) -> CellVariant:
     """The step-level variant of ``--armin-no-read``, ``--armin-no-reread`` and
     ``--armin-content-address``. A removed variant set to a non-default value, by the
-    command or in a checkpoint's stored settings, stops with one line."""
-    for name in REMOVED_VARIANTS:
-        if getattr(cfg, name, None):
-            flag = "--" + name.replace("_", "-")
-            where = flag if in_fairseq_train() else f"this checkpoint was trained with {flag}, which"
-            raise ArminError(f"{where} was removed: it did not beat the plain cell "
-                             f"(docs/studies/ptb-char-variants.md); the last commit with it is "
-                             f"{LAST_COMMIT_WITH_REMOVED}")
+    command, in the stored settings of the checkpoint a model is loaded from, or in those of
+    the checkpoint that fairseq-train resumes, stops with one line."""
+    sources = [(cfg, "{}" if in_fairseq_train() else "this checkpoint was trained with {}, which")]
+    restored = restored_checkpoint(cfg)
+    if restored is not None:  # a dict, or an argparse Namespace of older checkpoints
+        stored = stored_model_config(restored)
+        sources.append((stored if isinstance(stored, dict) else vars(stored),
+                        f"checkpoint {restored} was trained with {{}}, which"))
+    for settings, where in sources:
+        for name in REMOVED_VARIANTS:
+            if (settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)):
+                raise ArminError(f"{where.format('--' + name.replace('_', '-'))} was removed: it did not "
+                                 f"beat the plain cell (docs/studies/ptb-char-variants.md); the last commit "
+                                 f"with it is {LAST_COMMIT_WITH_REMOVED}")
     return CellVariant(bool(cfg.armin_no_read), bool(cfg.armin_no_reread), bool(cfg.armin_content_address))
 
 

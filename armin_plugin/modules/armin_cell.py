@@ -46,6 +46,8 @@ class ARMINCell(nn.Module):
         s_t     = n_{t-1} if n_{t-1} < N else k_t                    slot written
         M_t     = M_{t-1} with row s_t replaced by v_t
         n_t     = n_{t-1} + 1
+          no_reread: age_t[k_t] = 1, age_t[k] = age_{t-1}[k] + 1 for the other slots read
+                  before (age > 0), 0 for slots never read
 
     where ``sg`` stops the gradient and ``*`` is the elementwise product. The forward value of
     :math:`w_t` is the one-hot vector of :math:`k_t`, so the read is the slot itself; in
