@@ -11,8 +11,10 @@ setup(
     install_requires=["torch"],
     # armin-launch: fairseq-train on N CPU processes (docs/distributed.md);
     # armin-study: a grid of variants x seeds at an equal update budget (docs/study.md);
-    # armin-inspect: what a trained ARMIN reads and writes (docs/memory-inspector.md)
+    # armin-inspect: what a trained ARMIN reads and writes (docs/memory-inspector.md);
+    # armin-flags: an architecture's (task's, criterion's) flags with their defaults (user_dir.md)
     entry_points={"console_scripts": ["armin-launch=armin_plugin.launch:main",
                                       "armin-study=armin_plugin.jobs.study.command:main",
-                                      "armin-inspect=armin_plugin.inspector:main"]},
+                                      "armin-inspect=armin_plugin.inspector:main",
+                                      "armin-flags=armin_plugin.flags:main"]},
 )

@@ -1,18 +1,17 @@
-"""Shared fixtures: a small slice of real character-level PTB, and a CLI runner."""
+"""Shared fixtures: data slices built once per run (shared by the pytest-xdist workers), the
+recurrence ``backend``, and the check that only tests marked ``slow`` start processes.
+Plain helpers live in helpers.py."""
 import os
+import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from filelock import FileLock
 
 from armin_plugin.data import ptb
-from armin_plugin.cli.process import fairseq_command
-
-REPO = Path(__file__).resolve().parents[1]
-PLUGIN = str(REPO / "armin_plugin")
+from armin_plugin.modules import native
+from helpers import LIBREOFFICE_DEBS
 
 # Under pytest-xdist (recipes/test.sh runs one worker per core), every worker and every
 # process it starts computes on one thread, so the workers share the cores in proportion
@@ -22,67 +21,95 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+class BuiltOnce:
+    """Folders built once per test run, whichever worker asks first; the others wait for it
+    (a file lock per folder) and reuse it. Users must not change what they get: copy first."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def __call__(self, name, build):
+        """``root/name``, after ``build(folder)`` filled it (once per run)."""
+        folder = self.root / name
+        self.root.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            done = self.root / f"{name}.done"
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+                folder.mkdir()
+                build(folder)
+                done.touch()
+        return folder
+
+
 @pytest.fixture(scope="session")
-def ptb_char_slice(tmp_path_factory):
+def built_once(tmp_path_factory, worker_id):
+    """:class:`BuiltOnce` under this run's base temp folder: the one the xdist workers'
+    folders sit in, or pytest's own without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    return BuiltOnce((base if worker_id == "master" else base.parent) / "built-once")
+
+
+@pytest.fixture(scope="session")
+def ptb_char_slice(built_once):
     """data-bin of the first 120 lines of each split of character-level PTB."""
-    return ptb.prepare("char", tmp_path_factory.mktemp("ptb") / "ptb_char", max_lines=120)
+    return built_once("ptb", lambda folder: ptb.prepare("char", folder / "ptb_char", max_lines=120)) / "ptb_char"
 
 
-def run(command, cwd=REPO, timeout=600):
-    """Run a command with one thread per process (2-core machines), capturing its output."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(
-        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=timeout,
-    )
-
-
-def fairseq(tool, *args, **kwargs):
-    """Run ``fairseq-<tool> ARGS`` of this environment."""
-    return run(fairseq_command(tool) + list(args), **kwargs)
-
-
-def python_module(module, *args, **kwargs):
-    return run([sys.executable, "-m", module, *args], **kwargs)
-
-
-def assert_one_line_error(result, expected, only_line=True):
-    """The process exited 1 and its stderr ends with one ``error: <...expected...>`` line,
-    with no traceback; ``only_line``: nothing else on stderr (fairseq's CLIs print warnings
-    there before)."""
-    assert result.returncode == 1, (result.returncode, result.stderr[-3000:])
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert lines and lines[-1].startswith("error: "), result.stderr[-3000:]
-    assert expected in lines[-1], lines[-1]
-    if only_line:
-        assert len(lines) == 1, result.stderr
-
-
-# The two LibreOffice help packages, fetched once (apt-get download) and kept here between
-# sessions (.gitignore ignores .cache/).
-LIBREOFFICE_DEBS = REPO / ".cache" / "libreoffice-debs"
-
-
-@pytest.fixture(scope="session")
-def libreoffice_raw(tmp_path_factory):
-    """Raw text of the real LibreOffice help corpus: the first 300 pairs of train, the
-    first 40 of valid and test."""
+def _write_libreoffice_raw(folder):
     from armin_plugin.data import libreoffice
 
     LIBREOFFICE_DEBS.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(LIBREOFFICE_DEBS) + ".lock"):  # one worker fetches, the others wait
-        raw = libreoffice.write_raw(LIBREOFFICE_DEBS, tmp_path_factory.mktemp("libreoffice") / "raw", max_lines=300)
+    with FileLock(str(LIBREOFFICE_DEBS) + ".lock"):  # one run fetches, the others wait
+        raw = libreoffice.write_raw(LIBREOFFICE_DEBS, folder / "raw", max_lines=300)
     for split in ("valid", "test"):
         for language in ("de", "en"):
             path = raw / f"{split}.{language}"
             path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:40]), encoding="utf-8")
-    return raw
 
 
 @pytest.fixture(scope="session")
-def libreoffice_slice(libreoffice_raw, tmp_path_factory):
+def libreoffice_raw(built_once):
+    """Raw text of the real LibreOffice help corpus: the first 300 pairs of train, the
+    first 40 of valid and test."""
+    return built_once("libreoffice", _write_libreoffice_raw) / "raw"
+
+
+@pytest.fixture(scope="session")
+def libreoffice_slice(libreoffice_raw, built_once):
     """data-bin (joint BPE of 600 pieces) of :func:`libreoffice_raw`."""
     from armin_plugin.data.parallel import prepare_parallel
 
-    return prepare_parallel(libreoffice_raw, tmp_path_factory.mktemp("libreoffice_bin") / "de_en", "de", "en", 600)
+    return built_once("libreoffice_bin", lambda folder: prepare_parallel(
+        libreoffice_raw, folder / "de_en", "de", "en", 600)) / "de_en"
+
+
+@pytest.fixture(params=["python", "native"])
+def backend(request, monkeypatch):
+    """Runs a test once per recurrence backend (armin_plugin/modules/recurrence.py). The
+    native case is skipped, with the reason, only where the compiled recurrence is not
+    built; ``recipes/install.sh`` builds it."""
+    if request.param == "native" and native.library() is None:
+        pytest.skip(f"compiled ARMIN recurrence {native.unavailable_reason()}")
+    monkeypatch.setenv("ARMIN_BACKEND", request.param)
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def only_slow_tests_start_processes(request, monkeypatch):
+    """The marker means what it says: a test not marked ``slow`` that starts a process (a
+    fairseq CLI, any command) fails, naming itself, so the quick loop (-m "not slow") stays
+    free of them."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+
+    def refuse(self, args, *rest, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} starts a process ({args!r}): mark it @pytest.mark.slow")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked ``slow`` first: the xdist workers start on the long ones and end on the
+    quick ones, which even out when each worker finishes."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
+from helpers import PLUGIN, assert_one_line_error, fairseq_in_process, module_in_process, python_module
 
 from armin_plugin.data.algorithmic import (
     AlgorithmSpec,
@@ -176,11 +176,11 @@ def test_bit_errors_on_hand_made_predictions():
     assert values["loss"] == pytest.approx(answer.item() / 2 / np.log(2), rel=1e-3)  # bits/seq
 
 
-# --- through fairseq's CLIs --------------------------------------------------------------------
+# --- through fairseq's CLIs (their entry functions, in this process) ----------------------------
 
 
 def train(save_dir, *extra):
-    return fairseq(
+    return fairseq_in_process(
         "train", "--user-dir", PLUGIN, "--task", "armin_algorithmic", "--criterion", "algorithmic_bits",
         "--optimizer", "adam", "--lr", 0.01, "--batch-size", 8, "--train-size", 32, "--valid-size", 16,
         "--valid-subset", "valid,valid_long", "--max-update", 6, "--log-format", "simple",
@@ -206,7 +206,7 @@ def test_tiny_armin_trains_and_validates_through_fairseq(tmp_path):
     slots_read = logged(output, "valid", "armin_slots_read")
     assert slots_read and all(1 <= value <= 4 for value in slots_read)
     assert logged(output, "valid", "armin_read_age") and re.search(r"armin_entropy=[0-9.]+", output)
-    result = fairseq(
+    result = fairseq_in_process(
         "validate", "--user-dir", PLUGIN, "--task", "armin_algorithmic",
         "--path", tmp_path / "checkpoint_last.pt", "--valid-subset", "valid,valid_long",
         "--batch-size", 8, "--cpu",
@@ -274,9 +274,8 @@ def test_bad_flags_stop_fairseq_train_with_one_line(tmp_path, flags, message):
     assert not (tmp_path / "checkpoint_last.pt").exists()
 
 
-@pytest.mark.slow
 def test_report_refuses_unknown_task(tmp_path):
-    result = python_module("armin_plugin.jobs.compare_algorithmic", "--tasks", "sort", "--out", tmp_path / "r")
+    result = module_in_process("armin_plugin.jobs.compare_algorithmic", "--tasks", "sort", "--out", tmp_path / "r")
     assert result.returncode == 2 and "error: --tasks: unknown sort" in result.stderr
     assert not (tmp_path / "r").exists()
 

@@ -1,6 +1,6 @@
 """The ARMIN layer checked against its specification, docs/the-cell.md.
 
-Expected values come from hand computations or from ``reference_layer`` below: the spec's
+Expected values come from hand computations or from ``reference_layer`` (tests/helpers.py): the spec's
 step (armin_plugin/modules/step.py, dense: w = onehot - y.detach() + y, r = sum_k w_k M_k)
 run step by step with autograd, on the layer's own parameters. Every test that
 runs the recurrence runs once per backend (the Python loop and the compiled one).
@@ -13,40 +13,12 @@ import torch
 from armin_plugin.errors import ArminError
 from armin_plugin.modules import ARMIN, ARMINState, TemperatureSchedule
 from armin_plugin.modules.addressing import sample_gumbel
-from armin_plugin.modules.step import armin_step
-from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
+from helpers import DT, fresh_state, grads_of_random_projection, make_model, reference_layer
 
-DT = torch.float64
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- reference
-
-
-def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None, read_age=None):
-    """One ARMIN layer over xs (T, B, d_x): the spec's step (``armin_step``) run step by step.
-
-    noise (T, B, N) or None (argmax); real (T, B) bool, True at real steps, or None;
-    read_age (B, N) long: the read ages of a cell whose variant reads the history
-    (docs/the-cell.md: --armin-no-reread), or None.
-    Returns outputs (T, B, d_h + d_r), final (hidden, memory, steps[, read_age]), chosen
-    slots (T, B).
-    """
-    state = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
-    outputs, chosen = [], []
-    for t in range(xs.size(0)):
-        out, state, trace = armin_step(cell, xs[t], state, tau, None if noise is None else noise[t],
-                                       None if real is None else real[t])
-        outputs.append(out)
-        chosen.append(trace.read)
-    return torch.stack(outputs), state, torch.stack(chosen)
-
-
-def fresh_state(cell, batch):
-    """Spec step 9: h_0 = tanh(p_h), M_0 = p_M, n = 0."""
-    hidden = torch.tanh(cell.initial_hidden).expand(batch, -1)
-    memory = cell.initial_memory.expand(batch, -1, -1)
-    return hidden, memory, torch.zeros(batch, dtype=torch.long)
 
 
 def reference_stack(model, xs, state=None, noise=None, real=None):
@@ -63,15 +35,6 @@ def reference_stack(model, xs, state=None, noise=None, real=None):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def make_model(d_x=3, d_h=5, d_r=4, n_slots=3, layers=1, seed=0, **kwargs):
-    torch.manual_seed(seed)
-    model = ARMIN(d_x, d_h, d_r, n_slots, num_layers=layers, **kwargs).to(DT)
-    with torch.no_grad():  # p_M is 0 at init: give memory distinct contents to read
-        for cell in model.layers:
-            cell.initial_memory.normal_()
-    return model
 
 
 def assert_states_equal(actual, expected, **tol):
@@ -262,16 +225,6 @@ def test_eval_agrees_with_reference():
     torch.testing.assert_close(out, ref_out, **TIGHT)
     assert_states_equal(state, ref_state)
     assert state.steps.tolist() == [[9, 9, 9]]
-
-
-def grads_of_random_projection(model, x, outputs, state, seed=7):
-    """Gradients of a random linear function of outputs and final state."""
-    gen = torch.Generator().manual_seed(seed)
-    loss = (outputs * torch.randn(outputs.shape, generator=gen, dtype=DT)).sum()
-    loss = loss + (state.hidden * torch.randn(state.hidden.shape, generator=gen, dtype=DT)).sum()
-    loss = loss + (state.memory * torch.randn(state.memory.shape, generator=gen, dtype=DT)).sum()
-    params = [p for _, p in model.named_parameters()]
-    return torch.autograd.grad(loss, params + [x], allow_unused=True)
 
 
 def check_training_agreement(model, x, pad=None, state=None, seed=0):

@@ -1,47 +1,9 @@
 """armin_lm as fairseq uses it: incremental decoding, beam reordering, temperature, pads."""
 import pytest
 import torch
-from fairseq.data import Dictionary
 
 from armin_plugin.errors import ArminError
-from armin_plugin.models.armin_lm import ARMINLanguageModel, ARMINLanguageModelConfig
-
-
-class _Task:
-    def __init__(self, dictionary):
-        self.source_dictionary = self.target_dictionary = dictionary
-
-
-def _dictionary(symbols="abcdefghij_"):
-    dictionary = Dictionary()
-    for symbol in symbols:
-        dictionary.add_symbol(symbol)
-    return dictionary
-
-
-def build(**overrides):
-    cfg = ARMINLanguageModelConfig(
-        decoder_embed_dim=12, armin_hidden_size=16, armin_slot_size=20, armin_slots=4,
-        armin_layers=2, max_target_positions=1000,
-    )
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    dictionary = _dictionary()
-    torch.manual_seed(0)
-    return ARMINLanguageModel.build_model(cfg, _Task(dictionary)).eval(), dictionary
-
-
-def random_tokens(dictionary, batch, length, seed=1):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(dictionary.nspecial, len(dictionary), (batch, length), generator=generator)
-
-
-def incremental_log_probs(model, tokens, incremental_state, start=0):
-    steps = []
-    for t in range(start, tokens.size(1)):
-        logits, _ = model.decoder(tokens[:, : t + 1], incremental_state=incremental_state)
-        steps.append(model.get_normalized_probs((logits, None), log_probs=True))
-    return torch.cat(steps, dim=1)
+from helpers import assert_reordered_decoding_equals_full_forward, build_lm, incremental_log_probs, random_tokens
 
 
 @pytest.mark.parametrize(
@@ -50,7 +12,7 @@ def incremental_log_probs(model, tokens, incremental_state, start=0):
      {"armin_init": "authors"}, {"armin_no_read": True}],
 )
 def test_incremental_decoding_equals_full_forward(options):
-    model, dictionary = build(**options)
+    model, dictionary = build_lm(**options)
     tokens = random_tokens(dictionary, batch=3, length=11)  # > N: write-back to read slots
     with torch.no_grad():
         full = model.get_normalized_probs(model(tokens), log_probs=True)
@@ -58,23 +20,8 @@ def test_incremental_decoding_equals_full_forward(options):
     torch.testing.assert_close(stepped, full, rtol=0, atol=1e-5)
 
 
-def assert_reordered_decoding_equals_full_forward(model, dictionary, length, split):
-    """Decode 4 rows one token at a time, keep rows [2, 0, 2] after ``split`` tokens (a row
-    dropped, a row duplicated, as in beam search), decode on: full forwards of the kept rows."""
-    tokens = random_tokens(dictionary, batch=4, length=length)
-    new_order = torch.tensor([2, 0, 2])
-    with torch.no_grad():
-        expected = model.get_normalized_probs(model(tokens[new_order]), log_probs=True)
-        state = {}
-        before = incremental_log_probs(model, tokens[:, :split], state)
-        model.decoder.reorder_incremental_state_scripting(state, new_order)
-        after = incremental_log_probs(model, tokens[new_order], state, start=split)
-    torch.testing.assert_close(before[new_order], expected[:, :split], rtol=0, atol=1e-5)
-    torch.testing.assert_close(after, expected[:, split:], rtol=0, atol=1e-5)
-
-
 def test_reordering_with_fewer_rows_follows_the_kept_rows():
-    model, dictionary = build()
+    model, dictionary = build_lm()
     assert_reordered_decoding_equals_full_forward(model, dictionary, 9, 5)
 
 
@@ -83,7 +30,7 @@ def test_beam_reordering_at_every_step_equals_full_forwards_and_reuses_the_memor
     """A reorder after every token (rows duplicated, dropped, then fewer rows): decoding
     overwrites its own cached memory and moves it into the memory of the reorder before, yet
     every step equals a full forward of each row's token history."""
-    model, dictionary = build(armin_layers=layers)
+    model, dictionary = build_lm(armin_layers=layers)
     tokens = random_tokens(dictionary, batch=4, length=8)
     orders = [torch.tensor(o) for o in ([1, 1, 0, 3], [3, 2, 1, 0], [0, 0, 0, 2], [2, 1, 0, 3],
                                         [0, 1, 3], [2, 2, 0], [1, 0, 2], [0, 1, 2])]
@@ -104,7 +51,7 @@ def test_beam_reordering_at_every_step_equals_full_forwards_and_reuses_the_memor
 
 
 def test_overwriting_a_state_never_writes_into_the_learned_start_memory():
-    model, dictionary = build(armin_layers=1)
+    model, dictionary = build_lm(armin_layers=1)
     start = model.decoder.armin.layers[0].initial_memory.clone()
     armin = model.decoder.armin
     x = torch.randn(3, 2, 12)
@@ -121,7 +68,7 @@ def test_overwriting_a_state_never_writes_into_the_learned_start_memory():
 
 
 def test_right_padding_changes_no_state():
-    model, dictionary = build()
+    model, dictionary = build_lm()
     tokens = random_tokens(dictionary, batch=2, length=6)
     padded = torch.cat([tokens, torch.full((2, 3), dictionary.pad())], dim=1)
     padded[1, 4:] = dictionary.pad()
@@ -134,7 +81,7 @@ def test_right_padding_changes_no_state():
 
 
 def test_temperature_follows_num_updates():
-    model, _ = build(armin_tau_start=1.0, armin_tau_end=0.25, armin_tau_updates=100)
+    model, _ = build_lm(armin_tau_start=1.0, armin_tau_end=0.25, armin_tau_updates=100)
     assert model.decoder.armin.temperature == pytest.approx(1.0)
     model.set_num_updates(50)
     assert model.decoder.armin.temperature == pytest.approx(0.5)
@@ -143,7 +90,7 @@ def test_temperature_follows_num_updates():
 
 
 def test_training_samples_addresses_and_trains():
-    model, dictionary = build()
+    model, dictionary = build_lm()
     model.train()
     tokens = random_tokens(dictionary, batch=2, length=8)
     logits, _ = model(tokens)
@@ -163,11 +110,11 @@ def test_training_samples_addresses_and_trains():
 )
 def test_impossible_sizes_name_the_flag(overrides, message):
     with pytest.raises(ArminError, match=message.replace(".", r"\.")):
-        build(**overrides)
+        build_lm(**overrides)
 
 
 def test_explicit_state_carries_across_calls():
-    model, dictionary = build()
+    model, dictionary = build_lm()
     tokens = random_tokens(dictionary, batch=2, length=10)
     with torch.no_grad():
         whole, _ = model(tokens)

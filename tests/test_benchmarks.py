@@ -50,6 +50,7 @@ def test_step_loop_benchmark_times_all_three_loops():
     assert all(seconds > 0 for seconds in medians.values())
 
 
+@pytest.mark.slow  # a busy-loop process beside benchmark processes, and a fairseq-train
 def test_threads_benchmark_times_the_jobs_choice_beside_a_busy_loop(ptb_char_slice):
     from armin_plugin.cli.threads import cpu_cores
     from benchmarks.threads_speed import fairseq_tokens_per_s, tokens_per_s

@@ -1,8 +1,10 @@
-"""armin_lm end to end through fairseq's real CLIs, on a slice of real character-level PTB."""
+"""armin_lm end to end through fairseq's real CLIs, on a slice of real character-level PTB.
+Each tool runs once as a real process; the other runs call fairseq's entry functions (and
+the job's module) in this process."""
 import re
 
 import pytest
-from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
+from helpers import PLUGIN, TINY_ARMIN, assert_one_line_error, fairseq, fairseq_in_process, module_in_process, python_module
 from fairseq.data import data_utils
 
 from armin_plugin.errors import ArminError
@@ -11,11 +13,9 @@ from armin_plugin.jobs.checkpoints import checkpoint_facts
 
 pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
 
-TINY_ARMIN = ["--arch", "armin_lm_tiny"]
-
-
-def train(data, save_dir, max_update, *extra):
-    return fairseq(
+def train(data, save_dir, max_update, *extra, runner=fairseq_in_process):
+    """fairseq-train of a tiny armin_lm (in this process, or ``runner=fairseq``: a process)."""
+    return runner(
         "train", data, "--user-dir", PLUGIN, "--task", "language_modeling",
         "--tokens-per-sample", 64, "--batch-size", 8, "--optimizer", "adam", "--lr", 0.003,
         "--max-update", max_update, "--save-interval-updates", 3, "--save-dir", save_dir,
@@ -29,17 +29,21 @@ def logged_updates(output):
 
 
 @pytest.fixture(scope="module")
-def trained(ptb_char_slice, tmp_path_factory):
-    """A checkpoint dir after 6 updates (and the training result)."""
-    save_dir = tmp_path_factory.mktemp("checkpoints")
-    result = train(ptb_char_slice, save_dir, 6)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return save_dir, result
+def trained(ptb_char_slice, built_once):
+    """A checkpoint dir after 6 updates of a real fairseq-train process (built once per run),
+    and the training's stdout."""
+    def build(folder):
+        result = train(ptb_char_slice, folder / "checkpoints", 6, runner=fairseq)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        (folder / "stdout.txt").write_text(result.stdout)
+
+    folder = built_once("cli_lm_trained", build)
+    return folder / "checkpoints", (folder / "stdout.txt").read_text()
 
 
 def test_train_writes_checkpoints(trained):
-    save_dir, result = trained
-    assert max(logged_updates(result.stdout)) == 6
+    save_dir, stdout = trained
+    assert max(logged_updates(stdout)) == 6
     assert {"checkpoint_last.pt", "checkpoint_best.pt", "checkpoint_1_3.pt"} <= {
         p.name for p in save_dir.iterdir()
     }
@@ -100,10 +104,11 @@ def tokens_in(data, split):
     return int(dataset.sizes.sum())  # dataset kept alive while its memory map is read
 
 
-@pytest.mark.parametrize("search", [["--sampling", "--beam", 1, "--sampling-topk", 5], ["--beam", 4]])
-def test_generate_continues_prefixes(trained, ptb_char_slice, search):
+@pytest.mark.parametrize("search, runner", [(["--sampling", "--beam", 1, "--sampling-topk", 5], fairseq),
+                                            (["--beam", 4], fairseq_in_process)], ids=["sampling", "beam"])
+def test_generate_continues_prefixes(trained, ptb_char_slice, search, runner):
     save_dir, _ = trained
-    result = fairseq(
+    result = runner(
         "generate", ptb_char_slice, "--user-dir", PLUGIN, "--task", "language_modeling",
         "--path", save_dir / "checkpoint_last.pt", "--gen-subset", "valid",
         "--sample-break-mode", "eos", "--tokens-per-sample", 512, "--prefix-size", 4,
@@ -145,7 +150,7 @@ def test_main_job_refuses_incomplete_data_dir(ptb_char_slice, tmp_path):
     incomplete.mkdir()
     for name in ("dict.txt", "train.bin", "train.idx", "valid.bin", "valid.idx"):
         (incomplete / name).write_bytes((ptb_char_slice / name).read_bytes())
-    result = python_module("armin_plugin.jobs.compare_lm", "--data", incomplete, "--out", tmp_path / "runs")
+    result = module_in_process("armin_plugin.jobs.compare_lm", "--data", incomplete, "--out", tmp_path / "runs")
     assert_one_line_error(result, "lacks test.bin, test.idx")
 
 

@@ -8,7 +8,7 @@ from fairseq.optim import FairseqOptimizer
 
 from armin_plugin.errors import ArminError
 from armin_plugin.optim.cosine_over_time import CosineOverTime, CosineOverTimeConfig, cosine_factor
-from conftest import PLUGIN, assert_one_line_error, fairseq
+from helpers import PLUGIN, assert_one_line_error, fairseq_in_process
 
 
 class Clock:
@@ -65,7 +65,7 @@ def logged_rates(text: str):
     return [float(lr) for lr in re.findall(r"num_updates=\d+, lr=([0-9.e-]+)", text)]
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # fairseq-train (in process) for 36 seconds
 def test_fairseq_train_decays_the_rate_to_zero_as_the_time_runs_out(ptb_char_slice, tmp_path):
     flags = [ptb_char_slice, "--user-dir", PLUGIN, "--task", "armin_tbptt_lm", "--tokens-per-sample", 16, "--batch-size", 4,
              "--arch", "lstm_stream_lm", "--decoder-embed-dim", 8, "--decoder-hidden-size", 8,
@@ -74,11 +74,11 @@ def test_fairseq_train_decays_the_rate_to_zero_as_the_time_runs_out(ptb_char_sli
              "--save-dir", tmp_path / "ck", "--no-epoch-checkpoints", "--no-save"]
     # 36 seconds: well beyond the time from the trainer's start to its first update, even on a
     # loaded machine (the clock, as fairseq's own, counts that time too)
-    result = fairseq("train", *flags, "--stop-time-hours", 0.01)
+    result = fairseq_in_process("train", *flags, "--stop-time-hours", 0.01)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rates = logged_rates(result.stdout + result.stderr)
     assert len(rates) >= 3 and 0.01 >= rates[0] > rates[-1]
     assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
     assert rates[-1] < 0.1 * 0.01  # the time ran out, and the rate with it
-    no_budget = fairseq("train", *flags)
+    no_budget = fairseq_in_process("train", *flags)
     assert_one_line_error(no_budget, "--lr-scheduler cosine_over_time decays over the training time", only_line=False)

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from armin_plugin.modules import ARMIN, ARMINCell
 from armin_plugin.modules.addressing import sample_gumbel
 from armin_plugin.modules.deferred_gradients import DeferredLinear
-from native_backends import backend  # noqa: F401 (fixture)
 
 DT = torch.float64
 TOL = dict(rtol=1e-10, atol=1e-12)

@@ -4,7 +4,7 @@ import bz2
 import zipfile
 
 import pytest
-from conftest import assert_one_line_error, python_module
+from helpers import assert_one_line_error, python_module
 from fairseq.data import Dictionary, data_utils
 
 from armin_plugin.data import enwik8

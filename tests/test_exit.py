@@ -8,7 +8,7 @@ import sys
 import threading
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from armin_plugin.training.data_threads import stop_prefetch_threads
 from fairseq.data.iterators import BackgroundConsumer, BufferedIterator

@@ -10,7 +10,6 @@ import torch
 from armin_plugin.modules import ARMIN
 from armin_plugin.modules.addressing import sample_gumbel
 from benchmarks.naive_armin import naive_armin
-from native_backends import backend  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("backend")  # every test: once per recurrence backend
 

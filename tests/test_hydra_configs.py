@@ -2,7 +2,7 @@
 one trains through the real ``fairseq-hydra-train`` on a slice of real character-level PTB."""
 import pytest
 import torch
-from conftest import PLUGIN, REPO, fairseq
+from helpers import PLUGIN, REPO, fairseq
 from omegaconf import OmegaConf
 
 from armin_plugin.jobs.compare_lm import PRESETS as LM_PRESETS

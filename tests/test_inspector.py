@@ -1,16 +1,16 @@
 """armin-inspect on checkpoints written by fairseq-train on a slice of real PTB-char, and
-the TensorBoard pictures of validation."""
+the TensorBoard pictures of validation. armin-inspect runs once as the installed console
+script (its one-line error); the trainings and the other calls run in this process."""
 import re
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import PLUGIN, assert_one_line_error, fairseq, run
+from helpers import PLUGIN, TINY_ARMIN, assert_one_line_error, fairseq_in_process, in_process, run
 
 from armin_plugin.inspector import command
 from armin_plugin.training.memory_board import SUBFOLDER
-from test_cli_lm import TINY_ARMIN
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SLOTS = {"a": 1, "b": 2, "c": 3}  # forced reads: a, b, c read slots 1, 2, 3; every other symbol slot 0
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 def train(data, save_dir, *model, logdir=None):
     flags = ["--tensorboard-logdir", logdir, "--validate-interval-updates", 2, "--max-valid-steps", 1] if logdir else []
-    result = fairseq(
+    result = fairseq_in_process(
         "train", data, "--user-dir", PLUGIN, "--task", "language_modeling", "--tokens-per-sample", 64,
         "--batch-size", 8, "--optimizer", "adam", "--lr", 0.003, "--max-update", 4, "--save-dir", save_dir,
         "--no-epoch-checkpoints", "--log-format", "simple", "--log-interval", 1, "--cpu", *flags, *model,
@@ -29,10 +29,12 @@ def train(data, save_dir, *model, logdir=None):
 
 
 @pytest.fixture(scope="module")
-def trained(ptb_char_slice, tmp_path_factory):
-    """A tiny armin_lm after 4 updates, validated every 2 into TensorBoard; its logdir."""
-    folder = tmp_path_factory.mktemp("armin")
-    return train(ptb_char_slice, folder / "checkpoints", *TINY_ARMIN, logdir=folder / "tb"), folder / "tb"
+def trained(ptb_char_slice, built_once):
+    """A tiny armin_lm after 4 updates, validated every 2 into TensorBoard (built once per
+    run); its logdir."""
+    folder = built_once("inspector_armin", lambda folder: train(
+        ptb_char_slice, folder / "checkpoints", *TINY_ARMIN, logdir=folder / "tb"))
+    return folder / "checkpoints" / "checkpoint_last.pt", folder / "tb"
 
 
 def forced(checkpoint, path):
@@ -128,8 +130,13 @@ def test_validation_writes_the_address_map_and_histograms_to_tensorboard(trained
 
 
 def inspector(*args):
-    """The installed console script."""
+    """The installed console script, as a process."""
     return run([Path(sys.executable).with_name("armin-inspect"), *args])
+
+
+def inspector_in_process(*args):
+    """What that console script calls, in this process."""
+    return in_process(["armin-inspect", *args], command.main)
 
 
 def test_bad_input_is_one_line(trained, ptb_char_slice, tmp_path):
@@ -139,18 +146,22 @@ def test_bad_input_is_one_line(trained, ptb_char_slice, tmp_path):
     out = ["--out", tmp_path / "out"]
     assert_one_line_error(inspector("--path", lstm, "--text", "abc", *out),
                           "holds --arch lstm_lm (model lstm_lm): armin-inspect reads armin_lm and armin checkpoints")
-    assert_one_line_error(inspector("--path", checkpoint, "--text", "  ", *out), "--text is empty")
-    assert_one_line_error(inspector("--path", checkpoint, "--text", "abc", "--layer", 1, *out),
+    assert_one_line_error(inspector_in_process("--path", checkpoint, "--text", "  ", *out), "--text is empty")
+    assert_one_line_error(inspector_in_process("--path", checkpoint, "--text", "abc", "--layer", 1, *out),
                           "--layer 1 is out of range: the model has 1 ARMIN layer(s), 0 to 0")
-    assert_one_line_error(inspector("--path", tmp_path / "none.pt", "--text", "abc", *out), "does not exist")
+    assert_one_line_error(inspector_in_process("--path", tmp_path / "none.pt", "--text", "abc", *out), "does not exist")
 
 
 @pytest.fixture(scope="module")
-def translation_checkpoint(tmp_path_factory):
-    """armin_tiny after 2 updates on a made-up German-English corpus (data-bin with sentencepiece)."""
+def translation_checkpoint(built_once):
+    """armin_tiny after 2 updates on a made-up German-English corpus (data-bin with
+    sentencepiece), built once per run."""
+    return built_once("inspector_translation", translate_and_train) / "checkpoints" / "checkpoint_last.pt"
+
+
+def translate_and_train(folder):
     from armin_plugin.data.parallel import prepare_parallel
 
-    folder = tmp_path_factory.mktemp("translation")
     raw = folder / "raw"
     raw.mkdir()
     nouns = [("haus", "house"), ("baum", "tree"), ("hund", "dog"), ("tisch", "table")]
@@ -161,13 +172,12 @@ def translation_checkpoint(tmp_path_factory):
         (raw / f"{split}.de").write_text("".join(de + "\n" for de, _ in chosen), encoding="utf-8")
         (raw / f"{split}.en").write_text("".join(en + "\n" for _, en in chosen), encoding="utf-8")
     data = prepare_parallel(raw, folder / "bin", "de", "en", 60)
-    result = fairseq(
+    result = fairseq_in_process(
         "train", data, "--user-dir", PLUGIN, "--task", "translation", "--source-lang", "de", "--target-lang", "en",
         "--arch", "armin_tiny", "--optimizer", "adam", "--lr", 0.005, "--max-tokens", 500, "--max-update", 2,
         "--save-dir", folder / "checkpoints", "--no-epoch-checkpoints", "--cpu",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return folder / "checkpoints" / "checkpoint_last.pt"
 
 
 @pytest.mark.parametrize("pair", [["--source", "das haus ist klein .", "--target", "the house is small ."], []])

@@ -5,7 +5,7 @@ import math
 import re
 
 import pytest
-from conftest import python_module
+from helpers import python_module
 
 from armin_plugin.jobs import compare_algorithmic, compare_lm, compare_translation
 from armin_plugin.jobs.paper_cell import block_epoch_updates

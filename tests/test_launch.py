@@ -1,4 +1,6 @@
-"""armin-launch: fairseq-train on CPU ranks through the real CLIs, on a slice of real char PTB."""
+"""armin-launch: fairseq-train on CPU ranks through the real CLIs, on a slice of real char PTB.
+The launcher's and the jobs' checks of their flags run in this process (the launcher's module
+run as ``__main__``); one of them as a real process too."""
 import os
 import re
 import signal
@@ -8,7 +10,7 @@ import time
 
 import pytest
 import torch
-from conftest import PLUGIN, REPO, assert_one_line_error, python_module
+from helpers import PLUGIN, REPO, assert_one_line_error, module_in_process, python_module, update_lines
 
 from armin_plugin.errors import ArminError
 from armin_plugin.launch.launcher import cpu_cores, free_port
@@ -44,15 +46,23 @@ def parameters(checkpoint):
 
 
 @pytest.fixture(scope="module")
-def one_and_two_ranks(ptb_char_slice, tmp_path_factory):
+def one_and_two_ranks(ptb_char_slice, built_once):
     """4 updates on 2 ranks (4 rows each, replicas checked) and on 1 process (4 rows,
-    --update-freq 2): the same 8 rows per update."""
-    two, one = tmp_path_factory.mktemp("two_ranks"), tmp_path_factory.mktemp("one_rank")
-    two_ranks = launch(2, fairseq_train(ptb_char_slice, two, 4, DETERMINISTIC_ARMIN), "--check-replicas")
-    assert two_ranks.returncode == 0, two_ranks.stdout[-3000:] + two_ranks.stderr[-3000:]
-    one_rank = launch(1, fairseq_train(ptb_char_slice, one, 4, DETERMINISTIC_ARMIN, "--update-freq", 2))
-    assert one_rank.returncode == 0, one_rank.stdout[-3000:] + one_rank.stderr[-3000:]
-    return two, two_ranks, one, one_rank
+    --update-freq 2): the same 8 rows per update (run once per run). The two save dirs and
+    the two launchers' results (returncode, stdout, stderr)."""
+    def build(folder):
+        two_ranks = launch(2, fairseq_train(ptb_char_slice, folder / "two", 4, DETERMINISTIC_ARMIN), "--check-replicas")
+        assert two_ranks.returncode == 0, two_ranks.stdout[-3000:] + two_ranks.stderr[-3000:]
+        one_rank = launch(1, fairseq_train(ptb_char_slice, folder / "one", 4, DETERMINISTIC_ARMIN, "--update-freq", 2))
+        assert one_rank.returncode == 0, one_rank.stdout[-3000:] + one_rank.stderr[-3000:]
+        for name, result in (("two", two_ranks), ("one", one_rank)):
+            (folder / f"{name}.stdout").write_text(result.stdout)
+            (folder / f"{name}.stderr").write_text(result.stderr)
+
+    folder = built_once("one_and_two_ranks", build)
+    two_ranks, one_rank = (subprocess.CompletedProcess(name, 0, (folder / f"{name}.stdout").read_text(),
+                                                       (folder / f"{name}.stderr").read_text()) for name in ("two", "one"))
+    return folder / "two", two_ranks, folder / "one", one_rank
 
 
 @pytest.mark.slow
@@ -220,16 +230,6 @@ def _signal_during_training(command, logs, nprocs, signum):
     return launcher.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text()
 
 
-def _without_timings(output):
-    """{update: the train_inner line without its wall-clock figures}."""
-    lines = {}
-    for line in output.splitlines():
-        if "| train_inner |" in line:
-            values = re.sub(r"(wps|ups|train_wall|wall)=[^,]*(, )?", "", line.split("| train_inner |")[1])
-            lines[int(re.search(r"num_updates=(\d+)", values).group(1))] = values.strip()
-    return lines
-
-
 @pytest.mark.slow
 def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_char_slice, tmp_path):
     """SIGTERM to the launcher reaches both ranks; they agree on the update to stop after,
@@ -251,8 +251,8 @@ def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_c
     reference = launch(2, fairseq_train(ptb_char_slice, reference_dir, stop + 2, SAMPLING_ARMIN))
     assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:] + reference.stderr[-3000:]
     assert f"@ {stop} updates)" in resumed.stdout
-    pieces = {**_without_timings(stdout), **_without_timings(resumed.stdout)}
-    assert pieces == _without_timings(reference.stdout) and max(pieces) == stop + 2
+    pieces = {**update_lines(stdout), **update_lines(resumed.stdout)}
+    assert pieces == update_lines(reference.stdout) and max(pieces) == stop + 2
     final, got = parameters(reference_dir / "checkpoint_last.pt"), parameters(save_dir / "checkpoint_last.pt")
     assert final.keys() == got.keys() and all(torch.equal(final[k], got[k]) for k in final)
 
@@ -270,7 +270,6 @@ def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
     assert _updates_in(save_dir / "checkpoint_last.pt") >= 2
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("launcher_args, command, expected", [
     (["--nprocs", "0"], ["fairseq-train", "data"], "--nprocs must be at least 1, got 0"),
     (["--nprocs", "two"], ["fairseq-train", "data"], "argument --nprocs: invalid int value: 'two'"),
@@ -289,10 +288,10 @@ def test_signal_to_a_one_rank_launch_stops_cleanly(ptb_char_slice, tmp_path):
      f"{cpu_cores() + 1} ranks x 1 threads is more than the {cpu_cores()} CPU cores here"),
 ])
 def test_bad_launcher_input_is_one_line(launcher_args, command, expected):
-    assert_one_line_error(python_module("armin_plugin.launch", *launcher_args, "--", *command), expected)
+    assert_one_line_error(module_in_process("armin_plugin.launch", *launcher_args, "--", *command), expected)
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a real armin-launch process: its one-line error
 def test_missing_separator_is_one_line():
     result = python_module("armin_plugin.launch", "--nprocs", 2, "fairseq-train", "data")
     assert_one_line_error(result, "give the command after --")
@@ -327,7 +326,6 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     assert (out / "results.md").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("job, args, expected", [
     ("compare_lm", ["--nprocs", 3, "--batch-size", 8], "--batch-size 8 does not split evenly over --nprocs 3 processes"),
     ("compare_lm", ["--nprocs", 2, "--gpu"], "--nprocs is for CPU processes"),
@@ -338,6 +336,6 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     ("compare_translation", ["--side-by-side", "--gpu"], "--side-by-side trains two CPU processes at once"),
 ])
 def test_job_process_count_errors(tmp_path, job, args, expected):
-    result = python_module(f"armin_plugin.jobs.{job}", "--out", tmp_path / "runs", *args)
+    result = module_in_process(f"armin_plugin.jobs.{job}", "--out", tmp_path / "runs", *args)
     assert_one_line_error(result, expected)
     assert not (tmp_path / "runs").exists()

@@ -1,11 +1,14 @@
 """The package's layering (docs/layout.md): imports only run downward, the pure-PyTorch layer
-imports no fairseq, and no job imports another job."""
+imports no fairseq, and no job imports another job. The tests' own layout: shared code in
+helpers.py and conftest.py, and the ``slow`` marker on every test that starts a process."""
 import ast
+import subprocess
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "armin_plugin"
+TESTS = Path(__file__).resolve().parent
 # Each part of the package and the parts it may import (besides itself and errors.py).
 ALLOWED = {
     "cli": set(),
@@ -25,6 +28,9 @@ ALLOWED = {
     # armin-inspect: loads a fairseq checkpoint (models/, tasks/) and draws with views/; a
     # top like jobs/ and launch/, importing neither
     "inspector": {"cli", "modules", "views", "training", "data", "models", "tasks", "criterions"},
+    # armin-flags: reads fairseq's registries and its training parser after registering the
+    # plugin through fairseq's own import functions; a top importing no other part
+    "flags": {"cli"},
 }
 JOBS = {"compare_lm", "compare_translation", "compare_algorithmic", "compare_pixel_mnist", "study"}  # study/ is a package
 
@@ -77,3 +83,26 @@ def test_the_checker_sees_imports():
     # relative, absolute and "from . import x" forms are all resolved
     found = dict((target, line) for line, target in plugin_imports(PACKAGE / "tasks" / "armin_algorithmic.py"))
     assert "criterions" in found and "data.algorithmic" in found and "errors" in found
+
+
+def test_test_files_share_code_through_helpers_only():
+    """No test file imports another test file or conftest (pytest loads conftest itself)."""
+    local = {path.stem for path in TESTS.glob("*.py")} - {"helpers"}
+    for path in sorted(TESTS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] not in local, (
+                    f"{path.name}:{node.lineno} imports {module}: shared code goes to helpers.py, fixtures to conftest.py")
+
+
+def test_a_test_not_marked_slow_cannot_start_a_process():
+    """conftest.py's check of the marker: a process started here fails the test, naming it."""
+    with pytest.raises(AssertionError, match=r"test_layout\.py::test_a_test_not_marked_slow_cannot_start_a_process "
+                                             r"starts a process \(\['true'\]\): mark it @pytest.mark.slow"):
+        subprocess.run(["true"])

@@ -3,7 +3,7 @@ preparation, run on a local copy laid out like de-en.tgz and filled with real te
 import tarfile
 
 import pytest
-from conftest import LIBREOFFICE_DEBS, assert_one_line_error, python_module
+from helpers import LIBREOFFICE_DEBS, assert_one_line_error, python_module
 
 from armin_plugin.data import iwslt14, libreoffice
 from armin_plugin.data.parallel import check_parallel_data_bin

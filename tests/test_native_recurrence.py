@@ -204,6 +204,7 @@ def test_unsupported_calls_fall_back_to_python_and_the_choice_is_logged_once(mon
     assert any("CPU-only" in line for line in lines)
 
 
+@pytest.mark.slow  # a fresh python process
 def test_importing_the_plugin_neither_compiles_nor_loads_the_library():
     code = ("import sys, armin_plugin.modules as m; "
             "assert not m.native._loaded; assert 'torch.utils.cpp_extension' not in sys.modules")

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
+from helpers import PLUGIN, assert_one_line_error, fairseq, fairseq_in_process, module_in_process, python_module
 
 from armin_plugin.data import mnist
 from armin_plugin.errors import ArminError
@@ -178,12 +178,13 @@ def test_bad_idx_files_are_refused(idx_dir, tmp_path, damage, message):
 def test_builder_cli_bad_input_is_one_line(tmp_path, idx_dir):
     result = python_module("armin_plugin.data.mnist", "--source", tmp_path / "nowhere", "--dest", tmp_path / "b")
     assert_one_line_error(result, f"--source {tmp_path / 'nowhere'} is not a directory")
-    result = python_module("armin_plugin.data.mnist", "--source", idx_dir, "--dest", tmp_path / "b")
+    result = module_in_process("armin_plugin.data.mnist", "--source", idx_dir, "--dest", tmp_path / "b")
     assert_one_line_error(result, "--valid-size 6000: the training file has 30 images")
 
 
 def train(data, save_dir, *extra):
-    return fairseq(
+    """fairseq-train of the pixel task, in this process (fairseq-validate below runs as a process)."""
+    return fairseq_in_process(
         "train", data, "--user-dir", PLUGIN, "--task", "armin_pixel_mnist", "--criterion", "last_step_classification",
         "--optimizer", "adam", "--lr", 0.01, "--batch-size", 4, "--max-update", 3, "--log-format", "simple",
         "--log-interval", 1, "--cpu", "--num-workers", 0, "--seed", 2, "--no-epoch-checkpoints",

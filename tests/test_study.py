@@ -17,7 +17,7 @@ from armin_plugin.jobs.study import command
 from armin_plugin.jobs.study.grid import load_grid, parse_grid
 from armin_plugin.jobs.study.runs import StudyRun, plan
 from armin_plugin.jobs.study.summary import run_numbers, spread
-from conftest import REPO, assert_one_line_error, python_module
+from helpers import REPO, assert_one_line_error, python_module
 
 STUDIES = REPO / "recipes" / "studies"
 TINY = load_grid(STUDIES / "tiny.py")

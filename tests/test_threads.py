@@ -55,6 +55,7 @@ def test_a_run_gets_only_the_cores_other_work_leaves_idle(monkeypatch):
     assert threads.threads_per_process(1) == 2
 
 
+@pytest.mark.slow  # a busy-loop process
 def test_idle_cores_sees_a_busy_process():
     """Measured, not assumed: a busy loop takes at least half a core from the idle count
     (loose: these machines run other work too)."""

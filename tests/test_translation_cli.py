@@ -1,37 +1,42 @@
 """The ``armin`` translation model through fairseq's real CLIs on a slice of the real
 LibreOffice help corpus: train both models, translate with beam search, score; translate
-typed sentences (fairseq-interactive) and through the hub interface."""
+typed sentences (fairseq-interactive) and through the hub interface. The job, fairseq-interactive,
+fairseq-train stopped by a signal and the data preparation's one-line error run as real
+processes; the other runs call the same entry functions in this process."""
 import re
 import signal
 
 import pytest
 import sacrebleu
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
-from conftest import PLUGIN, assert_one_line_error, fairseq, python_module
-
-from test_resume import assert_same_run, stop_with_signal, update_lines
+from helpers import (PLUGIN, assert_one_line_error, assert_same_run, fairseq, fairseq_in_process, module_in_process,
+                     python_module, stop_with_signal, update_lines)
 
 from armin_plugin.cli.threads import cpu_cores
 from armin_plugin.data.parallel import SPM_MODEL
 from armin_plugin.jobs import compare_translation
 
-pytestmark = pytest.mark.slow  # every test here starts fairseq's CLIs
+pytestmark = pytest.mark.slow  # every test here runs fairseq's CLIs
 
 SENTENCE = "Wählen Sie Bearbeiten – Alles auswählen."
 SEARCH = ["--beam", 5, "--max-len-a", 1.2, "--max-len-b", 10]
 
 
 @pytest.fixture(scope="module")
-def compared(libreoffice_slice, tmp_path_factory):
+def compared(libreoffice_slice, built_once):
     """The comparison job (tiny preset, 8 updates per model, the rate decayed along half a
-    cosine over them, both models trained at once) and its output folder."""
-    out = tmp_path_factory.mktemp("compare") / "runs"
-    result = python_module(
-        "armin_plugin.jobs.compare_translation", "--data", libreoffice_slice, "--out", out,
-        "--preset", "tiny", "--max-update", 8, "--lr-schedule", "cosine", "--side-by-side",
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out, result.stdout
+    cosine over them, both models trained at once; a real process, run once per run): its
+    output folder and stdout."""
+    def build(folder):
+        result = python_module(
+            "armin_plugin.jobs.compare_translation", "--data", libreoffice_slice, "--out", folder / "runs",
+            "--preset", "tiny", "--max-update", 8, "--lr-schedule", "cosine", "--side-by-side",
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        (folder / "stdout.txt").write_text(result.stdout)
+
+    folder = built_once("compare_translation", build)
+    return folder / "runs", (folder / "stdout.txt").read_text()
 
 
 def table_rows(output):
@@ -155,15 +160,15 @@ def test_unequal_sides_stop_before_anything_is_built(libreoffice_raw, libreoffic
         ("train.en", "".join(english[:9]) + "\n" + "".join(english[10:]),
          f"line 10 of {raw / 'train.en'} is empty: every pair needs text on both sides"),
     ]
-    for name, text, message in cases:
+    for (name, text, message), runner in zip(cases, (python_module, module_in_process, module_in_process)):
         (raw / name).write_text(text, encoding="utf-8")
-        result = python_module(
+        result = runner(
             "armin_plugin.data.parallel", "--raw", raw, "--dest", dest, "--vocab-size", 600
         )
         assert_one_line_error(result, message)
         assert [p.name for p in dest.iterdir()] == ["dict.de.txt"] and (dest / "dict.de.txt").read_text() == "kept\n"
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-    result = python_module("armin_plugin.jobs.compare_translation", "--data", raw, "--out", tmp_path / "runs")
+    result = module_in_process("armin_plugin.jobs.compare_translation", "--data", raw, "--out", tmp_path / "runs")
     assert_one_line_error(result, f"data directory {raw} lacks dict.de.txt")
     assert not (tmp_path / "runs").exists()
 
@@ -185,15 +190,15 @@ def test_sigterm_saves_a_checkpoint_and_resume_is_exact(libreoffice_slice, tmp_p
     assert stopped.returncode == 0, stopped.stdout[-3000:]
     stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stopped.stdout).group(1))
     assert max(update_lines(stopped.stdout)) == stop
-    resumed = fairseq("train", *translation_train_args(libreoffice_slice, tmp_path / "pieces", stop + 2))
-    reference = fairseq("train", *translation_train_args(libreoffice_slice, tmp_path / "whole", stop + 2))
+    resumed = fairseq_in_process("train", *translation_train_args(libreoffice_slice, tmp_path / "pieces", stop + 2))
+    reference = fairseq_in_process("train", *translation_train_args(libreoffice_slice, tmp_path / "whole", stop + 2))
     assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:]
     assert f"@ {stop} updates" in resumed.stdout
     assert_same_run(reference, [stopped, resumed], tmp_path / "whole", tmp_path / "pieces")
 
 
 def test_missing_restore_file_is_refused(libreoffice_slice, tmp_path):
-    result = fairseq("train", *translation_train_args(
+    result = fairseq_in_process("train", *translation_train_args(
         libreoffice_slice, tmp_path / "ck", 2, "--restore-file", tmp_path / "nope.pt"))
     assert_one_line_error(result, f"--restore-file {tmp_path / 'nope.pt'} does not exist", only_line=False)
     assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())

@@ -4,36 +4,8 @@ import re
 
 import pytest
 import torch
-from fairseq import options
-from fairseq.data import Dictionary
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-from fairseq.tasks.translation import TranslationTask
-
-import armin_plugin.models.armin_translation  # noqa: F401  (registers the archs in process)
 from armin_plugin.errors import ArminError
-
-VOCAB = 40
-
-
-def dictionary(size):
-    vocabulary = Dictionary()
-    for index in range(size - len(vocabulary)):
-        vocabulary.add_symbol(f"w{index}")
-    return vocabulary
-
-
-def build(arch, vocab=VOCAB, *flags):
-    """A model of ``arch`` for a joined dictionary of ``vocab`` symbols, and that dictionary."""
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(
-        parser, ["/dev/null", "--task", "translation", "--source-lang", "de", "--target-lang", "en",
-                 "--arch", arch, *[str(flag) for flag in flags]],
-    )
-    cfg = convert_namespace_to_omegaconf(args)
-    vocabulary = dictionary(vocab)
-    task = TranslationTask(cfg.task, vocabulary, vocabulary)
-    return task.build_model(cfg.model), vocabulary
-
+from helpers import VOCAB, build_translation, translation_dictionary
 
 def parameters(model):
     return sum(p.numel() for p in model.parameters())
@@ -46,8 +18,8 @@ def test_armin_iwslt_de_en_is_sized_like_lstm_wiseman():
     for start in ("encoder-state", "summary"):
         difference = {}
         for vocab in (8, 8000):
-            armin = build("armin_iwslt_de_en", vocab, "--decoder-start", start)[0]
-            lstm = build("lstm_wiseman_iwslt_de_en", vocab)[0]
+            armin = build_translation("armin_iwslt_de_en", vocab, "--decoder-start", start)[0]
+            lstm = build_translation("lstm_wiseman_iwslt_de_en", vocab)[0]
             difference[vocab] = parameters(armin) - parameters(lstm)
             if vocab == 8:
                 assert abs(difference[vocab]) < 0.01 * parameters(lstm)
@@ -111,7 +83,7 @@ ARCH_FLAGS = [
 @pytest.mark.parametrize("flags", ARCH_FLAGS)
 def test_incremental_decoding_equals_full_forward(flags):
     torch.manual_seed(0)
-    model, vocabulary = build("armin_tiny", VOCAB, *flags)
+    model, vocabulary = build_translation("armin_tiny", VOCAB, *flags)
     model.eval()
     source = padded(sentences(vocabulary, [5, 9, 3, 7]), vocabulary.pad(), left=True)
     prev = prev_tokens(vocabulary, 4, 12)  # longer than the 4 slots: slots get overwritten
@@ -128,7 +100,7 @@ def test_incremental_decoding_follows_beam_reordering_with_shrinking_batch(flags
     finish and beams are re-ranked), decode 7 more: the log-probabilities equal a full
     forward of the kept rows' whole prefixes."""
     torch.manual_seed(0)
-    model, vocabulary = build("armin_tiny", VOCAB, *flags)
+    model, vocabulary = build_translation("armin_tiny", VOCAB, *flags)
     model.eval()
     source = padded(sentences(vocabulary, [5, 9, 3, 7]), vocabulary.pad(), left=True)
     prev = prev_tokens(vocabulary, 4, 12)
@@ -157,7 +129,7 @@ def test_encoder_and_model_ignore_padding_side(bidirectional):
     encoder outputs at its real positions, summary, and decoder log-probabilities."""
     torch.manual_seed(0)
     flags = ["--encoder-bidirectional"] if bidirectional else []
-    model, vocabulary = build("armin_tiny", VOCAB, *flags, "--encoder-layers", 2, "--decoder-start", "summary")
+    model, vocabulary = build_translation("armin_tiny", VOCAB, *flags, "--encoder-layers", 2, "--decoder-start", "summary")
     model.eval()
     rows = sentences(vocabulary, [6, 2, 9, 4])
     prev = prev_tokens(vocabulary, 4, 6)
@@ -180,9 +152,9 @@ def test_encoder_and_model_ignore_padding_side(bidirectional):
 
 def test_the_decoder_starts_by_default_from_the_encoders_final_state():
     torch.manual_seed(0)
-    model, vocabulary = build("armin_tiny", VOCAB)
-    summary_model, _ = build("armin_tiny", VOCAB, "--decoder-start", "summary")
-    assert build("armin_iwslt_de_en", 8)[0].decoder.initial_hidden is None  # its own sizes, the same default
+    model, vocabulary = build_translation("armin_tiny", VOCAB)
+    summary_model, _ = build_translation("armin_tiny", VOCAB, "--decoder-start", "summary")
+    assert build_translation("armin_iwslt_de_en", 8)[0].decoder.initial_hidden is None  # its own sizes, the same default
     assert model.decoder.initial_hidden is None
     assert parameters(summary_model) - parameters(model) == parameters(summary_model.decoder.initial_hidden)
     model.eval()
@@ -200,11 +172,11 @@ def test_bidirectional_encoder_reads_both_directions():
     """A token change at the end of a sentence reaches its first output only through the
     backward stack."""
     torch.manual_seed(0)
-    (row,) = sentences(dictionary(VOCAB), [6])
+    (row,) = sentences(translation_dictionary(VOCAB), [6])
     changed = row.clone()
     changed[-2] = row[-2] + 1 if row[-2] + 1 < VOCAB else row[-2] - 1
     for flags, reaches in (([], False), (["--encoder-bidirectional"], True)):
-        model, _ = build("armin_tiny", VOCAB, *flags)
+        model, _ = build_translation("armin_tiny", VOCAB, *flags)
         model.eval()
         with torch.no_grad():
             first, other = (model.encoder(tokens.unsqueeze(0)).outputs[0] for tokens in (row, changed))
@@ -229,19 +201,19 @@ def test_bidirectional_encoder_reads_both_directions():
 )
 def test_impossible_flags_are_refused_by_name(flags, message):
     with pytest.raises(ArminError, match="^" + re.escape(message) + "$"):
-        build("armin_tiny", VOCAB, *flags)
+        build_translation("armin_tiny", VOCAB, *flags)
 
 
 def test_each_dropout_flag_sets_its_own_place_and_defaults_to_dropout():
-    model, _ = build("armin_tiny", VOCAB, "--dropout", 0.3, "--encoder-dropout-out", 0.2, "--decoder-dropout-in", 0)
+    model, _ = build_translation("armin_tiny", VOCAB, "--dropout", 0.3, "--encoder-dropout-out", 0.2, "--decoder-dropout-in", 0)
     assert [model.encoder.dropout_in_module.p, model.encoder.dropout_out_module.p,
             model.decoder.dropout_in_module.p, model.decoder.dropout_out_module.p] == [0.3, 0.2, 0.0, 0.3]
     # every place at 0 trains as --dropout 0 does (same weights, same seed), --dropout 0.5 alone not
     zeros = [flag for name in ("encoder-dropout-in", "encoder-dropout-out", "decoder-dropout-in", "decoder-dropout-out")
              for flag in (f"--{name}", 0)]
-    models = [build("armin_tiny", VOCAB, "--dropout", 0.5, *zeros)[0], build("armin_tiny", VOCAB, "--dropout", 0)[0],
-              build("armin_tiny", VOCAB, "--dropout", 0.5)[0]]
-    _, vocabulary = build("armin_tiny", VOCAB)
+    models = [build_translation("armin_tiny", VOCAB, "--dropout", 0.5, *zeros)[0], build_translation("armin_tiny", VOCAB, "--dropout", 0)[0],
+              build_translation("armin_tiny", VOCAB, "--dropout", 0.5)[0]]
+    _, vocabulary = build_translation("armin_tiny", VOCAB)
     source = padded(sentences(vocabulary, [5, 3]), vocabulary.pad(), left=True)
     prev = prev_tokens(vocabulary, 2, 4)
     outputs = []
@@ -259,8 +231,8 @@ def test_the_parts_around_the_cell_start_as_lstm_wiseman_s_do():
     initialises its own (nn.Linear's default, +-1/sqrt(fan_in), left ARMIN's output layer
     too small: a plateau of ~200 updates at the unigram loss, docs/study.md)."""
     torch.manual_seed(0)
-    armin, _ = build("armin_iwslt_de_en", 2000, "--encoder-bidirectional", "--decoder-start", "summary")
-    lstm, _ = build("lstm_wiseman_iwslt_de_en", 2000)
+    armin, _ = build_translation("armin_iwslt_de_en", 2000, "--encoder-bidirectional", "--decoder-start", "summary")
+    lstm, _ = build_translation("lstm_wiseman_iwslt_de_en", 2000)
     around = {name: p for name, p in armin.named_parameters()
               if "stack" not in name and "armin." not in name and "embed" not in name}
     assert sorted(around) == [
@@ -294,22 +266,22 @@ def logged_memory_use(model, source, prev):
 
 def test_the_decoder_logs_how_it_read_its_memory_over_the_whole_target():
     torch.manual_seed(0)
-    vocabulary = build("armin_tiny", VOCAB)[1]
+    vocabulary = build_translation("armin_tiny", VOCAB)[1]
     source = padded(sentences(vocabulary, [5, 9, 3, 7]), vocabulary.pad(), left=True)
     prev = prev_tokens(vocabulary, 4, 12)
     # one slot: every step reads the state its predecessor wrote (the first, the start memory)
-    one_slot = build("armin_tiny", VOCAB, "--decoder-slots", 1, "--decoder-start", "summary")[0]
+    one_slot = build_translation("armin_tiny", VOCAB, "--decoder-slots", 1, "--decoder-start", "summary")[0]
     logged, _ = logged_memory_use(one_slot, source, prev)
     assert (logged["armin_slots_read"], logged["armin_read_age"], logged["armin_entropy"]) == (1.0, 1.0, 0.0)
     # four slots: the distinct slots read over all 12 steps of a row, not those of one step
-    logged, steps = logged_memory_use(build("armin_tiny", VOCAB)[0], source, prev)
+    logged, steps = logged_memory_use(build_translation("armin_tiny", VOCAB)[0], source, prev)
     assert len(steps) == 12 and all(trace.read.shape == (1, 4) for trace in steps)
     read = torch.cat([trace.read for trace in steps])  # (T, B)
     distinct = sum(len(set(read[:, row].tolist())) for row in range(4)) / 4
     assert logged["armin_slots_read"] == pytest.approx(distinct, abs=1e-3) and distinct > 1
     assert logged["armin_read_age"] >= 1.0
     # without the read the addresses read nothing: no memory diagnostics, the temperature still
-    logged, _ = logged_memory_use(build("armin_tiny", VOCAB, "--armin-no-read")[0], source, prev)
+    logged, _ = logged_memory_use(build_translation("armin_tiny", VOCAB, "--armin-no-read")[0], source, prev)
     assert "armin_tau" in logged and not {"armin_entropy", "armin_slots_read", "armin_read_age"} & set(logged)
 
 
@@ -318,8 +290,8 @@ def test_a_checkpoint_from_before_the_decoder_start_flag_loads_with_its_summary_
     (encoder-state); its weights hold the summary start's W, so the decoder takes that start
     back and translates as the model it was saved from."""
     torch.manual_seed(0)
-    saved, vocabulary = build("armin_tiny", VOCAB, "--decoder-start", "summary")
-    loaded, _ = build("armin_tiny", VOCAB)
+    saved, vocabulary = build_translation("armin_tiny", VOCAB, "--decoder-start", "summary")
+    loaded, _ = build_translation("armin_tiny", VOCAB)
     assert loaded.decoder.continues_encoder
     loaded.load_state_dict(saved.state_dict(), strict=True)
     assert not loaded.decoder.continues_encoder and loaded.cfg.decoder_start == "summary"

@@ -9,10 +9,8 @@ from armin_plugin.errors import ArminError
 from armin_plugin.models.lstm_stream_lm import LSTMStreamLanguageModel, LSTMStreamLanguageModelConfig
 from armin_plugin.modules import ARMIN, CellVariant
 from armin_plugin.modules.addressing import sample_gumbel
-from native_backends import backend  # noqa: F401 (fixture: each recurrence test per backend)
-from test_armin_layer import fresh_state, grads_of_random_projection, make_model, reference_layer
-from test_armin_lm import _Task, _dictionary, assert_reordered_decoding_equals_full_forward, build
-from test_translation_model import build as build_translation
+from helpers import (LMTask, assert_reordered_decoding_equals_full_forward, build_lm, build_translation, fresh_state,
+                     grads_of_random_projection, lm_dictionary, make_model, reference_layer)
 
 DT = torch.float64
 
@@ -24,7 +22,7 @@ def orthonormal(weight):
 
 
 def test_authors_init_makes_every_weight_orthogonal_and_every_bias_zero():
-    model, _ = build(armin_init="authors")
+    model, _ = build_lm(armin_init="authors")
     for cell in model.decoder.armin.layers:
         for linear in (cell.address, cell.gate, cell.transform, cell.write):
             assert orthonormal(linear.weight.detach())
@@ -33,7 +31,7 @@ def test_authors_init_makes_every_weight_orthogonal_and_every_bias_zero():
 
 
 def test_pytorch_init_is_nn_linears_default():
-    model, _ = build()
+    model, _ = build_lm()
     cell = model.decoder.armin.layers[0]
     bound = cell.gate.in_features ** -0.5
     assert cell.gate.bias.detach().any() and cell.gate.weight.detach().abs().max() <= bound
@@ -209,7 +207,7 @@ def test_no_reread_needs_two_slots():
     with pytest.raises(ArminError, match=r"no_reread \(--armin-no-reread\) needs at least 2 slots, got 1"):
         ARMIN(3, 4, 5, 1, variant=CellVariant(no_reread=True))
     with pytest.raises(ArminError, match="needs at least 2 slots"):
-        build(armin_slots=1, armin_no_reread=True)
+        build_lm(armin_slots=1, armin_no_reread=True)
 
 
 @pytest.mark.parametrize("flags", [dict(armin_no_reread=True), dict(armin_content_address=True)],
@@ -218,7 +216,7 @@ def test_history_and_content_variants_decode_incrementally_and_follow_beam_reord
     """armin_lm with the no-reread mask or content addressing (W_q random): one token at a time,
     with rows reordered midway, equals full forwards; the read ages travel in fairseq's
     incremental state."""
-    model, dictionary = build(**flags)
+    model, dictionary = build_lm(**flags)
     with torch.no_grad():
         for cell in model.decoder.armin.layers:
             if cell.query is not None:
@@ -287,7 +285,7 @@ def lstm_stream(forget_bias):
     cfg = LSTMStreamLanguageModelConfig(decoder_embed_dim=6, decoder_hidden_size=5, decoder_layers=2,
                                         max_target_positions=100, lstm_forget_bias=forget_bias)
     torch.manual_seed(0)
-    return LSTMStreamLanguageModel.build_model(cfg, _Task(_dictionary())).decoder.lstm
+    return LSTMStreamLanguageModel.build_model(cfg, LMTask(lm_dictionary())).decoder.lstm
 
 
 def test_lstm_forget_bias_sets_the_forget_rows_only():
@@ -308,7 +306,7 @@ def test_lstm_forget_bias_sets_the_forget_rows_only():
 @pytest.mark.parametrize("slots, expected", [(16, {0: 1.0, 9: 1.0, 10: 0.5, 25: 1 / 3, 149: 1 / 15, 10**6: 1 / 15}),
                                              (2, {0: 1.0, 100: 1.0}), (1, {0: 1.0, 100: 1.0})])
 def test_authors_tau_is_one_over_min_epoch_plus_one_and_n_minus_one(slots, expected):
-    model, _ = build(armin_slots=slots, armin_tau_schedule="authors", armin_tau_epoch_updates=10)
+    model, _ = build_lm(armin_slots=slots, armin_tau_schedule="authors", armin_tau_epoch_updates=10)
     for updates, tau in expected.items():
         model.set_num_updates(updates)
         assert model.decoder.armin.temperature == pytest.approx(tau)
@@ -325,4 +323,4 @@ def test_authors_tau_follows_each_stacks_slots_in_translation():
 
 def test_authors_tau_needs_the_epoch_length():
     with pytest.raises(ArminError, match="--armin-tau-schedule authors needs --armin-tau-epoch-updates"):
-        build(armin_tau_schedule="authors")
+        build_lm(armin_tau_schedule="authors")
