@@ -20,7 +20,7 @@ from typing import Dict, List
 
 import torch
 
-from armin_plugin.modules import recurrence
+from armin_plugin.modules.backend import choose_backend
 from benchmarks.layer_speed import NAIVE, OURS, LayerRow, Shape, measure_group
 from benchmarks.model_speed import ModelPreset, ModelRow, measure_models
 from benchmarks.translation_speed import TranslationRow, measure_translation
@@ -208,7 +208,7 @@ def environment(device: torch.device) -> str:
     probe = torch.zeros(1)
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
-            f"ARMIN recurrence backend: {recurrence.choose_backend([probe])}")
+            f"ARMIN recurrence backend: {choose_backend([probe])}")
 
 
 def main(argv=None):

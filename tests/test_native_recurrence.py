@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from armin_plugin.errors import ArminError
-from armin_plugin.modules import ARMIN, ARMINState, CellVariant, native, recurrence
+from armin_plugin.modules import ARMIN, ARMINState, CellVariant, native
+from armin_plugin.modules import backend as backend_choice
 from armin_plugin.modules.addressing import sample_gumbel
 
 needs_native = pytest.mark.skipif(
@@ -95,7 +96,7 @@ def run(model, backend, monkeypatch, training, steps=11, batch=4, carried=True, 
 def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried, variant):
     model = build(dtype, variant=variant)
     assert model.slot_size > model.hidden_size
-    assert recurrence.choose_backend([torch.zeros(1, dtype=dtype)]) == "native"
+    assert backend_choice.choose_backend([torch.zeros(1, dtype=dtype)]) == "native"
     python = run(model, "python", monkeypatch, training, carried=carried)
     compiled = run(model, "native", monkeypatch, training, carried=carried)
     tol = ROUNDING[dtype]
@@ -146,7 +147,7 @@ def test_one_token_steps_use_the_compiled_loop_and_equal_the_python_loop(monkeyp
     tol = ROUNDING[dtype] if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(results["native"][0], results["python"][0], **tol)
     torch.testing.assert_close(results["native"][1].memory, results["python"][1].memory, **tol)
-    assert recurrence.choose_backend([x]) == "native"
+    assert backend_choice.choose_backend([x]) == "native"
 
 
 @needs_native
@@ -179,26 +180,26 @@ def test_forced_native_without_the_library_is_one_clear_error(monkeypatch):
     for asked in ("native", "cpp"):
         monkeypatch.setenv("ARMIN_BACKEND", asked)
         with pytest.raises(ArminError, match=f"ARMIN_BACKEND={asked}: .*not built"):
-            recurrence.choose_backend([x])
+            backend_choice.choose_backend([x])
     monkeypatch.setenv("ARMIN_BACKEND", "auto")
-    assert recurrence.choose_backend([x]) == "python"
+    assert backend_choice.choose_backend([x]) == "python"
     monkeypatch.setenv("ARMIN_BACKEND", "fortran")
     with pytest.raises(ArminError, match="ARMIN_BACKEND must be one of"):
-        recurrence.choose_backend([x])
+        backend_choice.choose_backend([x])
 
 
 @needs_native
 def test_unsupported_calls_fall_back_to_python_and_the_choice_is_logged_once(monkeypatch, caplog):
-    monkeypatch.setattr(recurrence, "_logged", set())
+    monkeypatch.setattr(backend_choice, "_logged", set())
     monkeypatch.setenv("ARMIN_BACKEND", "native")
     cpu = torch.zeros(2, dtype=torch.float64)
-    with caplog.at_level(logging.INFO, logger=recurrence.__name__):
-        assert recurrence.choose_backend([cpu]) == "native"
-        assert recurrence.choose_backend([cpu]) == "native"
+    with caplog.at_level(logging.INFO, logger=backend_choice.__name__):
+        assert backend_choice.choose_backend([cpu]) == "native"
+        assert backend_choice.choose_backend([cpu]) == "native"
         # a device that is not the CPU (CUDA here when there is one) runs the Python loop
-        assert recurrence.choose_backend([torch.zeros(2, device="meta")]) == "python"
-        assert recurrence.choose_backend([cpu, cpu.float()]) == "python"
-        assert recurrence.choose_backend([cpu.half()]) == "python"
+        assert backend_choice.choose_backend([torch.zeros(2, device="meta")]) == "python"
+        assert backend_choice.choose_backend([cpu, cpu.float()]) == "python"
+        assert backend_choice.choose_backend([cpu.half()]) == "python"
     lines = [r.getMessage() for r in caplog.records]
     assert sum("backend: native" in line for line in lines) == 1
     assert any("CPU-only" in line for line in lines)

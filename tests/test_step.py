@@ -1,12 +1,13 @@
 """Every fast path against the step: the layer's fused loops (the Python one in
-armin_plugin/modules/recurrence.py and the compiled one, csrc/recurrence.cpp) against
+armin_plugin/modules/fused_loop.py and the compiled one, csrc/recurrence.cpp) against
 ``armin_step`` (armin_plugin/modules/step.py) run step by step with autograd, for every
 shipped variant, in float64: outputs, final state, what each step read and wrote, and every
 gradient (inputs, carried state, all parameters)."""
 import pytest
 import torch
 
-from armin_plugin.modules import ARMIN, ARMINState, CellVariant, recurrence
+from armin_plugin.modules import ARMIN, ARMINState, CellVariant
+from armin_plugin.modules.backend import choose_backend
 from armin_plugin.modules.addressing import sample_gumbel
 from armin_plugin.modules.step import armin_step
 
@@ -86,7 +87,7 @@ def fused(model, x, state, pad, noise):
 def test_the_fused_loop_equals_the_step_run_step_by_step(backend, variant, training):
     model = build(variant).train(training)
     x, state, pad, noise, weights = inputs(model)
-    assert recurrence.choose_backend([x]) == backend  # every variant runs compiled
+    assert choose_backend([x]) == backend  # every variant runs compiled
     results = []
     for run in (fused, stepped):
         leaves = [x.clone().requires_grad_(), state.hidden.clone().requires_grad_(),
