@@ -122,6 +122,32 @@ def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried, varia
 
 
 @needs_native
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("variant", [CellVariant(), CellVariant(no_reread=True, content_address=True)],
+                         ids=["paper", "no-reread-content"])
+def test_the_compiled_loop_is_the_same_bit_for_bit_at_one_and_two_threads(monkeypatch, dtype, variant):
+    """Rows run in parallel: 48 rows of a layer whose row work (d_h 64, d_r 64, 12 slots)
+    splits them into chunks (kChunkWork in csrc/recurrence.cpp), so two threads share them."""
+    model = build(dtype, d_h=64, d_r=64, n_slots=12, variant=variant)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            results.append(run(model, "native", monkeypatch, training=True, batch=48, carried=False))
+    finally:
+        torch.set_num_threads(threads)
+    (out, final, traces, grads), (out2, final2, traces2, grads2) = results
+    assert torch.equal(out, out2) and torch.equal(final.hidden, final2.hidden)
+    assert torch.equal(final.memory, final2.memory)
+    for trace, trace2 in zip(traces, traces2):
+        assert torch.equal(trace.logits, trace2.logits) and torch.equal(trace.read, trace2.read)
+    for name, grad in grads.items():
+        assert torch.equal(grad, grads2[name]), name
+    assert grads["layers.0.address.weight"].abs().sum() > 0
+
+
+@needs_native
 @pytest.mark.parametrize("dtype,sizes", [(torch.float64, {}), (torch.float32, PACKED_SIZES)], ids=["float64", "float32-packed"])
 def test_one_token_steps_use_the_compiled_loop_and_equal_the_python_loop(monkeypatch, dtype, sizes):
     """Incremental decoding (T = 1 per call, no autograd, each step overwriting its own

@@ -7,6 +7,7 @@
 // is dispatched per elementwise operation. Registered as torch.ops.armin_native.{forward,
 // backward,packed_products_available}.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
@@ -199,12 +200,22 @@ struct LoopOptions {
   bool no_read;           // the read r_t is zeros (the slot is still chosen and written)
 };
 
-// Runs row(b) for the B rows of a step: row work touches row b only (its hidden, memory,
-// state and buffer rows), so the order of the rows, and the thread count, change nothing.
+// Runs row(b) for the B rows of a step on ATen's threads (those of the products too), in
+// chunks of at least ``grain`` rows. Row work touches row b only (its hidden, memory, state
+// and buffer rows), so the results are the same, bit for bit, at any thread count.
 template <typename F>
-void for_rows(int64_t rows, const F& row) {
-  for (int64_t b = 0; b < rows; ++b) row(b);
+void for_rows(int64_t rows, int64_t grain, const F& row) {
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) row(b);
+  });
 }
+
+// Rows per chunk: about kChunkWork values of row work (a row of a layer with d_h 256, d_r
+// 64 has about 1,700), so a chunk outweighs the cost of waking a thread; small layers and
+// small batches stay on one thread.
+constexpr int64_t kChunkWork = 16384;
+
+int64_t row_grain(int64_t row_work) { return std::max<int64_t>(1, kChunkWork / row_work); }
 
 // The forward loop (fused_loop.forward_steps): per step t the products through ATen and the
 // phases of armin_step as row functions, in the step's order: address (logits with the
@@ -223,6 +234,7 @@ class ForwardLoop {
     const Tensor addr_in = *inputs.get(0), memory = *state.get(1);
     T = addr_in.size(0), B = addr_in.size(1), N = addr_in.size(2);
     H = weights[0].size(1), R = memory.size(2), G = H + R, P = 4 * H + R;
+    grain_ = row_grain(N * R + G + P);
     sampled_ = inputs.get(3).has_value();
     content_ = inputs.get(5).has_value();
     a_in_ = Seq<S>(addr_in);
@@ -251,13 +263,13 @@ class ForwardLoop {
     for (int64_t t = 0; t < T; ++t) {
       Step st = step(t);
       if (content_) at::addmm_out(query_, inputs_.get(5)->select(0, t), hidden_, w_query_);
-      for_rows(B, [&](int64_t b) { read_row(st, b, address_row(st, b)); });
+      for_rows(B, grain_, [&](int64_t b) { read_row(st, b, address_row(st, b)); });
       gate_product_.affine_out(st.gates, inputs_.get(1)->select(0, t), st.hidden_read);
-      for_rows(B, [&](int64_t b) { gates_row(st, b); });
+      for_rows(B, grain_, [&](int64_t b) { gates_row(st, b); });
       trans_product_.affine_out(st.trans, inputs_.get(2)->select(0, t), z_);
-      for_rows(B, [&](int64_t b) { integration_row(st, b); });
+      for_rows(B, grain_, [&](int64_t b) { integration_row(st, b); });
       at::addmm_out(from_h_, from_hidden_bias_, st.new_hidden, w_from_h_);
-      for_rows(B, [&](int64_t b) { write_row(st, b); });
+      for_rows(B, grain_, [&](int64_t b) { write_row(st, b); });
     }
     return hidden_;
   }
@@ -405,7 +417,7 @@ class ForwardLoop {
   const LoopOptions options_;
   const Optionals inputs_, buffers_;  // LoopInputs, StepBuffers
   const Tensor from_hidden_bias_;
-  int64_t T, B, N, H, R, G, P;
+  int64_t T, B, N, H, R, G, P, grain_;
   bool sampled_, content_;
   Seq<S> a_in_, out_, noise_;
   const bool* real_ = nullptr;
@@ -438,6 +450,7 @@ class BackwardLoop {
         grad_trans_in_(*out.get(2)), query_weight_(query.get(1)), grad_query_(out.get(4)) {
     T = grads[0].size(0), B = grads[0].size(1), H = from_hidden_.size(1);
     R = weights[3].size(1) - H, N = from_hidden_.size(0) - R, G = H + R;
+    grain_ = row_grain(N * R + 2 * G + 4 * H + R);
     sampled_ = acts.get(7).has_value();
     content_ = sampled_ && query.get(0).has_value();  // without sampling no gradient reaches it
     trans_back_ = Product::make<S>(weights[3], true, T, B);
@@ -464,18 +477,18 @@ class BackwardLoop {
   // Runs the T steps back; returns the gradients of the initial hidden and memory.
   std::tuple<Tensor, Tensor> run() {
     for (int64_t t = T - 1; t >= 0; --t) {
-      for_rows(B, [&](int64_t b) { write_back_row(t, b); });
+      for_rows(B, grain_, [&](int64_t b) { write_back_row(t, b); });
       // dL/dh_t += [dL/da_{t+1} ; dL/dv_t] from_hidden
       if (sampled_) {
         grad_state_.addmm_(next_value_, from_hidden_);
       } else {
         grad_state_.addmm_(next_value_.narrow(1, N, R), from_hidden_.narrow(0, N, R));
       }
-      for_rows(B, [&](int64_t b) { integration_back_row(t, b); });
+      for_rows(B, grain_, [&](int64_t b) { integration_back_row(t, b); });
       trans_back_.mm_out(grad_z_, grad_trans_in_.select(0, t));
-      for_rows(B, [&](int64_t b) { gates_back_row(t, b); });
+      for_rows(B, grain_, [&](int64_t b) { gates_back_row(t, b); });
       gate_back_.add_to(grad_hr_, grad_gate_in_.select(0, t));
-      for_rows(B, [&](int64_t b) { read_back_row(t, b); });
+      for_rows(B, grain_, [&](int64_t b) { read_back_row(t, b); });
       // dL/dh_{t-1} += dL/dq_t W_q
       if (content_) grad_state_.addmm_(grad_query_->select(0, t), *query_weight_);
     }
@@ -615,7 +628,7 @@ class BackwardLoop {
   const LoopOptions options_;
   const Tensor from_hidden_, grad_gate_in_, grad_trans_in_;
   const std::optional<Tensor> query_weight_, grad_query_;
-  int64_t T, B, N, H, R, G;
+  int64_t T, B, N, H, R, G, grain_;
   bool sampled_, content_;
   Product trans_back_, gate_back_;  // dL/dz = dL/dtrans W_t; dL/d[h ; r] += dL/dgates W_g
   Seq<S> grad_out_, hr_a_, g_a_, tr_a_, nh_a_, ow_a_, p_a_, g_gate_, g_trans_, g_value_, g_addr_;
