@@ -8,6 +8,7 @@
 // backward,packed_products_available}.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
@@ -203,8 +204,10 @@ struct LoopOptions {
 // Runs row(b) for the B rows of a step on ATen's threads (those of the products too), in
 // chunks of at least ``grain`` rows. Row work touches row b only (its hidden, memory, state
 // and buffer rows), so the results are the same, bit for bit, at any thread count.
+// ``phase`` names the work in torch.profiler's tables.
 template <typename F>
-void for_rows(int64_t rows, int64_t grain, const F& row) {
+void for_rows(const char* phase, int64_t rows, int64_t grain, const F& row) {
+  RECORD_FUNCTION(phase, c10::ArrayRef<const c10::IValue>{});
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) row(b);
   });
@@ -263,13 +266,14 @@ class ForwardLoop {
     for (int64_t t = 0; t < T; ++t) {
       Step st = step(t);
       if (content_) at::addmm_out(query_, inputs_.get(5)->select(0, t), hidden_, w_query_);
-      for_rows(B, grain_, [&](int64_t b) { read_row(st, b, address_row(st, b)); });
+      for_rows("rows: address, read", B, grain_,
+               [&](int64_t b) { read_row(st, b, address_row(st, b)); });
       gate_product_.affine_out(st.gates, inputs_.get(1)->select(0, t), st.hidden_read);
-      for_rows(B, grain_, [&](int64_t b) { gates_row(st, b); });
+      for_rows("rows: gates", B, grain_, [&](int64_t b) { gates_row(st, b); });
       trans_product_.affine_out(st.trans, inputs_.get(2)->select(0, t), z_);
-      for_rows(B, grain_, [&](int64_t b) { integration_row(st, b); });
+      for_rows("rows: integration", B, grain_, [&](int64_t b) { integration_row(st, b); });
       at::addmm_out(from_h_, from_hidden_bias_, st.new_hidden, w_from_h_);
-      for_rows(B, grain_, [&](int64_t b) { write_row(st, b); });
+      for_rows("rows: write-back", B, grain_, [&](int64_t b) { write_row(st, b); });
     }
     return hidden_;
   }
@@ -477,18 +481,19 @@ class BackwardLoop {
   // Runs the T steps back; returns the gradients of the initial hidden and memory.
   std::tuple<Tensor, Tensor> run() {
     for (int64_t t = T - 1; t >= 0; --t) {
-      for_rows(B, grain_, [&](int64_t b) { write_back_row(t, b); });
+      for_rows("rows: write-back backward", B, grain_, [&](int64_t b) { write_back_row(t, b); });
       // dL/dh_t += [dL/da_{t+1} ; dL/dv_t] from_hidden
       if (sampled_) {
         grad_state_.addmm_(next_value_, from_hidden_);
       } else {
         grad_state_.addmm_(next_value_.narrow(1, N, R), from_hidden_.narrow(0, N, R));
       }
-      for_rows(B, grain_, [&](int64_t b) { integration_back_row(t, b); });
+      for_rows("rows: integration backward", B, grain_,
+               [&](int64_t b) { integration_back_row(t, b); });
       trans_back_.mm_out(grad_z_, grad_trans_in_.select(0, t));
-      for_rows(B, grain_, [&](int64_t b) { gates_back_row(t, b); });
+      for_rows("rows: gates backward", B, grain_, [&](int64_t b) { gates_back_row(t, b); });
       gate_back_.add_to(grad_hr_, grad_gate_in_.select(0, t));
-      for_rows(B, grain_, [&](int64_t b) { read_back_row(t, b); });
+      for_rows("rows: read, address backward", B, grain_, [&](int64_t b) { read_back_row(t, b); });
       // dL/dh_{t-1} += dL/dq_t W_q
       if (content_) grad_state_.addmm_(grad_query_->select(0, t), *query_weight_);
     }
