@@ -85,3 +85,14 @@ def test_translation_benchmark_runs_both_translation_models_through_fairseq(libr
     found = {item["target"]: item for item in targets([], [], rows)}
     ratio = found["armin_iwslt_de_en training step vs lstm_wiseman_iwslt_de_en"]["measured"]["armin_iwslt_de_en"]
     assert ratio == pytest.approx(rows[0].train_tokens_per_s / rows[1].train_tokens_per_s)
+
+
+def test_layer_profile_names_the_compiled_phases_and_a_total(monkeypatch, capsys):
+    from armin_plugin.modules import native
+    from benchmarks import profile_layer
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda threads: None)  # leave pytest's alone
+    profile_layer.main(["--shape", "8x4x2x5x2", "--reps", "1", "--threads", "1", "--top", "500"])
+    table = capsys.readouterr().out
+    assert "| op | 1 thread(s) |" in table and "| total |" in table
+    assert ("| rows: integration |" in table) == (native.library() is not None)
