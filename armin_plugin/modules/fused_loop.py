@@ -14,9 +14,8 @@ from .variants import REREAD_PENALTY, CellVariant
 
 
 def key_scale(memory: Tensor, dim: int = -1) -> Tensor:
-    """1 / sqrt(|M_k|^2 + 1) per slot, the norm taken over ``dim`` (kept, size 1): the keys of
-    ``content_address`` are ``memory * key_scale(memory)``, of norm below 1, near M_k where
-    it is small (the initial memory p_M starts at zero)."""
+    """1 / sqrt(|M_k|^2 + 1) per slot over ``dim`` (kept): the keys of ``content_address`` are
+    ``memory * key_scale(memory)``, of norm below 1, near M_k where it is small."""
     return (memory * memory).sum(dim, keepdim=True).add(1.0).rsqrt()
 
 
@@ -38,8 +37,7 @@ class LoopOptions(NamedTuple):
     temperature: float
     variant: CellVariant
 
-    def native(self):
-        """(temperature, reread_penalty, no_read): the C++ loop's LoopOptions."""
+    def native(self):  # the C++ loop's LoopOptions
         return self.temperature, REREAD_PENALTY if self.variant.no_reread else 0.0, self.variant.no_read
 
 
@@ -60,13 +58,12 @@ class LoopInputs(NamedTuple):
 
 
 class Activations(NamedTuple):
-    """What backward needs of every step, each (T, B, ...) (without autograd (1, B, ...)):
+    """What backward needs of every step, each (T, B, ...) ((1, B, ...) without autograd):
     hidden_read: [h_{t-1} ; r_t] (G); gates: sigmoid gates (G); transform:
     [sigmoid(i) ; tanh(j) ; sigmoid(f + forget_bias) ; sigmoid(o) ; sigmoid(o_m)] (P);
     new_hidden: tanh(c_t) (d_h), before the pad mask; slots: the read slot k (long);
     targets: the written slot (long); overwritten: the slot's value before the write (d_r);
-    probs: the Gumbel-softmax probabilities (N), or None without sampling.
-    """
+    probs: the Gumbel-softmax probabilities (N), or None without sampling."""
 
     hidden_read: Tensor
     gates: Tensor
@@ -102,16 +99,11 @@ class GradientBuffers(NamedTuple):
 
 
 def forward_steps(inputs: LoopInputs, state, weights, buffers: StepBuffers, options: LoopOptions):
-    """The step's phases for t = 0 .. T - 1: address (with the variants' terms), slot, read,
-    gates, transform, h_t, out_t, write value, slot written, write, pad mask. ``state``:
-    hidden (B, d_h), memory (B, N, d_r) (written in place), steps (B,) and read_age (B, N)
-    or None; ``weights``: the :class:`.recurrence.RecurrentWeights`. Fills ``buffers`` (the
-    activations at step t, or at 0 when they hold one step); returns the final hidden, steps
-    and read_age. ``no_read``: the read is zeros (the slot is still chosen, and written
-    back); ``no_reread``: the slot read at the previous real step loses REREAD_PENALTY;
-    ``content_address``: the logits get <key_k, q_t> (:func:`key_scale`). The recorded
-    logits are the noise-free ones after both.
-    """
+    """The step's phases for t = 0 .. T - 1: address (+ <key_k, q_t> with content_address,
+    - REREAD_PENALTY at the slot read last with no_reread; recorded after both, before the
+    noise), slot, read (zeros with no_read), gates, transform, h_t, out_t, write value, slot
+    written, write, pad mask. ``state``: hidden (B, d_h), memory (B, N, d_r) (written in
+    place), steps (B,), read_age (B, N) or None. Returns the final hidden, steps, read_age."""
     addr_in, gate_in, trans_in, noise, real, query = inputs
     hidden, memory, steps, read_age = state
     acts, outputs, recorded, variant = buffers.acts, buffers.outputs, buffers.recorded, options.variant
@@ -180,13 +172,11 @@ def forward_steps(inputs: LoopInputs, state, weights, buffers: StepBuffers, opti
 
 def backward_steps(grads, memory, weights, acts: Activations, real, query, out: GradientBuffers,
                    options: LoopOptions):
-    """The gradient of the step's phases from the last step to the first (write, h_t's
-    products, out_t, h_t, transform, gates, read, straight-through softmax, content address),
-    each step undoing the write to get M_{t-1} back. ``grads``: dL/d(outputs (T, B, G),
-    final hidden (B, d_h), final memory (B, N, d_r)); ``memory``: the final memory; ``real``
-    as in :class:`LoopInputs`; ``query``: (q_t of every step (T, B, d_r), W_q's h part (d_r,
-    d_h)) or None. Fills ``out``; returns the gradients of the initial hidden and memory.
-    """
+    """The gradient of the step's phases, last step first (write, h_t's products, out_t, h_t,
+    transform, gates, read, straight-through softmax, content address), each step undoing
+    the write to get M_{t-1} back from the final ``memory``. ``grads``: dL/d(outputs, final
+    hidden, final memory); ``query``: (q_t of every step (T, B, d_r), W_q's h part) or None.
+    Fills ``out``; returns the gradients of the initial hidden and memory."""
     grad_out, grad_hidden, grad_memory = grads
     grad_addr, grad_gate_in, grad_trans_in, grad_value, grad_query_in = out
     steps_total, batch, _ = grad_out.shape

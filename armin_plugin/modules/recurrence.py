@@ -1,7 +1,6 @@
-"""One layer's recurrence over a whole sequence as one autograd node: the buffers, the
-choice of loop (:mod:`.backend`), the loop itself (:mod:`.fused_loop` in PyTorch or its C++
-twin csrc/recurrence.cpp, both :func:`.step.armin_step` fused over T steps; tests/test_step.py
-checks both against the step in outputs, state and every gradient), and the weight gradients.
+"""One layer's recurrence over a sequence as one autograd node: the buffers, the loop
+(:mod:`.fused_loop` or its C++ twin csrc/recurrence.cpp, as :mod:`.backend` chooses, both
+:func:`.step.armin_step` fused over T steps: tests/test_step.py) and the weight gradients.
 
 Forward runs without autograd. When gradients are needed it keeps per-step activations of
 size O(d_h + d_r + N) per row, never the memory itself: backward starts from the final
@@ -100,15 +99,12 @@ def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
 
 def _run_forward(inputs: LoopInputs, state, weights: RecurrentWeights, options: LoopOptions,
                  backend: str, keep: bool, record=None, overwrite_memory=False):
-    """The forward loop of ``backend`` ("python" or "native") on ``state`` (hidden (B, d_h),
-    memory (B, N, d_r), steps (B,), read_age (B, N) long or None).
-
-    Returns outputs (T, B, G), hidden, memory, steps, with ``keep`` the :class:`Activations`
-    of all steps (otherwise one step's scratch space), and the final read_age. With a list
-    ``record``, appends to it the noise-free address logits (T, B, N), the slots read (T, B)
-    and the slots written (T, B). ``overwrite_memory``: write into the memory itself, when
-    it is contiguous, instead of into a copy.
-    """
+    """The forward loop of ``backend`` ("python" or "native") on ``state`` (hidden, memory,
+    steps, read_age or None). Returns outputs (T, B, G), hidden, memory, steps, the
+    :class:`Activations` (of all steps with ``keep``, else one step's scratch space) and
+    read_age. With a list ``record``, appends the noise-free address logits (T, B, N), slots
+    read (T, B) and slots written (T, B). ``overwrite_memory``: write into the memory itself,
+    when it is contiguous, instead of into a copy."""
     hidden, memory, steps, read_age = state
     steps_total, batch, n_slots = inputs.addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
