@@ -2,6 +2,7 @@
 
     python -m benchmarks.run                 # full run: all layer shapes and the models
     python -m benchmarks.run --quick         # a few shapes, fewer repetitions
+    python -m benchmarks.run --threads 2     # one thread count (default: 1 and 2)
     python -m benchmarks.run --shapes 256x128x16x150x32,512x128x64x150x128 --no-models
 
 Shapes are d_h x d_r x N x T x B; every layer reads d_x = 128 inputs. All ratios are taken
@@ -20,7 +21,7 @@ from typing import Dict, List
 
 import torch
 
-from armin_plugin.modules import recurrence
+from armin_plugin.modules.backend import choose_backend
 from benchmarks.layer_speed import NAIVE, OURS, LayerRow, Shape, measure_group
 from benchmarks.model_speed import ModelPreset, ModelRow, measure_models
 from benchmarks.translation_speed import TranslationRow, measure_translation
@@ -49,8 +50,9 @@ def parse_args(argv=None):
     parser.add_argument("--shapes", type=lambda s: [parse_shape(p) for p in s.split(",")],
                         help="comma-separated d_hxd_rxNxTxB layer shapes (default: full set)")
     parser.add_argument("--reps", type=int, help="timed repetitions (median); default 5, quick 3")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads (default 1: the machine is shared)")
+    parser.add_argument("--threads", type=lambda s: [int(p) for p in s.split(",")], default=[1, 2],
+                        help="comma-separated torch CPU thread counts; every CPU table is measured "
+                             "at each (default 1,2)")
     parser.add_argument("--naive-limit-mb", type=float, default=4000,
                         help="skip the naive reference where its memory would pass this")
     parser.add_argument("--no-models", action="store_true", help="only the layer benchmarks")
@@ -164,9 +166,27 @@ def targets(layer_rows: List[LayerRow], model_rows: List[ModelRow],
 def targets_table(found: List[dict]) -> str:
     lines = ["| target | goal | measured (worst .. best) | met |", "|---|---|---|---|"]
     for item in found:
-        values = sorted(item["measured"].values())
-        span = f"{values[0]:.2f}x" if len(values) == 1 else f"{values[0]:.2f}x .. {values[-1]:.2f}x"
-        lines.append(f"| {item['target']} | {item['goal']} | {span} | {'yes' if item['met'] else 'no'} |")
+        met = "yes" if item["met"] else "no"
+        lines.append(f"| {item['target']} | {item['goal']} | {span(item['measured'].values())} | {met} |")
+    return "\n".join(lines)
+
+
+def span(values) -> str:
+    values = sorted(values)
+    return f"{values[0]:.2f}x" if len(values) == 1 else f"{values[0]:.2f}x .. {values[-1]:.2f}x"
+
+
+def threads_table(results: List[dict]) -> str:
+    """Every target's ratios (worst .. best) side by side, one column per CPU thread count."""
+    cpu = [r for r in results if r["device"] == "cpu"]
+    names = list(dict.fromkeys(t["target"] for r in cpu for t in r["targets"]))
+    lines = ["| target | goal | " + " | ".join(f"{r['threads']} thread(s)" for r in cpu) + " |",
+             "|---|---|" + "---|" * len(cpu)]
+    for name in names:
+        found = [next((t for t in r["targets"] if t["target"] == name), None) for r in cpu]
+        goal = next(t["goal"] for t in found if t)
+        cells = [span(t["measured"].values()) + (" (met)" if t["met"] else "") if t else "" for t in found]
+        lines.append(f"| {name} | {goal} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -189,13 +209,14 @@ def run_on(device: torch.device, args) -> dict:
             print(f"translation models skipped: no {args.translation_data} "
                   "(bash recipes/libreoffice_de_en.sh builds it)", flush=True)
     found = targets(layer_rows, model_rows, translation_rows)
-    text = [f"## {device.type.upper()}: {environment(device)}", "", layer_table(layer_rows)]
+    threads = torch.get_num_threads()
+    text = [f"## {device.type.upper()}, {threads} thread(s): {environment(device)}", "", layer_table(layer_rows)]
     if model_rows:
         text += ["", model_table(model_rows)]
     if translation_rows:
         text += ["", translation_table(translation_rows)]
     text += ["", targets_table(found)]
-    return dict(device=device.type, environment=environment(device), markdown="\n".join(text),
+    return dict(device=device.type, threads=threads, environment=environment(device), markdown="\n".join(text),
                 layers=[dict(asdict(r), shape=asdict(r.shape)) for r in layer_rows],
                 models=[dict(asdict(r), preset=asdict(r.preset)) for r in model_rows],
                 translation=[asdict(r) for r in translation_rows],
@@ -208,18 +229,20 @@ def environment(device: torch.device) -> str:
     probe = torch.zeros(1)
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
-            f"ARMIN recurrence backend: {recurrence.choose_backend([probe])}")
+            f"ARMIN recurrence backend: {choose_backend([probe])}")
 
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    runs = [(torch.device("cpu"), threads) for threads in args.threads]
+    runs += [(torch.device("cuda"), max(args.threads))] if torch.cuda.is_available() else []
     results = []
-    for device in devices:
+    for device, threads in runs:
+        torch.set_num_threads(threads)
         result = run_on(device, args)
         print("\n" + result["markdown"] + "\n", flush=True)
         results.append(result)
+    print("## Ratios by thread count\n\n" + threads_table(results) + "\n", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python -m benchmarks.run"] + list(sys.argv[1:] if argv is None else argv))
     args.json.write_text(json.dumps(dict(command=command, results=results), indent=1))

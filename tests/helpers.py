@@ -16,10 +16,10 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from armin_plugin.cli.process import fairseq_command
 from armin_plugin.modules import ARMIN
+from armin_plugin.modules.step import armin_step
 
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = str(REPO / "armin_plugin")
@@ -244,67 +244,23 @@ def snapshot(directory):
 DT = torch.float64
 
 
-def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None, read_age=None,
-                    soft=None):
-    """One ARMIN layer over xs (T, B, d_x), straight from the spec, step by step.
+def reference_layer(cell, xs, hidden, memory, steps, tau=1.0, noise=None, real=None, read_age=None):
+    """One ARMIN layer over xs (T, B, d_x): the spec's step (``armin_step``) run step by step.
 
     noise (T, B, N) or None (argmax); real (T, B) bool, True at real steps, or None;
     read_age (B, N) long: the read ages of a cell whose variant reads the history
-    (docs/the-cell.md: --armin-usage-input, --armin-no-reread), or None; soft (B,) bool: rows
-    that read the mixture sum_k y_k M_k (--armin-soft-to-hard), or None. A cell with
-    ``variant.content_address`` adds the content logits (--armin-content-address).
+    (docs/the-cell.md: --armin-no-reread), or None.
     Returns outputs (T, B, d_h + d_r), final (hidden, memory, steps[, read_age]), chosen
     slots (T, B).
     """
-    d_h, d_r, n_slots = cell.hidden_size, cell.slot_size, cell.num_slots
+    state = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
     outputs, chosen = [], []
     for t in range(xs.size(0)):
-        x = xs[t]
-        a = cell.address(torch.cat([x, hidden], -1))  # 1.
-        if cell.variant.content_address:  # <key_k, q_t>, key_k = M_k / sqrt(|M_k|^2 + 1)
-            keys = memory / torch.sqrt((memory ** 2).sum(-1, keepdim=True) + 1)
-            a = a + (keys * cell.query(torch.cat([x, hidden], -1)).unsqueeze(1)).sum(-1)
-        if read_age is not None:
-            if cell.variant.usage_input:  # u_k = 0.95 ** (age_k - 1), 0 for unread slots
-                u = torch.where(read_age > 0, 0.95 ** (read_age - 1).clamp(min=0).to(a.dtype), 0.0)
-                a = a + cell.usage(u)
-            if cell.variant.no_reread:
-                a = a - 1e4 * (read_age == 1).to(a.dtype)
-        if noise is None:  # 2. (evaluation)
-            k = a.argmax(-1)
-            w = F.one_hot(k, n_slots).to(a.dtype)
-        else:
-            y = torch.softmax((a + noise[t]) / tau, -1)
-            k = y.argmax(-1)
-            w = F.one_hot(k, n_slots).to(y.dtype) - y.detach() + y
-        r = (w.unsqueeze(-1) * memory).sum(1)  # 3.
-        if soft is not None:
-            r = torch.where(soft[:, None], (y.unsqueeze(-1) * memory).sum(1), r)
-        g = torch.sigmoid(cell.gate(torch.cat([x, hidden, r], -1)))  # 4.
-        g_h, g_r = g[:, :d_h], g[:, d_h:]
-        z = torch.cat([x, g_h * hidden, g_r * r], -1)
-        pre = cell.transform(z)  # 5.
-        i, j, f, o = (pre[:, n * d_h:(n + 1) * d_h] for n in range(4))
-        o_m = pre[:, 4 * d_h:]
-        assert o_m.size(-1) == d_r
-        h_new = torch.tanh(  # 6.
-            torch.sigmoid(f + cell.forget_bias) * hidden + torch.sigmoid(i) * torch.tanh(j)
-        )
-        outputs.append(torch.cat([torch.sigmoid(o) * h_new, torch.sigmoid(o_m) * r], -1))  # 7.
-        v = cell.write(h_new)  # 8.
-        target = torch.where(steps < n_slots, steps, k)
-        e = F.one_hot(target, n_slots).to(memory.dtype).unsqueeze(-1)
-        m_new = memory * (1 - e) + e * v.unsqueeze(1)
-        keep = torch.ones_like(steps, dtype=torch.bool) if real is None else real[t]
-        hidden = torch.where(keep[:, None], h_new, hidden)
-        memory = torch.where(keep[:, None, None], m_new, memory)
-        steps = steps + keep.long()
-        if read_age is not None:
-            aged = torch.where(F.one_hot(k, n_slots).bool(), 1, torch.where(read_age > 0, read_age + 1, 0))
-            read_age = torch.where(keep[:, None], aged, read_age)
-        chosen.append(k)
-    final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
-    return torch.stack(outputs), final, torch.stack(chosen)
+        out, state, trace = armin_step(cell, xs[t], state, tau, None if noise is None else noise[t],
+                                       None if real is None else real[t])
+        outputs.append(out)
+        chosen.append(trace.read)
+    return torch.stack(outputs), state, torch.stack(chosen)
 
 
 def fresh_state(cell, batch):

@@ -1,8 +1,8 @@
 """The ARMIN layer checked against its specification, docs/the-cell.md.
 
-Expected values come from hand computations or from ``reference_layer`` below: a plain
-per-step loop written from the spec's dense formulation (w = onehot - y.detach() + y,
-r = sum_k w_k M_k, blend write), sharing only the layer's parameter tensors. Every test that
+Expected values come from hand computations or from ``reference_layer`` (tests/helpers.py): the spec's
+step (armin_plugin/modules/step.py, dense: w = onehot - y.detach() + y, r = sum_k w_k M_k)
+run step by step with autograd, on the layer's own parameters. Every test that
 runs the recurrence runs once per backend (the Python loop and the compiled one).
 """
 import math

@@ -9,8 +9,7 @@ from helpers import assert_reordered_decoding_equals_full_forward, build_lm, inc
 @pytest.mark.parametrize(
     "options",
     [{}, {"share_decoder_input_output_embed": True}, {"armin_layers": 1, "armin_slots": 1},
-     {"armin_init": "authors"}, {"armin_no_read": True},
-     {"armin_entropy_bonus": 0.1, "armin_load_balance": 0.01}],
+     {"armin_init": "authors"}, {"armin_no_read": True}],
 )
 def test_incremental_decoding_equals_full_forward(options):
     model, dictionary = build_lm(**options)
@@ -107,8 +106,6 @@ def test_training_samples_addresses_and_trains():
         ({"armin_hidden_size": 0}, "--armin-hidden-size must be a positive integer, got 0"),
         ({"armin_tau_end": 0.0}, "--armin-tau-end must be positive, got 0.0"),
         ({"armin_tau_start": 0.5, "armin_tau_end": 0.9}, "--armin-tau-end 0.9 is above --armin-tau-start 0.5"),
-        ({"armin_entropy_bonus": -1e-5}, "--armin-entropy-bonus must be non-negative, got -1e-05"),
-        ({"armin_load_balance": -0.01}, "--armin-load-balance must be non-negative, got -0.01"),
     ],
 )
 def test_impossible_sizes_name_the_flag(overrides, message):

@@ -10,7 +10,10 @@ from benchmarks.model_speed import ModelPreset, measure_models
 
 
 def test_layer_benchmark_writes_rows_ratios_and_targets(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch, "set_num_threads", lambda threads: None)  # leave pytest's alone
+    asked = [torch.get_num_threads()]  # pytest's threads are left alone; the run sees what it set
+    monkeypatch.setattr(torch, "set_num_threads", asked.append)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: asked[-1])
+    monkeypatch.setattr(run.platform, "processor", lambda: "")  # its first call runs uname -p
     out = tmp_path / "bench.json"
     run.main(["--shapes", "8x4x2x5x2,8x4x256x5x2", "--reps", "1", "--no-models",
               "--naive-limit-mb", "0.01", "--json", str(out)])
@@ -26,7 +29,10 @@ def test_layer_benchmark_writes_rows_ratios_and_targets(tmp_path, monkeypatch):
     targets = {t["target"] for t in cpu["targets"]}
     assert "N 16 -> 256: training time" not in targets  # needs an N 16 shape
     assert "layer training speed vs nn.LSTM at equal params" in targets
-    assert "| shape | layer |" in cpu["markdown"]
+    assert "| shape | layer |" in cpu["markdown"] and "CPU, " in cpu["markdown"]
+    assert [(r["device"], r["threads"]) for r in result["results"]][:2] == [("cpu", 1), ("cpu", 2)]
+    table = run.threads_table(result["results"])
+    assert "| 1 thread(s) | 2 thread(s) |" in table and "vs nn.LSTM at equal params" in table
 
 
 @pytest.mark.slow
@@ -79,3 +85,14 @@ def test_translation_benchmark_runs_both_translation_models_through_fairseq(libr
     found = {item["target"]: item for item in targets([], [], rows)}
     ratio = found["armin_iwslt_de_en training step vs lstm_wiseman_iwslt_de_en"]["measured"]["armin_iwslt_de_en"]
     assert ratio == pytest.approx(rows[0].train_tokens_per_s / rows[1].train_tokens_per_s)
+
+
+def test_layer_profile_names_the_compiled_phases_and_a_total(monkeypatch, capsys):
+    from armin_plugin.modules import native
+    from benchmarks import profile_layer
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda threads: None)  # leave pytest's alone
+    profile_layer.main(["--shape", "8x4x2x5x2", "--reps", "1", "--threads", "1", "--top", "500"])
+    table = capsys.readouterr().out
+    assert "| op | 1 thread(s) |" in table and "| total |" in table
+    assert ("| rows: integration |" in table) == (native.library() is not None)

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from armin_plugin.errors import ArminError
-from armin_plugin.modules import ARMIN, ARMINState, CellVariant, native, recurrence
+from armin_plugin.modules import ARMIN, ARMINState, CellVariant, native
+from armin_plugin.modules import backend as backend_choice
 from armin_plugin.modules.addressing import sample_gumbel
 
 needs_native = pytest.mark.skipif(
@@ -90,12 +91,12 @@ def run(model, backend, monkeypatch, training, steps=11, batch=4, carried=True, 
 @pytest.mark.parametrize("training", [True, False], ids=["gumbel", "argmax"])
 @pytest.mark.parametrize("carried", [True, False], ids=["carried", "fresh"])
 @pytest.mark.parametrize("variant", [CellVariant(), CellVariant(no_reread=True),
-                                     CellVariant(no_reread=True, content_address=True)],
-                         ids=["paper", "no-reread", "no-reread-content"])
+                                     CellVariant(no_reread=True, content_address=True), CellVariant(no_read=True)],
+                         ids=["paper", "no-reread", "no-reread-content", "no-read"])
 def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried, variant):
     model = build(dtype, variant=variant)
     assert model.slot_size > model.hidden_size
-    assert recurrence.choose_backend([torch.zeros(1, dtype=dtype)], variant) == "native"
+    assert backend_choice.choose_backend([torch.zeros(1, dtype=dtype)]) == "native"
     python = run(model, "python", monkeypatch, training, carried=carried)
     compiled = run(model, "native", monkeypatch, training, carried=carried)
     tol = ROUNDING[dtype]
@@ -114,10 +115,36 @@ def test_backends_agree_to_rounding(monkeypatch, dtype, training, carried, varia
     assert grads.keys() == ref_grads.keys()
     for name, grad in grads.items():
         torch.testing.assert_close(grad, ref_grads[name], **tol, msg=lambda m: f"{name}: {m}")
-    if training:  # the straight-through path is exercised
+    if training and not variant.no_read:  # the straight-through path is exercised
         assert grads["layers.0.address.weight"].abs().sum() > 0
         if variant.content_address:
             assert grads["layers.0.query.weight"].abs().sum() > 0
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("variant", [CellVariant(), CellVariant(no_reread=True, content_address=True)],
+                         ids=["paper", "no-reread-content"])
+def test_the_compiled_loop_is_the_same_bit_for_bit_at_one_and_two_threads(monkeypatch, dtype, variant):
+    """Rows run in parallel: 48 rows of a layer whose row work (d_h 64, d_r 64, 12 slots)
+    splits them into chunks (kChunkWork in csrc/recurrence.cpp), so two threads share them."""
+    model = build(dtype, d_h=64, d_r=64, n_slots=12, variant=variant)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            results.append(run(model, "native", monkeypatch, training=True, batch=48, carried=False))
+    finally:
+        torch.set_num_threads(threads)
+    (out, final, traces, grads), (out2, final2, traces2, grads2) = results
+    assert torch.equal(out, out2) and torch.equal(final.hidden, final2.hidden)
+    assert torch.equal(final.memory, final2.memory)
+    for trace, trace2 in zip(traces, traces2):
+        assert torch.equal(trace.logits, trace2.logits) and torch.equal(trace.read, trace2.read)
+    for name, grad in grads.items():
+        assert torch.equal(grad, grads2[name]), name
+    assert grads["layers.0.address.weight"].abs().sum() > 0
 
 
 @needs_native
@@ -146,7 +173,7 @@ def test_one_token_steps_use_the_compiled_loop_and_equal_the_python_loop(monkeyp
     tol = ROUNDING[dtype] if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(results["native"][0], results["python"][0], **tol)
     torch.testing.assert_close(results["native"][1].memory, results["python"][1].memory, **tol)
-    assert recurrence.choose_backend([x]) == "native"
+    assert backend_choice.choose_backend([x]) == "native"
 
 
 @needs_native
@@ -179,26 +206,26 @@ def test_forced_native_without_the_library_is_one_clear_error(monkeypatch):
     for asked in ("native", "cpp"):
         monkeypatch.setenv("ARMIN_BACKEND", asked)
         with pytest.raises(ArminError, match=f"ARMIN_BACKEND={asked}: .*not built"):
-            recurrence.choose_backend([x])
+            backend_choice.choose_backend([x])
     monkeypatch.setenv("ARMIN_BACKEND", "auto")
-    assert recurrence.choose_backend([x]) == "python"
+    assert backend_choice.choose_backend([x]) == "python"
     monkeypatch.setenv("ARMIN_BACKEND", "fortran")
     with pytest.raises(ArminError, match="ARMIN_BACKEND must be one of"):
-        recurrence.choose_backend([x])
+        backend_choice.choose_backend([x])
 
 
 @needs_native
 def test_unsupported_calls_fall_back_to_python_and_the_choice_is_logged_once(monkeypatch, caplog):
-    monkeypatch.setattr(recurrence, "_logged", set())
+    monkeypatch.setattr(backend_choice, "_logged", set())
     monkeypatch.setenv("ARMIN_BACKEND", "native")
     cpu = torch.zeros(2, dtype=torch.float64)
-    with caplog.at_level(logging.INFO, logger=recurrence.__name__):
-        assert recurrence.choose_backend([cpu]) == "native"
-        assert recurrence.choose_backend([cpu]) == "native"
+    with caplog.at_level(logging.INFO, logger=backend_choice.__name__):
+        assert backend_choice.choose_backend([cpu]) == "native"
+        assert backend_choice.choose_backend([cpu]) == "native"
         # a device that is not the CPU (CUDA here when there is one) runs the Python loop
-        assert recurrence.choose_backend([torch.zeros(2, device="meta")]) == "python"
-        assert recurrence.choose_backend([cpu, cpu.float()]) == "python"
-        assert recurrence.choose_backend([cpu.half()]) == "python"
+        assert backend_choice.choose_backend([torch.zeros(2, device="meta")]) == "python"
+        assert backend_choice.choose_backend([cpu, cpu.float()]) == "python"
+        assert backend_choice.choose_backend([cpu.half()]) == "python"
     lines = [r.getMessage() for r in caplog.records]
     assert sum("backend: native" in line for line in lines) == 1
     assert any("CPU-only" in line for line in lines)

@@ -1,16 +1,13 @@
 """The variants of docs/the-cell.md ("Variants (flags)"): what each flag changes, on cases
 that can be checked by hand, and its one-line errors."""
-import logging
 import math
 
 import pytest
 import torch
-from fairseq.logging import metrics
 
 from armin_plugin.errors import ArminError
 from armin_plugin.models.lstm_stream_lm import LSTMStreamLanguageModel, LSTMStreamLanguageModelConfig
-from armin_plugin.modules import ARMIN, CellVariant, native, recurrence
-from armin_plugin.modules.address_losses import address_loss
+from armin_plugin.modules import ARMIN, CellVariant
 from armin_plugin.modules.addressing import sample_gumbel
 from helpers import (LMTask, assert_reordered_decoding_equals_full_forward, build_lm, build_translation, fresh_state,
                      grads_of_random_projection, lm_dictionary, make_model, reference_layer)
@@ -98,37 +95,14 @@ def test_no_read_equals_the_cell_with_a_zero_read_slot():
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-14)
 
 
-def test_step_variants_but_the_mask_fall_back_to_the_python_loop(monkeypatch, caplog):
-    monkeypatch.setattr(recurrence, "_logged", set())
-    cpu = torch.zeros(2)
-    for asked in ("auto", "native"):
-        monkeypatch.setenv("ARMIN_BACKEND", asked)
-        for variant in (CellVariant(no_read=True), CellVariant(entropy_bonus=1e-5),
-                        CellVariant(load_balance=0.01), CellVariant(no_reread=True, usage_input=True),
-                        CellVariant(usage_input=True), CellVariant(soft_to_hard=0.0015),
-                        CellVariant(content_address=True, usage_input=True)):
-            with caplog.at_level(logging.INFO, logger=recurrence.__name__):
-                assert recurrence.choose_backend([cpu], variant) == "python"
-    assert any("paper's cell, no_reread and content_address only (set: no_read)" in r.getMessage()
-               for r in caplog.records)
-    assert any("(set: usage_input)" in r.getMessage() for r in caplog.records)
-    if native.library() is not None:  # what the compiled loop implements
-        for variant in (CellVariant(), CellVariant(no_reread=True), CellVariant(content_address=True),
-                        CellVariant(no_reread=True, content_address=True)):
-            assert recurrence.choose_backend([cpu], variant) == "native"
-
-
 # --------------------------------------------------------------------------- read history
 
 
-def history_run(variant, pad=None, usage_scale=0.5):
-    """layer_run's float64 layer with a history variant, W_u random (it starts at zero)."""
+def history_run(variant, pad=None):
+    """layer_run's float64 layer with a variant, 9 steps."""
     model = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7, variant=variant)
     cell = model.layers[0]
     cell.record_addressing = True
-    if cell.usage is not None:
-        with torch.no_grad():
-            cell.usage.weight.normal_(0.0, usage_scale, generator=torch.Generator().manual_seed(3))
     model.train()
     x = torch.randn(9, 2, 3, generator=torch.Generator().manual_seed(5), dtype=DT).requires_grad_()
     noise = sample_gumbel((1, 9, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
@@ -170,13 +144,10 @@ def test_no_reread_never_reads_a_slot_twice_in_a_row(sample):
         assert all(a != b for a, b in zip(real_reads, real_reads[1:])), real_reads
 
 
-@pytest.mark.parametrize("added, count", [("usage", 3 * 3), ("query", 5 * (3 + 4) + 5)])
-def test_usage_input_and_content_address_at_zero_weights_are_the_papers_cell(added, count):
-    """W_u (N x N) at zero, as it starts, or W_q and b_q (d_r x (d_x + d_h) and d_r) set to zero."""
-    if added == "usage":
-        model, cell, x, noise = history_run(CellVariant(usage_input=True), usage_scale=0.0)
-    else:
-        model, cell, x, noise = content_run(query_scale=0.0)
+@pytest.mark.parametrize("added, count", [("query", 5 * (3 + 4) + 5)])
+def test_content_address_at_zero_weights_is_the_papers_cell(added, count):
+    """W_q and b_q (d_r x (d_x + d_h) and d_r) set to zero."""
+    model, cell, x, noise = content_run(query_scale=0.0)
     out, state = model(x, gumbel_noise=noise)
     plain = make_model(d_x=3, d_h=4, d_r=5, n_slots=3, temperature=0.7)
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if added not in k})
@@ -216,19 +187,15 @@ def padded_run_against_reference(model, cell, x, noise, **history):
     return state, got, final, reads
 
 
-@pytest.mark.parametrize("variant", [CellVariant(usage_input=True), CellVariant(no_reread=True),
-                                     CellVariant(usage_input=True, no_reread=True)],
-                         ids=["usage", "no-reread", "both"])
+@pytest.mark.parametrize("variant", [CellVariant(no_reread=True)], ids=["no-reread"])
 def test_history_variants_equal_the_reference_loop(variant):
-    """Outputs, final state (read ages included) and every gradient, W_u's too, against the
+    """Outputs, final state (read ages included) and every gradient against the
     spec's dense loop with the variant's logits written out (tests/test_armin_layer.py), pads
     included; then a second call continuing from the state."""
     model, cell, x, noise = history_run(variant)
     state, got, (_, _, steps, read_age), _ = padded_run_against_reference(
         model, cell, x, noise, read_age=torch.zeros(2, 3, dtype=torch.long))
     assert torch.equal(state.read_age[0], read_age) and torch.equal(state.steps[0], steps)
-    if variant.usage_input:
-        assert got["layers.0.usage.weight"].abs().sum() > 0
     with torch.no_grad():  # continuing from the returned state
         more, _ = model(x[:3], state, gumbel_noise=noise[:, :3])
         ref_more, _, _ = reference_layer(cell, x[:3], state.hidden[0], state.memory[0], state.steps[0],
@@ -243,18 +210,17 @@ def test_no_reread_needs_two_slots():
         build_lm(armin_slots=1, armin_no_reread=True)
 
 
-@pytest.mark.parametrize("flags", [dict(armin_no_reread=True, armin_usage_input=True),
-                                   dict(armin_content_address=True)], ids=["history", "content"])
+@pytest.mark.parametrize("flags", [dict(armin_no_reread=True), dict(armin_content_address=True)],
+                         ids=["history", "content"])
 def test_history_and_content_variants_decode_incrementally_and_follow_beam_reordering(flags):
-    """armin_lm with the history flags (W_u random) or content addressing: one token at a time,
+    """armin_lm with the no-reread mask or content addressing (W_q random): one token at a time,
     with rows reordered midway, equals full forwards; the read ages travel in fairseq's
     incremental state."""
     model, dictionary = build_lm(**flags)
     with torch.no_grad():
         for cell in model.decoder.armin.layers:
-            for linear in (cell.usage, cell.query):
-                if linear is not None:
-                    linear.weight.normal_(0.0, 2.0)
+            if cell.query is not None:
+                cell.query.weight.normal_(0.0, 2.0)
     model.eval()
     assert_reordered_decoding_equals_full_forward(model, dictionary, 11, 6)
 
@@ -295,9 +261,8 @@ def test_content_address_by_hand_reads_the_slot_most_like_the_query():
 
 @pytest.mark.usefixtures("backend")
 @pytest.mark.parametrize("variant", [CellVariant(content_address=True),
-                                     CellVariant(content_address=True, no_reread=True),
-                                     CellVariant(content_address=True, no_reread=True, usage_input=True)],
-                         ids=["content", "content-mask", "content-history"])
+                                     CellVariant(content_address=True, no_reread=True)],
+                         ids=["content", "content-mask"])
 def test_content_address_equals_the_reference_loop(variant):
     """Outputs, final state and every gradient, W_q's too, against the spec's dense loop with
     the content logits written out, pads included, in training; then evaluation."""
@@ -311,153 +276,6 @@ def test_content_address_equals_the_reference_loop(variant):
         evaluated, _ = model(x)
         ref_eval, _, _ = reference_layer(cell, x, *fresh_state(cell, 2), **history)
     torch.testing.assert_close(evaluated, ref_eval, rtol=1e-12, atol=1e-13)
-
-
-# --------------------------------------------------------------------------- --armin-soft-to-hard
-
-
-def test_soft_read_share_follows_the_d_ntm_schedule():
-    variant = CellVariant(soft_to_hard=0.0015)
-    assert variant.soft_read_probability(0) == 1.0
-    assert variant.soft_read_probability(1000) == pytest.approx(1 / math.sqrt(2.5))
-    assert CellVariant().soft_read_probability(10**6) == 0.0
-
-
-def test_soft_rows_read_the_mixture_and_get_its_gradient():
-    """Row 0 soft, row 1 hard: outputs, state and every gradient against the dense loop
-    reading sum_k y_k M_k for row 0 (the write stays at the argmax slot)."""
-    model, cell, x, noise = history_run(CellVariant(soft_to_hard=1.0))
-    soft = torch.tensor([True, False])
-    start = fresh_state(cell, 2)
-    out, (hidden, memory, _) = cell(x, start, None, 0.7, noise[0], soft_reads=soft)
-    gen = torch.Generator().manual_seed(7)
-    weights = [torch.randn(t.shape, generator=gen, dtype=DT) for t in (out, hidden, memory)]
-    loss = sum((t * w).sum() for t, w in zip((out, hidden, memory), weights))
-    got = torch.autograd.grad(loss, list(cell.parameters()))
-    ref_out, (ref_h, ref_m, _), slots = reference_layer(cell, x, *fresh_state(cell, 2), tau=0.7,
-                                                        noise=noise[0], soft=soft)
-    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-13)
-    torch.testing.assert_close(memory, ref_m, rtol=1e-12, atol=1e-13)
-    want = torch.autograd.grad(sum((t * w).sum() for t, w in zip((ref_out, ref_h, ref_m), weights)),
-                               list(cell.parameters()))
-    for (name, _), g, w in zip(cell.named_parameters(), got, want):
-        torch.testing.assert_close(g, w, rtol=1e-10, atol=1e-12, msg=lambda m: f"{name}: {m}")
-    hard, _, _ = reference_layer(cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0])
-    assert not torch.allclose(out[:, 0, 4:], hard[:, 0, 4:])  # row 0 read a mixture
-    torch.testing.assert_close(out[:, 1], hard[:, 1], rtol=1e-12, atol=1e-13)
-
-
-def test_curriculum_reads_softly_at_first_hard_later_and_in_evaluation():
-    model, cell, x, noise = history_run(CellVariant(soft_to_hard=0.0015))
-    start = fresh_state(cell, 2)
-    soft, _, _ = reference_layer(cell, x, *start, tau=0.7, noise=noise[0], soft=torch.tensor([True, True]))
-    hard, _, _ = reference_layer(cell, x, *start, tau=0.7, noise=noise[0])
-    with torch.no_grad():
-        model.num_updates = 0  # share 1: every row soft
-        torch.testing.assert_close(model(x, gumbel_noise=noise)[0], soft, rtol=1e-12, atol=1e-13)
-        model.num_updates = 10**15  # share 3e-9
-        torch.testing.assert_close(model(x, gumbel_noise=noise)[0], hard, rtol=1e-12, atol=1e-13)
-        model.num_updates = 0
-        model.eval()
-        plain, _, _ = reference_layer(cell, x, *start)
-        torch.testing.assert_close(model(x)[0], plain, rtol=1e-12, atol=1e-13)
-
-
-def test_negative_soft_to_hard_is_one_line():
-    with pytest.raises(ArminError, match="--armin-soft-to-hard must be non-negative, got -1.0"):
-        build_lm(armin_soft_to_hard=-1.0)
-
-
-# --------------------------------------------------------------------------- address losses
-
-
-def test_address_losses_by_hand():
-    """N 4, uniform logits: H = log 4; every step reads slot 0: f = (1, 0, 0, 0), P_i = 1/4."""
-    logits = torch.zeros(3, 2, 4, dtype=DT)
-    slots = torch.zeros(3, 2, dtype=torch.long)
-    value, grad = address_loss(logits, slots, None, entropy_bonus=0.5, load_balance=0.0)
-    assert value.item() == pytest.approx(-0.5 * math.log(4))
-    assert not grad.abs().max() > 1e-15  # the entropy is at its maximum
-    value, grad = address_loss(logits, slots, None, entropy_bonus=0.0, load_balance=0.01)
-    assert value.item() == pytest.approx(0.01 * 4 * 1 * 0.25)
-    # dValue/da = p * (g - <p, g>), g = A N f: slot 0 pushed down, the others up
-    torch.testing.assert_close(grad[0, 0], torch.tensor([0.0075, -0.0025, -0.0025, -0.0025], dtype=DT))
-    value, grad = address_loss(logits, slots, None, entropy_bonus=0.0, load_balance=0.0)
-    assert value.item() == 0 and not grad.any()
-
-
-def test_address_loss_gradient_is_c_times_autograd_of_the_formula():
-    gen = torch.Generator().manual_seed(0)
-    logits = torch.randn(5, 3, 4, generator=gen, dtype=DT).requires_grad_()
-    slots = torch.randint(0, 4, (5, 3), generator=gen)
-    real = torch.rand(5, 3, generator=gen) > 0.3
-    value, grad = address_loss(logits.detach(), slots, real, 0.3, 0.2)
-    p, m = logits.softmax(-1), real.to(DT)
-    count = m.sum()
-    entropy = -(p * p.log()).sum(-1)
-    share = (torch.nn.functional.one_hot(slots, 4) * m[..., None]).sum((0, 1)) / count
-    formula = -0.3 * (entropy * m).sum() / count + 0.2 * 4 * (share * (p * m[..., None]).sum((0, 1)) / count).sum()
-    expected, = torch.autograd.grad(formula * count, logits)
-    assert value.item() == pytest.approx(formula.item(), rel=1e-12)
-    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-14)
-
-
-def test_injected_gradient_equals_autograd_through_the_reference_loop():
-    """The layer's gradient with the losses on = autograd of (a random projection + C x the
-    terms computed from the reference loop's differentiable logits), pads included."""
-    variant = CellVariant(entropy_bonus=0.3, load_balance=0.2)
-    pad = torch.zeros(7, 2, dtype=torch.bool)
-    pad[5:, 1] = True
-    out, state, cell, got = layer_run(variant, grad=True, pad=pad)
-    x = torch.randn(7, 2, 3, generator=torch.Generator().manual_seed(5), dtype=DT).requires_grad_()
-    noise = sample_gumbel((1, 7, 2, 3), dtype=DT, generator=torch.Generator().manual_seed(6))
-    logits = []
-    hook = cell.address.register_forward_hook(lambda module, args, output: logits.append(output))
-    ref_out, (hidden, memory, _), slots = reference_layer(
-        cell, x, *fresh_state(cell, 2), tau=0.7, noise=noise[0], real=~pad)
-    hook.remove()
-    torch.testing.assert_close(ref_out, out, rtol=1e-12, atol=1e-13)
-    real = (~pad).to(DT)
-    count = real.sum()
-    p = torch.stack(logits).softmax(-1)
-    entropy = -(p * p.log()).sum(-1)
-    share = (torch.nn.functional.one_hot(slots, 3) * real[..., None]).sum((0, 1)) / count
-    term = -0.3 * (entropy * real).sum() / count + 0.2 * 3 * (share * (p * real[..., None]).sum((0, 1)) / count).sum()
-    assert cell.last_address_loss.item() == pytest.approx(term.item(), rel=1e-12)
-    gen = torch.Generator().manual_seed(7)  # as grads_of_random_projection draws its weights
-    loss = (ref_out * torch.randn(ref_out.shape, generator=gen, dtype=DT)).sum()
-    loss = loss + (hidden * torch.randn((1, *hidden.shape), generator=gen, dtype=DT)[0]).sum()
-    loss = loss + (memory * torch.randn((1, *memory.shape), generator=gen, dtype=DT)[0]).sum()
-    names = [n for n, _ in cell.named_parameters()]
-    want = torch.autograd.grad(loss + count * term, list(cell.parameters()), allow_unused=True)
-    for name, expected in zip(names, want):
-        torch.testing.assert_close(got[f"layers.0.{name}"], expected, rtol=1e-10, atol=1e-12,
-                                   msg=lambda m: f"{name}: {m}")
-    assert got["layers.0.address.weight"].abs().sum() > 0
-
-
-def test_zero_weights_are_the_papers_cell():
-    variant = CellVariant(entropy_bonus=0.0, load_balance=0.0)
-    assert variant == CellVariant() and variant.native_unsupported() is None
-    _, _, cell, plain = layer_run(variant, grad=True)
-    assert cell.last_address_loss is None
-    _, _, _, with_loss = layer_run(CellVariant(load_balance=1e-3), grad=True)
-    assert not torch.equal(with_loss["layers.0.address.bias"], plain["layers.0.address.bias"])
-
-
-def test_armin_lm_logs_the_address_loss_as_its_own_scalar():
-    model, dictionary = build_lm(armin_entropy_bonus=0.1, armin_load_balance=0.01)
-    model.train()
-    tokens = torch.randint(dictionary.nspecial, len(dictionary), (2, 9))
-    with metrics.aggregate() as logged:
-        model(tokens)
-    layers = model.decoder.armin.layers
-    assert logged.get_smoothed_values()["armin_aux_loss"] == pytest.approx(
-        sum(layer.last_address_loss.item() for layer in layers), abs=1e-3)
-    plain, _ = build_lm()
-    with metrics.aggregate() as logged:
-        plain(tokens)
-    assert "armin_aux_loss" not in logged.get_smoothed_values()
 
 
 # --------------------------------------------------------------------------- --lstm-forget-bias

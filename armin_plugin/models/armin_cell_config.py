@@ -1,4 +1,5 @@
 """Flags every ARMIN model of the plugin shares: how its cells behave, whatever their sizes."""
+from argparse import SUPPRESS
 from dataclasses import dataclass, field
 
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
@@ -9,7 +10,7 @@ from ..modules.initialisation import INITS
 @dataclass
 class ARMINCellConfig(FairseqDataclass):
     """Layer dropout, forget bias, Gumbel-softmax temperature schedule, sampling in eval, and
-    the variants of docs/the-cell.md (initialisation, no read, address losses, ...)."""
+    the variants of docs/the-cell.md (initialisation, no read, no re-read, content address)."""
 
     armin_layer_dropout: float = field(
         default=0.0, metadata={"help": "dropout between stacked ARMIN layers"}
@@ -57,12 +58,6 @@ class ARMINCellConfig(FairseqDataclass):
                           "is never read again at once (its address logit loses 1e4); needs at "
                           "least 2 slots"},
     )
-    armin_usage_input: bool = field(
-        default=False,
-        metadata={"help": "not in the paper (TARDIS's usage input): the address logits get "
-                          "W_u u_t, u_t[k] = 0.95 ** (steps since slot k was read - 1), 0 if "
-                          "not read yet; W_u (N x N) is learned and starts at zero"},
-    )
     armin_content_address: bool = field(
         default=False,
         metadata={"help": "not in the paper (the content addressing of the NTM): the address "
@@ -70,22 +65,9 @@ class ARMINCellConfig(FairseqDataclass):
                           "with a learned query q_t = W_q [x_t ; h_{t-1}] + b_q, so the read can match what the "
                           "slots hold"},
     )
-    armin_soft_to_hard: float = field(
-        default=0.0,
-        metadata={"help": "not in the paper (the D-NTM's curriculum): in training each row of a "
-                          "batch reads the Gumbel-softmax mixture of all slots instead of one "
-                          "slot with probability 1 / sqrt(1 + K * update), K this value (the "
-                          "D-NTM's 0.0015); writes stay hard, evaluation reads hard; 0: off"},
-    )
-    armin_entropy_bonus: float = field(
-        default=0.0,
-        metadata={"help": "not in the paper (D-NTM's remedy): adds -W * mean over steps of the "
-                          "entropy of softmax(address logits) to the objective; not part of "
-                          "fairseq's loss, logged as armin_aux_loss"},
-    )
-    armin_load_balance: float = field(
-        default=0.0,
-        metadata={"help": "not in the paper (mixture-of-experts remedy): adds A * N * sum_i f_i P_i "
-                          "(f_i share of reads of slot i, P_i mean address probability) to the "
-                          "objective; not part of fairseq's loss, logged as armin_aux_loss"},
-    )
+    # Removed variants (docs/studies/ptb-char-variants.md): not in --help; a command or a
+    # checkpoint that sets one stops with one line (armin_parts.cell_variant).
+    armin_usage_input: bool = field(default=False, metadata={"help": SUPPRESS})
+    armin_soft_to_hard: float = field(default=0.0, metadata={"help": SUPPRESS})
+    armin_entropy_bonus: float = field(default=0.0, metadata={"help": SUPPRESS})
+    armin_load_balance: float = field(default=0.0, metadata={"help": SUPPRESS})

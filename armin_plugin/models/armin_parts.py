@@ -8,6 +8,7 @@ from torch import nn
 from ..errors import ArminError
 from ..modules import ARMIN, CellVariant, TemperatureSchedule
 from ..modules.temperature import AuthorsTemperature
+from ..training.restore_file import in_fairseq_train, restored_checkpoint, stored_model_config
 
 
 def new_embedding(dictionary, dim: int) -> nn.Embedding:
@@ -41,18 +42,29 @@ def temperature_schedule(cfg, num_slots: int) -> Callable[[int], float]:
     return TemperatureSchedule(cfg.armin_tau_start, cfg.armin_tau_end, cfg.armin_tau_updates)
 
 
+# The variants that did not beat the plain cell, and the last commit that has them.
+REMOVED_VARIANTS = ("armin_usage_input", "armin_soft_to_hard", "armin_entropy_bonus", "armin_load_balance")
+LAST_COMMIT_WITH_REMOVED = "ea39414"
+
+
 def cell_variant(cfg) -> CellVariant:
-    """The step-level variant of ``--armin-no-read``, ``--armin-entropy-bonus``,
-    ``--armin-load-balance``, ``--armin-no-reread``, ``--armin-usage-input``,
-    ``--armin-soft-to-hard`` and ``--armin-content-address``; a negative weight stops with one
-    line naming the flag."""
-    for name in ("armin_entropy_bonus", "armin_load_balance", "armin_soft_to_hard"):
-        if not getattr(cfg, name) >= 0:
-            raise ArminError(f"--{name.replace('_', '-')} must be non-negative, got {getattr(cfg, name)}")
-    return CellVariant(bool(cfg.armin_no_read), float(cfg.armin_entropy_bonus),
-                       float(cfg.armin_load_balance), bool(cfg.armin_no_reread),
-                       bool(cfg.armin_usage_input), float(cfg.armin_soft_to_hard),
-                       bool(cfg.armin_content_address))
+    """The step-level variant of ``--armin-no-read``, ``--armin-no-reread`` and
+    ``--armin-content-address``. A removed variant set to a non-default value, by the
+    command, in the stored settings of the checkpoint a model is loaded from, or in those of
+    the checkpoint that fairseq-train resumes, stops with one line."""
+    sources = [(cfg, "{}" if in_fairseq_train() else "this checkpoint was trained with {}, which")]
+    restored = restored_checkpoint(cfg)
+    if restored is not None:  # a dict, or an argparse Namespace of older checkpoints
+        stored = stored_model_config(restored)
+        sources.append((stored if isinstance(stored, dict) else vars(stored),
+                        f"checkpoint {restored} was trained with {{}}, which"))
+    for settings, where in sources:
+        for name in REMOVED_VARIANTS:
+            if (settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)):
+                raise ArminError(f"{where.format('--' + name.replace('_', '-'))} was removed: it did not "
+                                 f"beat the plain cell (docs/studies/ptb-char-variants.md); the last commit "
+                                 f"with it is {LAST_COMMIT_WITH_REMOVED}")
+    return CellVariant(bool(cfg.armin_no_read), bool(cfg.armin_no_reread), bool(cfg.armin_content_address))
 
 
 def armin_stack(cfg, input_size: int, hidden_size: int, slot_size: int, num_slots: int,

@@ -121,7 +121,7 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
                 step_input = x if self.attention is None else torch.cat([x, feed], dim=-1)
                 out, state = self.armin(step_input.unsqueeze(0), state, pad.unsqueeze(0) if pad.any() else None,
                                         overwrite_state=owned or step > 0)
-                recorded.append([(layer.last_trace, layer.last_address_loss) for layer in self.armin.layers])
+                recorded.append([layer.last_trace for layer in self.armin.layers])
                 out = out.squeeze(0)
                 if self.attention is None:
                     feed = self.dropout_out_module(self.project_state(out))
@@ -140,21 +140,14 @@ class ARMINTranslationDecoder(FairseqIncrementalDecoder):
     def _log_memory_use(self, steps):
         """Log how the decoder read its memory over the target sentences
         (:func:`.memory_metrics.log_memory_use`, means over the decoder's layers) from what
-        each layer recorded at every step (``steps``: per step, per layer, (trace, address
-        loss)): the traces joined into one per layer, the address losses (one value per
-        step, with ``--armin-entropy-bonus`` / ``--armin-load-balance``) averaged over the
-        steps. A slot that still holds the start memory counts as written at position -1:
+        each layer recorded at every step (``steps``: per step, per layer, its trace): the
+        traces joined into one per layer. A slot that still holds the start memory counts as written at position -1:
         just before the first target step after the summary start; before the first source
         step when the decoder continues from the encoder, whose steps its positions continue
         (so a slot the encoder wrote counts as older than it is; ``armin-inspect`` replays
         the encoder's writes for exact ages)."""
-        traces, losses = [], []
-        for layer_steps in zip(*steps):
-            layer_traces, layer_losses = zip(*layer_steps)
-            traces.append(AddressingTrace.concat(list(layer_traces)))
-            known = [loss for loss in layer_losses if loss is not None]
-            losses.append(sum(known) / len(known) if known else None)
-        log_memory_use(self.armin, traces=traces, address_losses=losses)
+        traces = [AddressingTrace.concat(list(layer_steps)) for layer_steps in zip(*steps)]
+        log_memory_use(self.armin, traces=traces)
 
     @property
     def continues_encoder(self) -> bool:

@@ -1,5 +1,5 @@
 """How an ARMIN stack used its memory in its last call, as fairseq metrics (training logs,
-validation logs, TensorBoard): the temperature, the address losses and the means over layers
+validation logs, TensorBoard): the temperature and the means over layers
 of :class:`~armin_plugin.modules.memory_diagnostics.MemoryUse`."""
 from typing import List, Optional, Sequence
 
@@ -18,31 +18,23 @@ def record_addressing(armin: ARMIN):
 
 
 def log_memory_use(armin: ARMIN, written_at: Optional[Sequence[Tensor]] = None,
-                   traces: Optional[Sequence[AddressingTrace]] = None,
-                   address_losses: Optional[Sequence[Optional[Tensor]]] = None) -> List[Tensor]:
-    """Log ``armin_tau``, ``armin_aux_loss`` (summed over layers, with ``--armin-entropy-bonus``
-    or ``--armin-load-balance``: not part of fairseq's loss) and ``armin_entropy``,
+                   traces: Optional[Sequence[AddressingTrace]] = None) -> List[Tensor]:
+    """Log ``armin_tau`` and ``armin_entropy``,
     ``armin_slots_read``, ``armin_read_age`` (means over layers; not for a cell without the
     read, ``--armin-no-read``, whose addresses read nothing).
 
     written_at: per layer, (B, N) the step at which each slot was last written, carried from
-    earlier segments of the same rows; None for fresh sequences. traces, address_losses: per
-    layer, what to summarize (default: each layer's last call, ``last_trace`` and
-    ``last_address_loss``; a caller that steps the stack one call per step passes the
-    concatenated trace). Returns written_at updated."""
+    earlier segments of the same rows; None for fresh sequences. traces: per layer, what to
+    summarize (default: each layer's last call, ``last_trace``; a caller that steps the stack
+    one call per step passes the concatenated trace). Returns written_at updated."""
     layers = armin.layers
     traces = [layer.last_trace for layer in layers] if traces is None else traces
-    if address_losses is None:
-        address_losses = [layer.last_address_loss for layer in layers]
     uses, written = [], []
     for index, trace in enumerate(traces):
         use, layer_written = memory_use(trace, None if written_at is None else written_at[index])
         uses.append(use)
         written.append(layer_written)
     metrics.log_scalar("armin_tau", armin.temperature, priority=900, round=3)
-    losses = [loss for loss in address_losses if loss is not None]
-    if losses:
-        metrics.log_scalar("armin_aux_loss", float(sum(losses)), priority=900, round=6)
     if not armin.variant.no_read:  # without the read (--armin-no-read) the addresses read nothing
         for name in MemoryUse._fields:
             metrics.log_scalar(f"armin_{name}", sum(getattr(use, name) for use in uses) / len(uses),

@@ -2,7 +2,6 @@
 from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator, Optional, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -51,10 +50,8 @@ class ARMIN(nn.Module):
         sample_in_eval: sample addresses in eval mode too. Default: False
         init: how the cells' linear maps start, "pytorch" or "authors" (orthogonal weights,
             zero biases). Default: "pytorch"
-        variant: the :class:`.variants.CellVariant` of every layer (no read, address
-            losses, no re-read, usage input, soft-to-hard reads; for the last, the stack
-            draws the soft rows of each layer per call from ``num_updates``, which
-            :meth:`set_num_updates` sets). Default: the paper's cell
+        variant: the :class:`.variants.CellVariant` of every layer (no read, no re-read,
+            content addressing). Default: the paper's cell
 
     Inputs: input, state, padding_mask, gumbel_noise, overwrite_state
         - **input** of shape :math:`(T, B, d_x)`, or :math:`(B, T, d_x)` with ``batch_first``.
@@ -138,8 +135,7 @@ class ARMIN(nn.Module):
         self.temperature_schedule = temperature_schedule
         self.temperature = temperature if temperature_schedule is None else temperature_schedule(0)
         self.variant = variant
-        # The trainer's update count, for the schedule and the soft-to-hard curriculum.
-        self.num_updates = 0
+        self.num_updates = 0  # the trainer's update count (set_num_updates)
         self.layers = nn.ModuleList(
             ARMINCell(
                 input_size if index == 0 else hidden_size + slot_size,
@@ -169,7 +165,7 @@ class ARMIN(nn.Module):
 
     def set_num_updates(self, num_updates: int):
         """The trainer's update count (fairseq models pass it to every module that has this
-        method): the soft-to-hard curriculum's clock, and the scheduled temperature."""
+        method): sets the scheduled temperature."""
         self.num_updates = num_updates
         if self.temperature_schedule is not None:
             self.temperature = self.temperature_schedule(num_updates)
@@ -221,10 +217,6 @@ class ARMIN(nn.Module):
             )
         elif not self.samples_addresses:
             gumbel_noise = None
-        soft = None
-        share = self.variant.soft_read_probability(self.num_updates)
-        if self.training and share > 0:  # the D-NTM's curriculum: evaluation reads hard
-            soft = torch.rand(self.num_layers, batch_size, device=input.device) < share
 
         final = []
         output = input
@@ -237,7 +229,6 @@ class ARMIN(nn.Module):
                 step_mask,
                 self.temperature,
                 None if gumbel_noise is None else gumbel_noise[index],
-                None if soft is None else soft[index],
                 overwrite_state,
             )
             final.append(layer_state)

@@ -11,6 +11,7 @@ from .addressing_trace import AddressingTrace
 from .deferred_gradients import DeferredLinear
 from .initialisation import initialise
 from .recurrence import RecurrentWeights, defer_weight_gradients, run_recurrence
+from .step import armin_step
 from .variants import CellVariant
 
 # hidden (B, d_h), memory (B, N, d_r), steps (B,), and read_age (B, N) for the variants
@@ -23,14 +24,19 @@ class ARMINCell(nn.Module):
     ``num_slots`` slots, of which it reads exactly one per step and writes exactly one.
 
     For each row of the batch, one step takes the input :math:`x_t` and the state
-    :math:`(h_{t-1}, M_{t-1}, n_{t-1})` and computes::
+    :math:`(h_{t-1}, M_{t-1}, n_{t-1})` and computes (:func:`.step.armin_step`, line by line;
+    :meth:`step` runs it)::
 
         a_t     = W_a [x_t ; h_{t-1}] + b_a                          address logits     (N)
+          content_address: a_t[k] += <key_k, q_t>,  q_t = W_q [x_t ; h_{t-1}] + b_q,
+                  key_k = M_{t-1}[k] / sqrt(|M_{t-1}[k]|^2 + 1)
+          no_reread: a_t[k_{t-1}] -= 1e4  (k_{t-1}: the slot read at the previous real step)
         k_t     = argmax(a_t + g_t),  g_t ~ Gumbel(0, 1) per slot    slot read (sampled)
         k_t     = argmax(a_t)                                        slot read (no noise)
         y_t     = softmax((a_t + g_t) / tau)                         (gradient only)
         w_t     = onehot(k_t) - sg(y_t) + y_t                        hard straight-through
         r_t     = sum_k w_t[k] M_{t-1}[k]   (= M_{t-1}[k_t])         read               (d_r)
+          no_read: r_t = 0
         [g_h ; g_r] = sigmoid(W_g [x_t ; h_{t-1} ; r_t] + b_g)       gates          (d_h, d_r)
         z_t     = [x_t ; g_h * h_{t-1} ; g_r * r_t]                  (x_t is not gated)
         [i ; j ; f ; o ; o_m] = W z_t + b                            (d_h, d_h, d_h, d_h, d_r)
@@ -40,6 +46,8 @@ class ARMINCell(nn.Module):
         s_t     = n_{t-1} if n_{t-1} < N else k_t                    slot written
         M_t     = M_{t-1} with row s_t replaced by v_t
         n_t     = n_{t-1} + 1
+          no_reread: age_t[k_t] = 1, age_t[k] = age_{t-1}[k] + 1 for the other slots read
+                  before (age > 0), 0 for slots never read
 
     where ``sg`` stops the gradient and ``*`` is the elementwise product. The forward value of
     :math:`w_t` is the one-hot vector of :math:`k_t`, so the read is the slot itself; in
@@ -69,9 +77,8 @@ class ARMINCell(nn.Module):
         init: "pytorch" (``nn.Linear``'s default) or "authors" (orthogonal weights, zero
             biases; see :func:`.initialisation.initialise`). Default: "pytorch"
         variant: a :class:`.variants.CellVariant`, departures from the paper's step (no read,
-            address losses, no re-read, usage input, soft-to-hard reads, content addressing).
-            Default: the paper's cell.
-            With ``no_reread`` or ``usage_input`` the state carries a fourth tensor,
+            no re-read, content addressing). Default: the paper's cell.
+            With ``no_reread`` the state carries a fourth tensor,
             read_age (B, N) long: real steps since each slot was last read (0: not yet)
 
     Inputs of :meth:`forward`: inputs, state, step_mask, temperature, gumbel_noise
@@ -84,8 +91,6 @@ class ARMINCell(nn.Module):
         - **temperature**: ``tau`` of the Gumbel-softmax (a positive float). Default: 1.0
         - **gumbel_noise** of shape :math:`(T, B, N)`, the noise :math:`g_t`; None: argmax of
           the logits without noise.
-        - **soft_reads** of shape :math:`(B,)`, bool: rows whose read is the mixture
-          :math:`\sum_k y_t[k] M_{t-1}[k]` (``variant.soft_to_hard``); None: all hard.
 
     Outputs of :meth:`forward`: outputs, (hidden, memory, steps)
         - **outputs** of shape :math:`(T, B, d_h + d_r)`: :math:`out_t` of every step.
@@ -107,8 +112,6 @@ class ARMINCell(nn.Module):
         initial_hidden: :math:`p_h`, shape :math:`(d_h)`, initialised from
             :math:`\mathcal{N}(0, 1)`.
         initial_memory: :math:`p_M`, shape :math:`(N, d_r)`, initialised to zeros.
-        usage.weight: :math:`W_u`, shape :math:`(N, N)`, initialised to zeros; only with
-            ``variant.usage_input``.
         query.weight: :math:`W_q`, shape :math:`(d_r, d_x + d_h)`; query.bias: :math:`b_q`,
             shape :math:`(d_r)`; only with ``variant.content_address`` (``nn.Linear``'s
             initialisation under either ``init``).
@@ -141,7 +144,7 @@ class ARMINCell(nn.Module):
         self.slot_size = slot_size
         self.num_slots = num_slots
         self.forget_bias = forget_bias
-        self.variant = variant.check()
+        self.variant = variant
         if variant.no_reread and num_slots < 2:
             raise ArminError(f"ARMIN no_reread (--armin-no-reread) needs at least 2 slots, got {num_slots}")
         d_x, d_h, d_r = input_size, hidden_size, slot_size
@@ -152,18 +155,12 @@ class ARMINCell(nn.Module):
         initialise(self, init)
         self.initial_hidden = nn.Parameter(torch.randn(d_h))
         self.initial_memory = nn.Parameter(torch.zeros(num_slots, d_r))
-        self.usage = None
-        if variant.usage_input:
-            self.usage = nn.Linear(num_slots, num_slots, bias=False)
-            nn.init.zeros_(self.usage.weight)
         self.query = nn.Linear(d_x + d_h, d_r) if variant.content_address else None
         self._arranged_key, self._arranged = None, None  # see arranged_weights()
         self._reused, self._deferred = None, None  # see reusing_weights()
         # When set, forward() leaves an AddressingTrace of its last call in ``last_trace``.
         self.record_addressing = False
         self.last_trace: Optional[AddressingTrace] = None
-        # The value of the address losses of the last call (0-dim, no gradient), None without.
-        self.last_address_loss: Optional[Tensor] = None
 
     @property
     def output_size(self) -> int:
@@ -182,6 +179,14 @@ class ARMINCell(nn.Module):
     def _unread(self, batch_size: int, device) -> Tensor:
         return torch.zeros(batch_size, self.num_slots, dtype=torch.long, device=device)
 
+    def step(self, x: Tensor, state: LayerState, temperature: float = 1.0,
+             gumbel_noise: Optional[Tensor] = None, real: Optional[Tensor] = None):
+        """One step by :func:`.step.armin_step`, the definition that :meth:`forward` computes
+        faster: x (B, d_x), state as in :meth:`forward` (with read_age where the variant
+        reads the history), gumbel_noise (B, N) or None, real (B,) bool or None. Returns out_t
+        (B, d_h + d_r), the new state and a :class:`.step.StepTrace`."""
+        return armin_step(self, x, state, temperature, gumbel_noise, real)
+
     def forward(
         self,
         inputs: Tensor,
@@ -189,7 +194,6 @@ class ARMINCell(nn.Module):
         step_mask: Optional[Tensor] = None,
         temperature: float = 1.0,
         gumbel_noise: Optional[Tensor] = None,
-        soft_reads: Optional[Tensor] = None,
         overwrite_memory: bool = False,
     ) -> Tuple[Tensor, LayerState]:
         """Run T steps.
@@ -197,8 +201,6 @@ class ARMINCell(nn.Module):
         inputs: (T, B, d_x); state: (hidden, memory, steps) as from :meth:`initial_state`;
         step_mask: (T, B) bool, True where the step is real (pad steps change no state);
         gumbel_noise: (T, B, N) noise for the hard Gumbel-softmax, or None for argmax;
-        soft_reads: (B,) bool, rows that read the Gumbel-softmax mixture sum_k y_t[k] M[k]
-        at every step (the ``soft_to_hard`` variant; ignored without noise), or None;
         overwrite_memory: without autograd, write the new memory into ``state``'s own (when
         contiguous) instead of a copy.
         Returns outputs (T, B, d_h + d_r) and the state after the last step.
@@ -217,9 +219,8 @@ class ARMINCell(nn.Module):
         if self.query is not None:  # q_t = W_q [x_t ; h_{t-1}] + b_q: its input part for all steps
             query_in = F.linear(inputs, self.query.weight[:, :self.input_size], self.query.bias)
             query_weight = self.query.weight[:, self.input_size:]
-        outputs, final, self.last_address_loss = run_recurrence(
-            projected, state, weights, gumbel_noise, step_mask, temperature, record,
-            self.variant, None if self.usage is None else self.usage.weight, soft_reads,
+        outputs, final = run_recurrence(
+            projected, state, weights, gumbel_noise, step_mask, temperature, record, self.variant,
             overwrite_memory, deferred.factors if deferred is not None and deferred.tracked else None,
             query_in, query_weight,
         )

@@ -1,62 +1,35 @@
-"""The recurrent loop of one ARMIN layer over a whole sequence, with a hand-written BPTT.
+"""One layer's recurrence over a sequence as one autograd node: the buffers, the loop
+(:mod:`.fused_loop` or its C++ twin csrc/recurrence.cpp, as :mod:`.backend` chooses, both
+:func:`.step.armin_step` fused over T steps: tests/test_step.py) and the weight gradients.
 
-The input-side projections of all steps come in precomputed; this module runs only what
-depends on the recurrence. Forward runs without autograd. When gradients are needed it keeps
-per-step activations of size O(d_h + d_r + N) per row, never the memory itself: backward
-starts from the final memory and unwinds it step by step from a log of the values that each
-write overwrote, so the memory costs O(T B d_r) instead of O(T B N d_r). Weight gradients are
-accumulated after the loop in one matrix multiply over all T * B rows each; for calls of one
-step each (a decoder with input feeding), over the rows of all calls
-(:func:`defer_weight_gradients`).
+Forward runs without autograd. When gradients are needed it keeps per-step activations of
+size O(d_h + d_r + N) per row, never the memory itself: backward starts from the final
+memory and unwinds it step by step from a log of the values that each write overwrote, so the
+memory costs O(T B d_r) instead of O(T B N d_r). Weight gradients are accumulated after the
+loop in one matrix multiply over all T * B rows each; for calls of one step each (a decoder
+with input feeding), over the rows of all calls (:func:`defer_weight_gradients`).
 
-Shapes: T steps, B rows, N slots, d_h hidden, d_r slot, G = d_h + d_r, P = 4 d_h + d_r.
-
-Two backends run the same loop, chosen per call by :func:`choose_backend` (``ARMIN_BACKEND``
-= auto, python or native): the Python loop :func:`_forward_steps` / :func:`_backward_steps`,
-which is the reference definition of a step, and its C++ twin ``csrc/recurrence.cpp``
-(loaded by :mod:`.native`; built by ``recipes/install.sh``), which runs the same arithmetic
-as plain loops over the B rows plus ATen matrix products (in float32, oneDNN's products on
-packed weights where the weights are 384 x 384 or larger; see the .cpp). Everything
-around the loops (the buffers, the weight gradients after the loop, autograd, precision) is
-shared. The compiled
-loop runs CPU tensors of one dtype, float32 or float64; anything else (CUDA tensors above
-all: no GPU build exists, the ATen calls would work but the row loops read host memory)
-runs the Python loop. The two agree to float64 rounding in outputs, state and every
-gradient (tests/test_native_recurrence.py).
-
-A new cell flag (the quality study may add some) must: (1) reach :func:`run_recurrence` as
-an argument (a field of :class:`.variants.CellVariant`) and change the Python loop; (2) make :func:`_native_unsupported` return a
-reason whenever it is set to a non-default value, so those calls fall back to the Python
-loop, until (3) ``csrc/recurrence.cpp`` implements it too (its schema, ``forward_impl`` /
-``backward_impl``), the reason is removed and tests/test_native_recurrence.py checks both
-backends with the flag set.
+A new cell flag is a field of :class:`.variants.CellVariant` that changes
+:func:`.step.armin_step`, :mod:`.fused_loop` and ``csrc/recurrence.cpp`` (its schema and
+LoopOptions) alike; tests/test_step.py checks both loops against the step with it set.
 
 Precision (``--fp16``, ``--bf16``, ``--amp``, ``torch.autocast``): the loop always runs in
-float32 (float64 stays float64) with autocast switched off, in forward and in backward. The
-inputs that arrive in float16/bfloat16 (the input projections of all steps, computed in low
-precision as one large matrix multiply, the recurrent weights of a half model, a low-precision
-state) are cast up, and the outputs are cast back to the dtype of the projections; the
-returned hidden state and memory stay float32. Reasons: the memory is written once and read
-back hundreds of steps later, and the cell state accumulates over all steps (rounding to
-bfloat16's 8 bits compounds); the address softmax at a low temperature (tau 0.1 divides the
-logits by 0.1) and its straight-through gradient need more than float16's range and 11 bits;
-the recurrent products have only B rows per step, so low precision would gain little speed.
+float32 (float64 stays float64) with autocast off, forward and backward; float16/bfloat16
+inputs are cast up, the outputs cast back to the projections' dtype, the returned hidden and
+memory stay float32 (why: docs/precision.md).
 """
-import logging
-import os
 from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ..errors import ArminError
 from . import native
-from .address_losses import address_loss
+from .backend import choose_backend
 from .deferred_gradients import DeferredGradients, KeptFactors
-from .variants import REREAD_PENALTY, USAGE_DECAY, CellVariant
-
-logger = logging.getLogger(__name__)
+from .fused_loop import (Activations, ContentQuery, GradientBuffers, LoopInputs, LoopOptions,
+                         StepBuffers, backward_steps, forward_steps)
+from .variants import CellVariant
 
 
 class RecurrentWeights(NamedTuple):
@@ -71,62 +44,6 @@ class RecurrentWeights(NamedTuple):
     from_hidden_bias: Tensor
     gate: Tensor
     transform: Tensor
-
-
-class ReadHistory(NamedTuple):
-    """What the variants with ``CellVariant.reads_history`` carry and learn.
-
-    read_age: (B, N) long, real steps since each slot was last read (1: the previous step,
-    0: not read yet); usage_weight: W_u (N, N) of ``usage_input``, or None.
-    """
-
-    read_age: Tensor
-    usage_weight: Optional[Tensor] = None
-
-
-def key_scale(memory: Tensor, dim: int = -1) -> Tensor:
-    """1 / sqrt(|M_k|^2 + 1) per slot, the norm taken over ``dim`` (kept, size 1): the keys of
-    ``content_address`` are ``memory * key_scale(memory)``, of norm below 1, near M_k where
-    it is small (the initial memory p_M starts at zero)."""
-    return (memory * memory).sum(dim, keepdim=True).add(1.0).rsqrt()
-
-
-class ContentQuery(NamedTuple):
-    """The query of ``content_address``, q_t = W_q [x_t ; h_{t-1}] + b_q, in two parts:
-    query_in (T, B, d_r), W_q x_t + b_q of every step, and weight (d_r, d_h), W_q's h part."""
-
-    query_in: Tensor
-    weight: Tensor
-
-    def of_steps(self, hidden: Tensor) -> Tensor:
-        """q_t of every step (T, B, d_r) from h_{t-1} of every step (T, B, d_h)."""
-        return self.query_in + hidden @ self.weight.t()
-
-
-def recency(read_age: Tensor, dtype: torch.dtype) -> Tensor:
-    """u (B, N) of ``usage_input``: USAGE_DECAY ** (age - 1) for read slots, 0 for unread ones."""
-    return torch.where(read_age > 0, USAGE_DECAY ** (read_age - 1).clamp(min=0).to(dtype),
-                       torch.zeros((), dtype=dtype, device=read_age.device))
-
-
-class Activations(NamedTuple):
-    """What backward needs of every step, each (T, B, ...).
-
-    hidden_read: [h_{t-1} ; r_t] (G); gates: sigmoid gates (G); transform:
-    [sigmoid(i) ; tanh(j) ; sigmoid(f + forget_bias) ; sigmoid(o) ; sigmoid(o_m)] (P);
-    new_hidden: tanh(c_t) (d_h), before the pad mask; slots: the read slot k (long);
-    targets: the written slot (long); overwritten: the slot's value before the write (d_r);
-    probs: the Gumbel-softmax probabilities (N), or None without sampling.
-    """
-
-    hidden_read: Tensor
-    gates: Tensor
-    transform: Tensor
-    new_hidden: Tensor
-    slots: Tensor
-    targets: Tensor
-    overwritten: Tensor
-    probs: Optional[Tensor]
 
 
 class WeightFactors(NamedTuple):
@@ -180,349 +97,130 @@ def defer_weight_gradients(weights: RecurrentWeights) -> DeferredGradients:
     return DeferredGradients(weights, gradients)
 
 
-def _run_forward(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                 temperature, keep, record=None, backend="python", variant=CellVariant(),
-                 history=None, soft=None, overwrite_memory=False, query=None):
-    """The forward loop. ``trans_in`` already holds the forget bias in its f part;
-    ``variant``: the :class:`.variants.CellVariant` to run (the Python loop only);
-    ``history``: its :class:`ReadHistory` where ``variant.reads_history``, else None;
-    ``soft``: (B,) bool, the rows that read the Gumbel-softmax mixture (``soft_to_hard``), or None;
-    ``query``: the :class:`ContentQuery` of ``content_address``, else None.
-
-    Returns outputs (T, B, G), hidden (B, d_h), memory (B, N, d_r), steps (B,), with
-    ``keep`` the :class:`Activations` of all steps (otherwise one step's scratch space), and
-    the final read_age (B, N) with, where ``keep`` and ``usage_input``, the usage u_t of
-    every step (T, B, N) (a pair of None without ``history``).
-    With a list ``record``, appends to it the noise-free address logits (T, B, N), the slots
-    read (T, B) and the slots written (T, B). ``backend``: "python" runs
-    :func:`_forward_steps`, "native" its C++ twin. ``overwrite_memory``: write into
-    ``memory`` itself, when it is contiguous, instead of into a copy.
-    """
-    steps_total, batch, n_slots = addr_in.shape
+def _run_forward(inputs: LoopInputs, state, weights: RecurrentWeights, options: LoopOptions,
+                 backend: str, keep: bool, record=None, overwrite_memory=False):
+    """The forward loop of ``backend`` ("python" or "native") on ``state`` (hidden, memory,
+    steps, read_age or None). Returns outputs (T, B, G), hidden, memory, steps, the
+    :class:`Activations` (of all steps with ``keep``, else one step's scratch space) and
+    read_age. With a list ``record``, appends the noise-free address logits (T, B, N), slots
+    read (T, B) and slots written (T, B). ``overwrite_memory``: write into the memory itself,
+    when it is contiguous, instead of into a copy."""
+    hidden, memory, steps, read_age = state
+    steps_total, batch, n_slots = inputs.addr_in.shape
     d_h, d_r = hidden.size(-1), memory.size(-1)
     kept = steps_total if keep else 1
-    like = dict(dtype=addr_in.dtype, device=addr_in.device)
+    like = dict(dtype=inputs.addr_in.dtype, device=inputs.addr_in.device)
+    index = dict(dtype=torch.long, device=inputs.addr_in.device)
     acts = Activations(
-        torch.empty(kept, batch, d_h + d_r, **like),
-        torch.empty(kept, batch, d_h + d_r, **like),
-        torch.empty(kept, batch, 4 * d_h + d_r, **like),
-        torch.empty(kept, batch, d_h, **like),
-        torch.empty(kept, batch, dtype=torch.long, device=addr_in.device),
-        torch.empty(kept, batch, dtype=torch.long, device=addr_in.device),
+        *(torch.empty(kept, batch, width, **like) for width in (d_h + d_r, d_h + d_r, 4 * d_h + d_r, d_h)),
+        torch.empty(kept, batch, **index), torch.empty(kept, batch, **index),
         torch.empty(kept, batch, d_r, **like),
-        None if noise is None else torch.empty(kept, batch, n_slots, **like),
+        None if inputs.noise is None else torch.empty(kept, batch, n_slots, **like),
     )
-    outputs = torch.empty(steps_total, batch, d_h + d_r, **like)
+    recorded = None
+    if record is not None:
+        recorded = (torch.empty(steps_total, batch, n_slots, **like),
+                    torch.empty(steps_total, batch, **index), torch.empty(steps_total, batch, **index))
+    buffers = StepBuffers(torch.empty(steps_total, batch, d_h + d_r, **like), acts, recorded)
     if not (overwrite_memory and memory.is_contiguous()):  # an expanded p_M is never written
         memory = memory.clone(memory_format=torch.contiguous_format)
-    recorded = None
-    usage_log = None
-    if history is not None and history.usage_weight is not None and keep:
-        usage_log = torch.empty(steps_total, batch, n_slots, **like)
-    if record is not None:
-        slot_log = torch.empty(steps_total, batch, dtype=torch.long, device=addr_in.device)
-        recorded = (torch.empty_like(addr_in, memory_format=torch.contiguous_format), slot_log,
-                    torch.empty_like(slot_log))
-    if backend == "native":  # the paper's cell, no_reread, content_address (CellVariant.native_unsupported)
+    if backend == "native":
         steps = steps.clone(memory_format=torch.contiguous_format)
-        read_age = None if history is None else history.read_age.clone(memory_format=torch.contiguous_format)
-        hidden = native.library().forward(
-            addr_in, gate_in, trans_in, hidden, memory, steps, *weights, noise, real,
-            temperature, outputs, *acts, *(recorded or (None, None, None)), read_age,
-            REREAD_PENALTY if variant.no_reread else 0.0, *(query or (None, None)),
-        )
+        read_age = None if read_age is None else read_age.clone(memory_format=torch.contiguous_format)
+        hidden = native.library().forward(inputs.native(), weights, [hidden, memory, steps, read_age],
+                                          buffers.native(), *options.native())
     else:
-        hidden, steps, read_age = _forward_steps(
-            addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real, temperature,
-            acts, outputs, recorded, variant, history, usage_log, soft, query,
-        )
+        hidden, steps, read_age = forward_steps(inputs, (hidden, memory, steps, read_age), weights,
+                                                buffers, options)
     if record is not None:
         record.extend(recorded)
-    return outputs, hidden, memory, steps, acts, (read_age, usage_log)
+    return buffers.outputs, hidden, memory, steps, acts, read_age
 
 
-def _forward_steps(addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                   temperature, acts, outputs, recorded, variant, history=None, usage_log=None,
-                   soft=None, query=None):
-    """The reference definition of a forward step, run over all T steps: fills ``outputs``,
-    ``acts`` (at step t, or at 0 when they hold one step), ``recorded`` (None or logits,
-    slots read, slots written), ``usage_log`` (None or (T, B, N)) and ``memory`` in place;
-    returns the final hidden, steps and read_age (None without ``history``).
-    ``variant.no_read``: the read is zeros (the slot is still chosen, and written back).
-    ``variant.usage_input``: the logits get u_t W_u^T (u_t = :func:`recency` of the read ages);
-    ``variant.no_reread``: the slot read at the previous real step loses REREAD_PENALTY;
-    ``variant.content_address``: the logits get <key_k, q_t> (:func:`key_scale`), q_t from
-    ``query`` (a :class:`ContentQuery`). The recorded logits are the noise-free ones after all
-    three. ``soft`` (B,) bool or None: those rows read sum_k y[k] M[k] (y the Gumbel-softmax
-    probabilities) instead of M[k_t].
-    """
-    steps_total, batch, n_slots = addr_in.shape
-    d_h, d_r = hidden.size(-1), memory.size(-1)
-    keep = acts.hidden_read.size(0) > 1
-    rows = torch.arange(batch, device=addr_in.device)
-    # h_t feeds both the next step's address logits and this step's write value.
-    w_from_h, b_from_h = weights.from_hidden.t(), weights.from_hidden_bias
-    w_gate, w_trans = weights.gate.t(), weights.transform.t()
-    addr_rec = hidden @ w_from_h[:, :n_slots]
-    no_read = memory.new_zeros(batch, d_r) if variant.no_read else None
-    read_age = None if history is None else history.read_age.clone()
-    for t in range(steps_total):
-        s = t if keep else 0
-        logits = addr_in[t] + addr_rec
-        if query is not None:  # <key(M_{t-1}[k]), q_t> per slot
-            q = torch.addmm(query.query_in[t], hidden, query.weight.t())
-            logits = logits + torch.bmm(memory * key_scale(memory), q.unsqueeze(-1)).squeeze(-1)
-        if variant.usage_input:
-            usage = recency(read_age, logits.dtype)
-            if usage_log is not None:
-                usage_log[t] = usage
-            logits = torch.addmm(logits, usage, history.usage_weight.t())
-        if variant.no_reread:
-            logits = logits.sub((read_age == 1).to(logits.dtype), alpha=REREAD_PENALTY)
-        if recorded is not None:
-            recorded[0][t] = logits
-        if noise is None:
-            slot = torch.argmax(logits, -1, out=acts.slots[s])
-        else:
-            logits += noise[t]
-            slot = torch.argmax(logits, -1, out=acts.slots[s])
-            acts.probs[s] = torch.softmax(logits / temperature, -1)
-        read = memory[rows, slot] if no_read is None else no_read
-        if soft is not None and no_read is None:
-            mixture = torch.bmm(acts.probs[s].unsqueeze(1), memory).squeeze(1)
-            read = torch.where(soft.unsqueeze(-1), mixture, read)
-        hidden_read = torch.cat([hidden, read], -1, out=acts.hidden_read[s])
-        gates = torch.addmm(gate_in[t], hidden_read, w_gate, out=acts.gates[s]).sigmoid_()
-        trans = torch.addmm(trans_in[t], gates * hidden_read, w_trans, out=acts.transform[s])
-        trans[:, d_h:2 * d_h].tanh_()
-        trans[:, :d_h].sigmoid_()
-        trans[:, 2 * d_h:].sigmoid_()
-        s_i, t_j, s_f, s_o, s_om = trans.split([d_h, d_h, d_h, d_h, d_r], -1)
-        new_hidden = torch.tanh(
-            torch.addcmul(s_f * hidden, s_i, t_j), out=acts.new_hidden[s]
-        )
-        torch.mul(s_o, new_hidden, out=outputs[t, :, :d_h])
-        torch.mul(s_om, read, out=outputs[t, :, d_h:])
-        new_addr_rec, value = torch.addmm(b_from_h, new_hidden, w_from_h).split([n_slots, d_r], -1)
-        target = torch.where(steps < n_slots, steps, slot, out=acts.targets[s])
-        if recorded is not None:
-            recorded[1][t], recorded[2][t] = slot, target
-        overwritten = memory[rows, target]
-        acts.overwritten[s] = overwritten
-        if read_age is not None:
-            new_age = torch.where(read_age > 0, read_age + 1, read_age)
-            new_age[rows, slot] = 1
-        if real is None:
-            hidden, addr_rec, steps = new_hidden, new_addr_rec, steps + 1
-            read_age = new_age if read_age is not None else None
-        else:
-            keep_row = real[t].unsqueeze(-1)
-            value = torch.where(keep_row, value, overwritten)
-            hidden = torch.where(keep_row, new_hidden, hidden)
-            addr_rec = torch.where(keep_row, new_addr_rec, addr_rec)
-            steps = steps + real[t]
-            if read_age is not None:
-                read_age = torch.where(keep_row, new_age, read_age)
-        memory[rows, target] = value
-    return hidden.clone(), steps, read_age
-
-
-def _run_backward(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                  backend="python", variant=CellVariant(), address_grad=None, usage_log=None,
-                  soft=None, deferred=None, query=None):
+def _run_backward(grads, memory, weights, acts, real, options: LoopOptions, backend, deferred=None,
+                  query=None):
     """Backpropagate through all steps, last first, unwinding ``memory`` (the final memory,
-    (B, N, d_r)); ``backend`` and ``variant`` as in :func:`_run_forward`; ``address_grad``
-    (T, B, N) or None: a gradient added to that of the address logits (the address losses);
-    ``usage_log`` (T, B, N): the usage u_t of ``usage_input``, or None; ``soft``: the rows
-    that read softly, as in :func:`_run_forward`; ``deferred``: the ``factors`` of the
-    weights' :func:`defer_weight_gradients`, which keep this call's factors of their gradients
-    (the returned ones are then None), or None; ``query``: the :class:`ContentQuery` of
-    ``content_address``, or None.
+    (B, N, d_r)); ``grads``: dL/d(outputs, final hidden, final memory); ``deferred``: the
+    ``factors`` of the weights' :func:`defer_weight_gradients`, which keep this call's
+    factors of their gradients (the returned ones are then None), or None; ``query``: the
+    :class:`ContentQuery` of ``content_address``, or None.
 
     Returns gradients of (the projection (T, B, N + G + P), hidden, memory), of the
-    :class:`RecurrentWeights`, of W_u (None without ``usage_log``) and of ``query`` (a
-    :class:`ContentQuery` of gradients; None without it).
+    :class:`RecurrentWeights` and of ``query`` (a :class:`ContentQuery` of gradients; None
+    without it).
     """
-    steps_total, batch, _ = grad_out.shape
+    steps_total, batch, _ = grads[0].shape
     d_h = weights.from_hidden.size(1)
     d_r = weights.transform.size(1) - d_h
     n_slots = weights.from_hidden.size(0) - d_r
-    # the logits get a gradient through the straight-through read, or from the address losses
-    addressed = (acts.probs is not None and not variant.no_read) or address_grad is not None
+    # the logits get a gradient through the straight-through read
+    addressed = acts.probs is not None and not options.variant.no_read
     # one buffer for the gradient of the whole projection: autograd then has no split to undo
     width = n_slots + acts.gates.size(-1) + acts.transform.size(-1)
-    grad_projected = grad_out.new_empty(steps_total, batch, width)
+    grad_projected = grads[0].new_empty(steps_total, batch, width)
     grad_addr, grad_gate_in, grad_trans_in = split_projection(grad_projected, n_slots, d_h + d_r)
     grad_addr.zero_()
-    if not addressed:
-        grad_addr = None
-    grad_value = torch.empty_like(acts.overwritten)
-    queries = grad_query_in = None
-    if query is not None:
-        queries = query.of_steps(acts.hidden_read[..., :d_h])
-        grad_query_in = torch.zeros_like(queries)
-    if backend == "native":
+    queries = None if query is None else query.of_steps(acts.hidden_read[..., :d_h])
+    out = GradientBuffers(grad_addr if addressed else None, grad_gate_in, grad_trans_in,
+                          torch.empty_like(acts.overwritten),
+                          None if query is None else torch.zeros_like(queries))
+    query_parts = None if query is None else (queries, query.weight)
+    if backend == "native":  # without a gradient to the logits it needs no probabilities
+        acts_in = acts._replace(probs=acts.probs if addressed else None)
         grad_state, grad_memory = native.library().backward(
-            grad_out, grad_hidden, grad_memory, memory, weights.from_hidden, weights.gate,
-            weights.transform, *acts, real, temperature, grad_addr, grad_gate_in,
-            grad_trans_in, grad_value, queries, None if query is None else query.weight, grad_query_in,
-        )
+            grads, memory, weights, acts_in, real, query_parts or [None, None], out,
+            options.temperature, options.variant.no_read)
     else:
-        grad_state, grad_memory = _backward_steps(
-            grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-            grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad, soft,
-            queries, None if query is None else query.weight, grad_query_in,
-        )
+        grad_state, grad_memory = backward_steps(grads, memory, weights, acts, real, query_parts,
+                                                 out, options)
 
     def flat(x):
         return x.reshape(steps_total * batch, -1)
 
     factors = WeightFactors(
-        flat(grad_addr) if addressed else None, flat(acts.hidden_read[..., :d_h]), flat(grad_value),
-        flat(acts.new_hidden), flat(grad_gate_in), flat(acts.hidden_read), flat(grad_trans_in),
-        flat(acts.gates * acts.hidden_read),
+        flat(out.grad_addr) if addressed else None, flat(acts.hidden_read[..., :d_h]),
+        flat(out.grad_value), flat(acts.new_hidden), flat(grad_gate_in), flat(acts.hidden_read),
+        flat(grad_trans_in), flat(acts.gates * acts.hidden_read),
     )
     if deferred is not None:
         deferred.keep(factors)
         weight_grads = RecurrentWeights(None, None, None, None)
     else:
         weight_grads = _weight_gradients(factors, n_slots)
-    grad_usage = grad_query = None
-    if usage_log is not None:  # logits += u_t W_u^T
-        grad_usage = flat(grad_addr).t() @ flat(usage_log) if addressed else grad_out.new_zeros(n_slots, n_slots)
+    grad_query = None
     if query is not None:  # q_t = query_in[t] + h_{t-1} W_q^T
-        grad_query = ContentQuery(grad_query_in, flat(grad_query_in).t() @ factors.hidden)
-    return (grad_projected, grad_state, grad_memory), weight_grads, grad_usage, grad_query
+        grad_query = ContentQuery(out.grad_query, flat(out.grad_query).t() @ factors.hidden)
+    return (grad_projected, grad_state, grad_memory), weight_grads, grad_query
 
 
-def _backward_steps(grad_out, grad_hidden, grad_memory, memory, weights, acts, real, temperature,
-                    grad_addr, grad_gate_in, grad_trans_in, grad_value, variant, address_grad,
-                    soft=None, queries=None, query_weight=None, grad_query_in=None):
-    """The reference definition of a backward step, run from the last step to the first:
-    fills the (T, B, ...) gradients ``grad_addr`` (None when no gradient reaches the logits),
-    ``grad_gate_in``, ``grad_trans_in`` and ``grad_value`` (dL/dv_t, the write values);
-    returns the gradients of the initial hidden (B, d_h) and memory (B, N, d_r).
-    ``address_grad`` (T, B, N) or None is added to the gradient of the logits of each step;
-    ``soft`` (B,) bool or None: rows whose read was the mixture sum_k y[k] M[k];
-    ``queries`` (T, B, d_r): q_t of every step (``content_address``), or None, with
-    ``query_weight`` (d_r, d_h), W_q's h part; ``grad_query_in`` (T, B, d_r) receives dL/dq_t.
-    """
-    steps_total, batch, _ = grad_out.shape
-    d_h = weights.from_hidden.size(1)
-    d_r = weights.transform.size(1) - d_h
-    n_slots = weights.from_hidden.size(0) - d_r
-    rows = torch.arange(batch, device=grad_out.device)
-    # slots last: the straight-through product <M_{t-1}[k], dL/dr> is then a fast row x matrix
-    memory = memory.transpose(1, 2).contiguous()
-    grad_memory = grad_memory.clone()
-    grad_state = grad_hidden.clone()  # dL/dh_t, except through the address of step t + 1
-    straight_through = acts.probs is not None and not variant.no_read
-    grad_next_addr = grad_out.new_zeros(batch, n_slots)
-    w_back = weights.from_hidden
-    real_rows = None if real is None else real.unsqueeze(-1).to(grad_out.dtype)
-    soft_rows = None if soft is None else soft.unsqueeze(-1).to(grad_out.dtype)
-    for t in range(steps_total - 1, -1, -1):
-        target, slot = acts.targets[t], acts.slots[t]
-        # write: M_t = M_{t-1} with slot `target` replaced by v_t (pad rows: unchanged)
-        value_grad = grad_memory[rows, target]
-        if real_rows is None:
-            grad_memory[rows, target] = 0.0
-        else:
-            grad_memory[rows, target] = value_grad * (1.0 - real_rows[t])
-            value_grad = value_grad * real_rows[t]
-        grad_value[t] = value_grad
-        memory[rows, :, target] = acts.overwritten[t]  # memory is now M_{t-1}
-        # [a_{t+1} ; v_t] = h_t W^T: pad rows have value_grad 0, so one matmul serves both
-        grad_state = torch.addmm(grad_state, torch.cat([grad_next_addr, value_grad], -1), w_back)
-        if real_rows is None:
-            grad_new_hidden, grad_state = grad_state, None
-        else:
-            grad_new_hidden = grad_state * real_rows[t]
-            grad_state = grad_state - grad_new_hidden
-        s_i, t_j, s_f, s_o, s_om = acts.transform[t].split([d_h, d_h, d_h, d_h, d_r], -1)
-        grad_h_out, grad_r_out = grad_out[t, :, :d_h], grad_out[t, :, d_h:]
-        new_hidden = acts.new_hidden[t]
-        hidden_read = acts.hidden_read[t]
-        hidden, read = hidden_read[:, :d_h], hidden_read[:, d_h:]
-        grad_new_hidden = torch.addcmul(grad_new_hidden, grad_h_out, s_o)
-        grad_c = grad_new_hidden * (1.0 - new_hidden * new_hidden)
-        grad_pre = grad_trans_in[t]
-        gi, gj, gf, go, gom = grad_pre.split([d_h, d_h, d_h, d_h, d_r], -1)
-        torch.mul(grad_c * t_j, s_i * (1.0 - s_i), out=gi)
-        torch.mul(grad_c * s_i, 1.0 - t_j * t_j, out=gj)
-        torch.mul(grad_c * hidden, s_f * (1.0 - s_f), out=gf)
-        torch.mul(grad_h_out * new_hidden, s_o * (1.0 - s_o), out=go)
-        torch.mul(grad_r_out * read, s_om * (1.0 - s_om), out=gom)
-        grad_z = grad_pre @ weights.transform
-        gates = acts.gates[t]
-        grad_gate_pre = torch.mul(grad_z * hidden_read, gates * (1.0 - gates), out=grad_gate_in[t])
-        grad_hidden_read = torch.addmm(grad_z * gates, grad_gate_pre, weights.gate)
-        grad_h = grad_hidden_read[:, :d_h] + grad_c * s_f
-        grad_state = grad_h if grad_state is None else grad_state + grad_h
-        grad_read = torch.addcmul(grad_hidden_read[:, d_h:], grad_r_out, s_om)
-        # read: r = M_{t-1}[k]; straight through: dL/dy_k = <M_{t-1}[k], dL/dr>
-        if straight_through:
-            probs = acts.probs[t]
-            grad_probs = torch.bmm(grad_read.unsqueeze(1), memory).squeeze(1)
-            grad_probs -= (probs * grad_probs).sum(-1, keepdim=True)
-            grad_next_addr = torch.mul(probs, grad_probs, out=grad_addr[t]).div_(temperature)
-        if address_grad is not None:
-            grad_next_addr = grad_addr[t].add_(address_grad[t])
-        if queries is not None and grad_addr is not None:  # a_t[k] += <key_k, q_t>
-            # key_k = M_k / s_k, s_k = sqrt(|M_k|^2 + 1): dkey_k = (I - key_k key_k^T) dM_k / s_k
-            q = queries[t]
-            scale = key_scale(memory, 1)  # 1 / s_k (B, 1, N)
-            keys = memory * scale  # (B, d_r, N)
-            grad_q = torch.bmm(keys, grad_next_addr.unsqueeze(-1)).squeeze(-1)
-            grad_query_in[t] = grad_q
-            content = torch.bmm(q.unsqueeze(1), keys).squeeze(1)  # <key_k, q_t> (B, N)
-            along = (grad_next_addr * scale.squeeze(1)).unsqueeze(-1)
-            grad_memory.add_(along * (q.unsqueeze(1) - keys.transpose(1, 2) * content.unsqueeze(-1)))
-            grad_state = torch.addmm(grad_state, grad_q, query_weight)
-        if not variant.no_read and soft_rows is None:  # a zero read uses no slot
-            grad_memory.index_put_((rows, slot), grad_read, accumulate=True)
-        elif not variant.no_read:  # hard rows: the slot read; soft rows: y[k] to every slot
-            grad_memory.index_put_((rows, slot), grad_read * (1.0 - soft_rows), accumulate=True)
-            grad_memory.add_(acts.probs[t].unsqueeze(-1) * (grad_read * soft_rows).unsqueeze(1))
-    if grad_addr is not None:
-        grad_state = torch.addmm(grad_state, grad_next_addr, w_back[:n_slots])
-    return grad_state, grad_memory
+class _Call(NamedTuple):
+    """The non-differentiable arguments of :class:`_Recurrence` (see :func:`run_recurrence`)."""
+
+    backend: str
+    options: LoopOptions
+    steps: Tensor
+    noise: Optional[Tensor]
+    real: Optional[Tensor]
+    record: Optional[list]
+    read_age: Optional[Tensor]
+    deferred: Optional[KeptFactors]
 
 
 class _Recurrence(torch.autograd.Function):
-    """Autograd node for the whole loop; see :func:`run_recurrence` for the arguments."""
+    """Autograd node for the whole loop: ``forward(call, projected, hidden, memory,
+    *weights[, query_in, query_weight])``; backward returns one gradient per tensor."""
 
     @staticmethod
-    def forward(ctx, backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, query_in, query_weight, soft, deferred, projected, hidden, memory,
-                *weights):
-        weights = RecurrentWeights(*weights)
-        addr_in, gate_in, trans_in = split_projection(
-            projected, memory.size(1), hidden.size(-1) + memory.size(-1))
-        record = _record_for(variant, record)
-        history = None if read_age is None else ReadHistory(read_age, usage_weight)
-        query = None if query_in is None else ContentQuery(query_in, query_weight)
-        outputs, hidden, memory, steps, acts, (read_age, usage_log) = _run_forward(
-            addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-            temperature, keep=True, record=record, backend=backend, variant=variant,
-            history=history, soft=soft, query=query,
-        )
-        aux, ctx.address_grad = _address_loss(variant, record, real)
-        ctx.variant = variant
-        ctx.backend = backend
-        ctx.temperature = temperature
-        ctx.sampled = acts.probs is not None
-        ctx.masked = real is not None
-        ctx.usage = usage_log is not None
-        ctx.content = query is not None
-        ctx.soft = soft
-        ctx.deferred = deferred
-        saved = list(acts[:-1]) + ([acts.probs] if ctx.sampled else [])
-        saved += [real] if ctx.masked else []
-        saved += [usage_log] if ctx.usage else []
-        saved += list(query) if ctx.content else []
-        ctx.save_for_backward(memory, *weights, *saved)
-        extra = [t for t in (read_age, aux) if t is not None]
+    def forward(ctx, call: _Call, projected, hidden, memory, *rest):
+        weights = RecurrentWeights(*rest[:4])
+        inputs = _loop_inputs(projected, hidden, memory, call.noise, call.real, *rest[4:])
+        query = inputs.query
+        outputs, hidden, memory, steps, acts, read_age = _run_forward(
+            inputs, (hidden, memory, call.steps, call.read_age), weights, call.options, call.backend,
+            keep=True, record=call.record)
+        ctx.call = call._replace(steps=None, noise=None, real=None, record=None, read_age=None)
+        ctx.save_for_backward(memory, *weights, *acts, call.real, *(query or (None, None)))
+        extra = [read_age] if read_age is not None else []
         ctx.mark_non_differentiable(steps, *extra)
         return (outputs, hidden, memory, steps, *extra)
 
@@ -530,43 +228,24 @@ class _Recurrence(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_out, grad_hidden, grad_memory, _grad_steps, *_grad_extra):
         memory, *rest = ctx.saved_tensors
-        weights = RecurrentWeights(*rest[:4])
-        rest = rest[4:]
-        query = ContentQuery(*rest[-2:]) if ctx.content else None
-        rest = rest[:-2] if ctx.content else rest
-        usage_log = rest.pop() if ctx.usage else None
-        real = rest.pop() if ctx.masked else None
-        probs = rest.pop() if ctx.sampled else None
-        acts = Activations(*rest, probs)
+        weights, acts, real = RecurrentWeights(*rest[:4]), Activations(*rest[4:12]), rest[12]
+        query = None if rest[13] is None else ContentQuery(*rest[13:])
         with torch.autocast(grad_out.device.type, enabled=False):  # as forward ran
-            inputs, weight_grads, grad_usage, grad_query = _run_backward(
-                grad_out, grad_hidden, grad_memory, memory, weights, acts, real, ctx.temperature,
-                backend=ctx.backend, variant=ctx.variant, address_grad=ctx.address_grad,
-                usage_log=usage_log, soft=ctx.soft, deferred=ctx.deferred, query=query,
-            )
-        grad_query = grad_query or (None, None)
-        return (None, None, None, None, None, None, None, None, grad_usage, *grad_query, None, None,
-                *inputs, *weight_grads)
+            inputs, weight_grads, grad_query = _run_backward(
+                (grad_out, grad_hidden, grad_memory), memory, weights, acts, real,
+                ctx.call.options, ctx.call.backend, deferred=ctx.call.deferred, query=query)
+        return (None, *inputs, *weight_grads, *(grad_query or ()))
+
+
+def _loop_inputs(projected, hidden, memory, noise, real, query_in=None, query_weight=None) -> LoopInputs:
+    return LoopInputs(*split_projection(projected, memory.size(1), hidden.size(-1) + memory.size(-1)),
+                      noise, real, None if query_in is None else ContentQuery(query_in, query_weight))
 
 
 def split_projection(projected: Tensor, n_slots: int, gate_size: int) -> Tuple[Tensor, Tensor, Tensor]:
     """Views (T, B, N), (T, B, G) and (T, B, P) of the address, gate and transform parts of
     a projection (T, B, N + G + P)."""
     return projected.split([n_slots, gate_size, projected.size(-1) - n_slots - gate_size], -1)
-
-
-def _record_for(variant: CellVariant, record: Optional[list]) -> Optional[list]:
-    """The caller's record list, or a fresh one when the address losses need the logits."""
-    return [] if record is None and variant.has_address_loss else record
-
-
-def _address_loss(variant: CellVariant, record: Optional[list], real: Optional[Tensor]):
-    """(value (0-dim), C x its gradient (T, B, N)) of the address losses from the recorded
-    logits and slots read (see :mod:`.address_losses`), or (None, None) without them."""
-    if not variant.has_address_loss:
-        return None, None
-    logits, slots = record[-3], record[-2]
-    return address_loss(logits, slots, real, variant.entropy_bonus, variant.load_balance)
 
 
 def run_recurrence(
@@ -578,13 +257,11 @@ def run_recurrence(
     temperature: float,
     record: Optional[list] = None,
     variant: CellVariant = CellVariant(),
-    usage_weight: Optional[Tensor] = None,
-    soft: Optional[Tensor] = None,
     overwrite_memory: bool = False,
     deferred_weights: Optional[KeptFactors] = None,
     query_in: Optional[Tensor] = None,
     query_weight: Optional[Tensor] = None,
-) -> Tuple[Tensor, Tuple[Tensor, ...], Optional[Tensor]]:
+) -> Tuple[Tensor, Tuple[Tensor, ...]]:
     """Run one layer's recurrence over T steps.
 
     projected (T, B, N + G + P): the input-side projections with biases, [address logits ;
@@ -595,55 +272,39 @@ def run_recurrence(
     long; noise: (T, B, N) Gumbel noise or None (argmax);
     real: (T, B) bool, True at real steps, or None; record: a list that receives the
     address logits, slots read and slots written of every step (see :func:`_run_forward`);
-    variant: the :class:`.variants.CellVariant` of the cell; usage_weight: W_u (N, N) of
-    ``variant.usage_input``; soft: (B,) bool, the rows that read the Gumbel-softmax mixture
-    (``variant.soft_to_hard``; ignored without noise), or None; overwrite_memory: without
+    variant: the :class:`.variants.CellVariant` of the cell; overwrite_memory: without
     autograd, write the new memory into ``state``'s when it is contiguous (no copy; the
     caller owns that state and drops it, as incremental decoding does); deferred_weights:
     the ``factors`` of a :func:`defer_weight_gradients` whose ``weights`` are ``weights``:
     backward keeps its factors of the weight gradients there instead of returning them;
     query_in (T, B, d_r) and query_weight (d_r, d_h): the two parts of the query of
     ``variant.content_address`` (see :class:`ContentQuery`), or None.
-    Returns outputs (T, B, G), the final state (as ``state``: (hidden, memory, steps[,
-    read_age])), and the value (0-dim, float32 or float64, no gradient) of the address
-    losses, None without them; their gradient is added in backward (:mod:`.address_losses`).
+    Returns outputs (T, B, G) and the final state (as ``state``: (hidden, memory, steps[,
+    read_age])).
     """
     hidden, memory, steps, *read_age = state
     read_age = read_age[0] if variant.reads_history else None
-    soft = None if noise is None or variant.no_read else soft
     output_dtype = projected.dtype
-    # float16/bfloat16 (a --fp16/--bf16 model, or autocast's projections): the loop runs in
-    # float32 with autocast off, so the memory, the cell state and the address softmax never
-    # round to 8 or 11 bits over hundreds of steps; see module docstring.
-    projected, hidden, memory, noise, usage_weight, query_in, query_weight = (
-        _in_float32(t) for t in (projected, hidden, memory, noise, usage_weight, query_in, query_weight)
+    projected, hidden, memory, noise, query_in, query_weight = (
+        _in_float32(t) for t in (projected, hidden, memory, noise, query_in, query_weight)
     )
     weights = RecurrentWeights(*(_in_float32(weight) for weight in weights))
     tensors = (projected, hidden, memory, *weights)
-    backend = choose_backend(tensors + (noise,), variant)
+    backend = choose_backend(tensors + (noise,))
+    options = LoopOptions(temperature, variant)
     with torch.autocast(projected.device.type, enabled=False):
-        differentiable = tensors + tuple(t for t in (usage_weight, query_in, query_weight) if t is not None)
+        differentiable = tensors + tuple(t for t in (query_in, query_weight) if t is not None)
         if torch.is_grad_enabled() and any(t.requires_grad for t in differentiable):
-            outputs, hidden, memory, steps, *extra = _Recurrence.apply(
-                backend, variant, steps, noise, real, temperature, record, read_age,
-                usage_weight, query_in, query_weight, soft, deferred_weights, *tensors
-            )
-            read_age = extra.pop(0) if read_age is not None else None
-            aux = extra[0] if extra else None
+            call = _Call(backend, options, steps, noise, real, record, read_age, deferred_weights)
+            outputs, hidden, memory, steps, *extra = _Recurrence.apply(call, *differentiable)
+            read_age = extra[0] if extra else None
         else:
-            record = _record_for(variant, record)
-            history = None if read_age is None else ReadHistory(read_age, usage_weight)
-            addr_in, gate_in, trans_in = split_projection(
-                projected, memory.size(1), hidden.size(-1) + memory.size(-1))
-            outputs, hidden, memory, steps, _, (read_age, _) = _run_forward(
-                addr_in, gate_in, trans_in, hidden, memory, steps, weights, noise, real,
-                temperature, keep=False, record=record, backend=backend, variant=variant,
-                history=history, soft=soft, overwrite_memory=overwrite_memory,
-                query=None if query_in is None else ContentQuery(query_in, query_weight),
-            )
-            aux, _ = _address_loss(variant, record, real)
+            inputs = _loop_inputs(projected, hidden, memory, noise, real, query_in, query_weight)
+            outputs, hidden, memory, steps, _, read_age = _run_forward(
+                inputs, (hidden, memory, steps, read_age), weights, options, backend, keep=False,
+                record=record, overwrite_memory=overwrite_memory)
     final = (hidden, memory, steps) if read_age is None else (hidden, memory, steps, read_age)
-    return outputs.to(output_dtype), final, aux
+    return outputs.to(output_dtype), final
 
 
 def _in_float32(tensor: Optional[Tensor]) -> Optional[Tensor]:
@@ -651,49 +312,3 @@ def _in_float32(tensor: Optional[Tensor]) -> Optional[Tensor]:
     if tensor is not None and tensor.dtype in (torch.float16, torch.bfloat16):
         return tensor.float()
     return tensor
-
-
-BACKENDS = ("auto", "python", "native", "cpp")
-_logged = set()
-
-
-def choose_backend(tensors, variant: CellVariant = CellVariant()) -> str:
-    """"native" (csrc/recurrence.cpp) or "python" (:func:`_forward_steps`,
-    :func:`_backward_steps`) for a call on ``tensors`` (None entries ignored) with the
-    cell ``variant``, as
-    ``ARMIN_BACKEND`` asks: "auto" (default) takes the compiled loop where it is built and
-    supports the call, "python" forces the Python loop, "native" (or "cpp") requires the
-    compiled loop to be built. Logs the active backend once per process and choice.
-    """
-    asked = os.environ.get("ARMIN_BACKEND", "auto").strip().lower() or "auto"
-    if asked not in BACKENDS:
-        raise ArminError(f"ARMIN_BACKEND must be one of {', '.join(BACKENDS)}, got {asked!r}")
-    unsupported = _native_unsupported(tensors, variant)
-    if asked == "python":
-        backend, why = "python", "ARMIN_BACKEND=python"
-    elif native.library() is None:
-        if asked != "auto":
-            raise ArminError(f"ARMIN_BACKEND={asked}: the compiled ARMIN recurrence is "
-                             f"{native.unavailable_reason()}")
-        backend, why = "python", f"compiled recurrence {native.unavailable_reason()}"
-    elif unsupported:
-        backend, why = "python", unsupported
-    else:
-        backend, why = "native", f"compiled recurrence {native.library_path().name}"
-    if (backend, why) not in _logged:
-        _logged.add((backend, why))
-        logger.info("ARMIN recurrence backend: %s (%s)", backend, why)
-    return backend
-
-
-def _native_unsupported(tensors, variant: CellVariant = CellVariant()) -> Optional[str]:
-    """Why the compiled loop cannot run a call on ``tensors`` with ``variant`` (None if it can)."""
-    if variant.native_unsupported():
-        return variant.native_unsupported()
-    tensors = [t for t in tensors if t is not None]
-    if any(t.device.type != "cpu" for t in tensors):
-        return "the compiled loop is CPU-only: CUDA tensors run the Python loop"
-    dtypes = {t.dtype for t in tensors}
-    if len(dtypes) > 1 or not dtypes <= {torch.float32, torch.float64}:
-        return f"the compiled loop needs one dtype, float32 or float64 (got {sorted(map(str, dtypes))})"
-    return None

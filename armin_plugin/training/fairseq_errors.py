@@ -106,12 +106,10 @@ def _checkpoint_does_not_fit(exc, frames) -> Optional[str]:
         cause = exc.__cause__ or exc.__context__
         detail = "its parameters differ" if cause is None else _first_problem(cause)
         if trainer is not None:
-            import torch
+            from .restore_file import stored_model_config  # omegaconf: not at import
 
-            saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-            saved_model = saved["cfg"]["model"] if saved.get("cfg") is not None else saved["args"]
             current = trainer.f_locals["self"].cfg.model
-            detail = _differences(_model_settings(saved_model), _model_settings(current)) or detail
+            detail = _differences(_model_settings(stored_model_config(path)), _model_settings(current)) or detail
         return (f"checkpoint {path} does not fit the model being trained: {detail}; "
                 f"train with the checkpoint's settings, or give another --save-dir")
     loader = next((f for f in frames if f.f_code.co_name == "load_model_ensemble_and_task"), None)

@@ -1,11 +1,14 @@
-// The ARMIN recurrence loop (forward over T steps and its hand-written backward) for CPU
-// tensors, float32 and float64: the compiled twin of _forward_steps / _backward_steps in
-// ../recurrence.py, which defines the semantics (and documents every buffer). Matrix
-// products go through ATen (BLAS), or in float32 through oneDNN on packed weights (Product
-// below); the gate arithmetic, the read, the write and the pad masking of a step are plain
-// loops over the B rows, so nothing is dispatched per elementwise operation. Registered as
-// torch.ops.armin_native.{forward,backward,packed_products_available}.
+// The ARMIN loop (forward over T steps and its hand-written backward) for CPU tensors, float32
+// and float64: the compiled twin of ../fused_loop.py (which documents every buffer); both
+// compute armin_step of ../step.py fused over the steps (tests/test_step.py checks them
+// against it). Matrix products go through ATen (BLAS), or in float32 through oneDNN on packed
+// weights (Product below); the phases of a step between them (address, read, gates,
+// integration, write-back, and their gradients) are row functions over the B rows, so nothing
+// is dispatched per elementwise operation. Registered as torch.ops.armin_native.{forward,
+// backward,packed_products_available}.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
@@ -182,456 +185,518 @@ void check_cpu_dense(const Tensor& x, const char* name, int64_t dim) {
   TORCH_CHECK(x.dim() == dim, "armin_native: ", name, " must have ", dim, " dimensions");
 }
 
+using Optionals = c10::List<std::optional<Tensor>>;
+
+// x's data, or null for an undefined x
 template <typename S>
-Tensor forward_impl(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans_in,
-                    const Tensor& hidden0, Tensor& memory, Tensor& steps,
-                    const Tensor& from_hidden, const Tensor& from_hidden_bias,
-                    const Tensor& gate_w, const Tensor& trans_w,
-                    const std::optional<Tensor>& noise_opt, const std::optional<Tensor>& real_opt,
-                    double temperature, Tensor& outputs, Tensor& hidden_read_a, Tensor& gates_a,
-                    Tensor& trans_a, Tensor& new_hidden_a, Tensor& slots_a, Tensor& targets_a,
-                    Tensor& overwritten_a, const std::optional<Tensor>& probs_opt,
-                    const std::optional<Tensor>& rec_logits_opt,
-                    const std::optional<Tensor>& rec_read_opt,
-                    const std::optional<Tensor>& rec_written_opt,
-                    const std::optional<Tensor>& read_age_opt, double reread_penalty,
-                    const std::optional<Tensor>& query_in_opt,
-                    const std::optional<Tensor>& query_weight_opt) {
-  const int64_t T = addr_in.size(0), B = addr_in.size(1), N = addr_in.size(2);
-  const int64_t H = hidden0.size(1), R = memory.size(2), G = H + R, P = 4 * H + R;
-  const int64_t kept = hidden_read_a.size(0);
-  const bool sampled = noise_opt.has_value();
-  const bool recording = rec_logits_opt.has_value();
-  const S tau = S(temperature);
+S* ptr(const Tensor& x) {
+  return x.defined() ? x.data_ptr<S>() : nullptr;
+}
 
-  Seq<S> a_in(addr_in), out(outputs);
-  Seq<S> noise = sampled ? Seq<S>(*noise_opt) : Seq<S>();
-  const bool* real = real_opt ? real_opt->data_ptr<bool>() : nullptr;
-  const int64_t real_st = real_opt ? real_opt->stride(0) : 0;
-  const int64_t real_sb = real_opt ? real_opt->stride(1) : 0;
+// What the step does besides the paper's cell (CellVariant in ../variants.py), and tau.
+struct LoopOptions {
+  double temperature;     // tau of the Gumbel softmax
+  double reread_penalty;  // no_reread: the logit of the slot read at the previous real step
+                          // loses this (0 without no_reread)
+  bool no_read;           // the read r_t is zeros (the slot is still chosen and written)
+};
 
-  const Tensor w_from_h = from_hidden.t();
-  const Product gate_product = Product::make<S>(gate_w, false, T, B);
-  const Product trans_product = Product::make<S>(trans_w, false, T, B);
-  Tensor hidden = hidden0.contiguous().clone();
-  Tensor addr_rec = at::mm(hidden, w_from_h.narrow(1, 0, N)).contiguous();
-  Tensor z = at::empty({B, G}, hidden.options());
-  Tensor from_h = at::empty({B, N + R}, hidden.options());
-  S* h = hidden.data_ptr<S>();
-  S* ar = addr_rec.data_ptr<S>();
-  S* zp = z.data_ptr<S>();
-  S* fh = from_h.data_ptr<S>();
-  S* M = memory.data_ptr<S>();
-  int64_t* n = steps.data_ptr<int64_t>();
-  // no_reread: the read age of every slot (B, N), updated in place at real steps; the slot
-  // read at the previous real step (age 1) loses reread_penalty from its logit
-  int64_t* age = read_age_opt ? read_age_opt->data_ptr<int64_t>() : nullptr;
-  const S penalty = S(reread_penalty);
-  // content_address: q_t = query_in[t] + h_{t-1} W_q^T (B, R); slot k adds <key_k, q_t>,
-  // key_k = M_k / sqrt(|M_k|^2 + 1)
-  const bool content = query_in_opt.has_value();
-  Tensor query = content ? at::empty({B, R}, hidden.options()) : Tensor();
-  const Tensor w_query = content ? query_weight_opt->t() : Tensor();
+// Runs row(b) for the B rows of a step on ATen's threads (those of the products too), in
+// chunks of at least ``grain`` rows. Row work touches row b only (its hidden, memory, state
+// and buffer rows), so the results are the same, bit for bit, at any thread count.
+// ``phase`` names the work in torch.profiler's tables.
+template <typename F>
+void for_rows(const char* phase, int64_t rows, int64_t grain, const F& row) {
+  RECORD_FUNCTION(phase, c10::ArrayRef<const c10::IValue>{});
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) row(b);
+  });
+}
 
-  for (int64_t t = 0; t < T; ++t) {
-    const int64_t s = kept == 1 ? 0 : t;
-    Tensor hr_t = hidden_read_a.select(0, s), gates_t = gates_a.select(0, s);
-    Tensor trans_t = trans_a.select(0, s), nh_t = new_hidden_a.select(0, s);
-    S* hr = hr_t.data_ptr<S>();
-    S* gt = gates_t.data_ptr<S>();
-    S* tr = trans_t.data_ptr<S>();
-    S* nh = nh_t.data_ptr<S>();
-    int64_t* slot = slots_a.select(0, s).data_ptr<int64_t>();
-    int64_t* target = targets_a.select(0, s).data_ptr<int64_t>();
-    S* ow = overwritten_a.select(0, s).data_ptr<S>();
-    S* pr = sampled ? probs_opt->select(0, s).data_ptr<S>() : nullptr;
-    S* rl = recording ? rec_logits_opt->select(0, t).data_ptr<S>() : nullptr;
+// Rows per chunk: about kChunkWork values of row work (a row of a layer with d_h 256, d_r
+// 64 has about 1,700), so a chunk outweighs the cost of waking a thread; small layers and
+// small batches stay on one thread.
+constexpr int64_t kChunkWork = 16384;
 
-    if (content) at::addmm_out(query, query_in_opt->select(0, t), hidden, w_query);
-    // address logits, choice, probabilities; [h_{t-1} ; r_t]
-    for (int64_t b = 0; b < B; ++b) {
-      const S* ai = a_in.row(t, b);
-      const S* arb = ar + b * N;
-      int64_t best = 0;
-      S best_value = 0;
-      S* prb = sampled ? pr + b * N : nullptr;
-      const int64_t* ageb = age ? age + b * N : nullptr;
-      const S* qb = content ? query.data_ptr<S>() + b * R : nullptr;
-      for (int64_t k = 0; k < N; ++k) {
-        S logit = ai[k] + arb[k];
-        if (qb) {
-          const S* mk = M + (b * N + k) * R;
-          S norm = S(0), dot = S(0);
-          for (int64_t i = 0; i < R; ++i) {
-            norm += mk[i] * mk[i];
-            dot += mk[i] * qb[i];
-          }
-          logit += dot / std::sqrt(norm + S(1));
+int64_t row_grain(int64_t row_work) { return std::max<int64_t>(1, kChunkWork / row_work); }
+
+// The forward loop (fused_loop.forward_steps): per step t the products through ATen and the
+// phases of armin_step as row functions, in the step's order: address (logits with the
+// variants' terms, the slot, the probabilities), read ([h_{t-1} ; r_t]), gates (and z_t),
+// integration (the transform, h_t, out_t) and write-back (the slot written, the write, the
+// pad mask and the state's step and read ages).
+template <typename S>
+class ForwardLoop {
+ public:
+  // inputs: LoopInputs (addr_in, gate_in, trans_in, noise?, real?, query_in?, query_weight?);
+  // weights: RecurrentWeights; state: (hidden, memory, steps, read_age?), memory, steps and
+  // read_age updated in place; buffers: StepBuffers (outputs, the Activations, the record).
+  ForwardLoop(const Optionals& inputs, at::TensorList weights, const Optionals& state,
+              const Optionals& buffers, LoopOptions options)
+      : options_(options), inputs_(inputs), buffers_(buffers), from_hidden_bias_(weights[1]) {
+    const Tensor addr_in = *inputs.get(0), memory = *state.get(1);
+    T = addr_in.size(0), B = addr_in.size(1), N = addr_in.size(2);
+    H = weights[0].size(1), R = memory.size(2), G = H + R, P = 4 * H + R;
+    grain_ = row_grain(N * R + G + P);
+    sampled_ = inputs.get(3).has_value();
+    content_ = inputs.get(5).has_value();
+    a_in_ = Seq<S>(addr_in);
+    out_ = Seq<S>(*buffers.get(0));
+    if (sampled_) noise_ = Seq<S>(*inputs.get(3));
+    if (const auto real = inputs.get(4)) {
+      real_ = real->data_ptr<bool>();
+      real_st_ = real->stride(0), real_sb_ = real->stride(1);
+    }
+    w_from_h_ = weights[0].t();
+    gate_product_ = Product::make<S>(weights[2], false, T, B);
+    trans_product_ = Product::make<S>(weights[3], false, T, B);
+    hidden_ = state.get(0)->contiguous().clone();
+    addr_rec_ = at::mm(hidden_, w_from_h_.narrow(1, 0, N)).contiguous();
+    z_ = at::empty({B, G}, hidden_.options());
+    from_h_ = at::empty({B, N + R}, hidden_.options());
+    query_ = content_ ? at::empty({B, R}, hidden_.options()) : Tensor();
+    w_query_ = content_ ? inputs.get(6)->t() : Tensor();
+    h_ = ptr<S>(hidden_), ar_ = ptr<S>(addr_rec_), zp_ = ptr<S>(z_), fh_ = ptr<S>(from_h_);
+    M_ = ptr<S>(memory), q_ = ptr<S>(query_);
+    n_ = ptr<int64_t>(*state.get(2)), age_ = ptr<int64_t>(state.get(3).value_or(Tensor()));
+  }
+
+  // Runs the T steps; returns the final hidden (B, H).
+  Tensor run() {
+    for (int64_t t = 0; t < T; ++t) {
+      Step st = step(t);
+      if (content_) at::addmm_out(query_, inputs_.get(5)->select(0, t), hidden_, w_query_);
+      for_rows("rows: address, read", B, grain_,
+               [&](int64_t b) { read_row(st, b, address_row(st, b)); });
+      gate_product_.affine_out(st.gates, inputs_.get(1)->select(0, t), st.hidden_read);
+      for_rows("rows: gates", B, grain_, [&](int64_t b) { gates_row(st, b); });
+      trans_product_.affine_out(st.trans, inputs_.get(2)->select(0, t), z_);
+      for_rows("rows: integration", B, grain_, [&](int64_t b) { integration_row(st, b); });
+      at::addmm_out(from_h_, from_hidden_bias_, st.new_hidden, w_from_h_);
+      for_rows("rows: write-back", B, grain_, [&](int64_t b) { write_row(st, b); });
+    }
+    return hidden_;
+  }
+
+ private:
+  // The buffers of step t (index 0 when they hold one step) and their rows.
+  struct Step {
+    int64_t t;
+    Tensor hidden_read, gates, trans, new_hidden;
+    S *hr, *gt, *tr, *nh, *ow, *pr, *rl;
+    int64_t *slot, *target, *rr, *rw;
+  };
+
+  Step step(int64_t t) {
+    const int64_t s = buffers_.get(1)->size(0) == 1 ? 0 : t;
+    const auto at_step = [&](size_t i, int64_t index) {
+      const auto x = buffers_.get(i);
+      return x ? x->select(0, index) : Tensor();
+    };
+    Step st{t, at_step(1, s), at_step(2, s), at_step(3, s), at_step(4, s)};
+    st.hr = ptr<S>(st.hidden_read), st.gt = ptr<S>(st.gates);
+    st.tr = ptr<S>(st.trans), st.nh = ptr<S>(st.new_hidden);
+    st.ow = ptr<S>(at_step(7, s)), st.pr = ptr<S>(at_step(8, s)), st.rl = ptr<S>(at_step(9, t));
+    st.slot = ptr<int64_t>(at_step(5, s)), st.target = ptr<int64_t>(at_step(6, s));
+    st.rr = ptr<int64_t>(at_step(10, t)), st.rw = ptr<int64_t>(at_step(11, t));
+    return st;
+  }
+
+  // The address logits of row b (location, content, re-read penalty), the slot read (their
+  // argmax after the noise) and, sampling, the probabilities softmax(logits / tau).
+  int64_t address_row(const Step& st, int64_t b) {
+    const S* ai = a_in_.row(st.t, b);
+    const S* arb = ar_ + b * N;
+    const int64_t* ageb = age_ ? age_ + b * N : nullptr;
+    const S* qb = content_ ? q_ + b * R : nullptr;
+    S* prb = sampled_ ? st.pr + b * N : nullptr;
+    int64_t best = 0;
+    S best_value = 0;
+    for (int64_t k = 0; k < N; ++k) {
+      S logit = ai[k] + arb[k];
+      if (qb) {  // <key_k, q_t>, key_k = M_k / sqrt(|M_k|^2 + 1)
+        const S* mk = M_ + (b * N + k) * R;
+        S norm = S(0), dot = S(0);
+        for (int64_t i = 0; i < R; ++i) {
+          norm += mk[i] * mk[i];
+          dot += mk[i] * qb[i];
         }
-        if (ageb && ageb[k] == 1) logit -= penalty;
-        if (recording) rl[b * N + k] = logit;
-        if (sampled) {
-          logit += noise.row(t, b)[k];
-          prb[k] = logit / tau;
-        }
-        // as torch.argmax: the first maximum, a NaN counting as the maximum
-        if (k == 0 || (!std::isnan(best_value) && (logit > best_value || std::isnan(logit)))) {
-          best = k;
-          best_value = logit;
-        }
+        logit += dot / std::sqrt(norm + S(1));
       }
-      if (sampled) {  // softmax of logits / tau, in place
-        S top = prb[0];
-        for (int64_t k = 1; k < N; ++k) top = std::max(top, prb[k]);
-        S sum = 0;
+      if (ageb && ageb[k] == 1) logit -= S(options_.reread_penalty);
+      if (st.rl) st.rl[b * N + k] = logit;
+      if (sampled_) {
+        logit += noise_.row(st.t, b)[k];
+        prb[k] = logit / S(options_.temperature);
+      }
+      // as torch.argmax: the first maximum, a NaN counting as the maximum
+      if (k == 0 || (!std::isnan(best_value) && (logit > best_value || std::isnan(logit)))) {
+        best = k;
+        best_value = logit;
+      }
+    }
+    if (sampled_) {  // softmax of logits / tau, in place
+      S top = prb[0];
+      for (int64_t k = 1; k < N; ++k) top = std::max(top, prb[k]);
+      S sum = 0;
 #pragma omp simd reduction(+ : sum)
-        for (int64_t k = 0; k < N; ++k) {
-          prb[k] = std::exp(prb[k] - top);
-          sum += prb[k];
-        }
-        for (int64_t k = 0; k < N; ++k) prb[k] /= sum;
+      for (int64_t k = 0; k < N; ++k) {
+        prb[k] = std::exp(prb[k] - top);
+        sum += prb[k];
       }
-      slot[b] = best;
-      S* hrb = hr + b * G;
-      const S* hb = h + b * H;
-      const S* mb = M + (b * N + best) * R;
-      for (int64_t i = 0; i < H; ++i) hrb[i] = hb[i];
-      for (int64_t i = 0; i < R; ++i) hrb[H + i] = mb[i];
+      for (int64_t k = 0; k < N; ++k) prb[k] /= sum;
     }
-    if (recording) {
-      int64_t* rr = rec_read_opt->select(0, t).data_ptr<int64_t>();
-      for (int64_t b = 0; b < B; ++b) rr[b] = slot[b];
-    }
+    st.slot[b] = best;
+    if (st.rr) st.rr[b] = best;
+    return best;
+  }
 
-    // gates, z = gates * [h ; r]
-    gate_product.affine_out(gates_t, gate_in.select(0, t), hr_t);
-    for (int64_t b = 0; b < B; ++b) {
-      S* g = gt + b * G;
-      const S* hrb = hr + b * G;
-      S* zb = zp + b * G;
-#pragma omp simd
-      for (int64_t i = 0; i < G; ++i) {
-        g[i] = sigmoid(g[i]);
-        zb[i] = g[i] * hrb[i];
-      }
-    }
+  // [h_{t-1} ; r_t] of row b, r_t = M_{t-1}[slot] (zeros with no_read).
+  void read_row(const Step& st, int64_t b, int64_t slot) {
+    S* hrb = st.hr + b * G;
+    const S* hb = h_ + b * H;
+    const S* mb = M_ + (b * N + slot) * R;
+    for (int64_t i = 0; i < H; ++i) hrb[i] = hb[i];
+    for (int64_t i = 0; i < R; ++i) hrb[H + i] = options_.no_read ? S(0) : mb[i];
+  }
 
-    // [i ; j ; f ; o ; o_m], new hidden, outputs
-    trans_product.affine_out(trans_t, trans_in.select(0, t), z);
-    for (int64_t b = 0; b < B; ++b) {
-      S* tb = tr + b * P;
+  // gates = sigmoid(pre-activations), z_t = gates * [h ; r].
+  void gates_row(const Step& st, int64_t b) {
+    S* g = st.gt + b * G;
+    const S* hrb = st.hr + b * G;
+    S* zb = zp_ + b * G;
 #pragma omp simd
-      for (int64_t i = 0; i < H; ++i) tb[i] = sigmoid(tb[i]);
-#pragma omp simd
-      for (int64_t i = H; i < 2 * H; ++i) tb[i] = std::tanh(tb[i]);
-#pragma omp simd
-      for (int64_t i = 2 * H; i < P; ++i) tb[i] = sigmoid(tb[i]);
-      const S *s_i = tb, *t_j = tb + H, *s_f = tb + 2 * H, *s_o = tb + 3 * H, *s_om = tb + 4 * H;
-      const S* hb = h + b * H;
-      const S* rb = hr + b * G + H;
-      S* nhb = nh + b * H;
-      S* ob = out.row(t, b);
-#pragma omp simd
-      for (int64_t i = 0; i < H; ++i) {
-        nhb[i] = std::tanh(s_f[i] * hb[i] + s_i[i] * t_j[i]);
-        ob[i] = s_o[i] * nhb[i];
-      }
-      for (int64_t i = 0; i < R; ++i) ob[H + i] = s_om[i] * rb[i];
-    }
-
-    // [a_{t+1} ; v_t] from h_t; write (pad rows keep everything)
-    at::addmm_out(from_h, from_hidden_bias, nh_t, w_from_h);
-    int64_t* rw = recording ? rec_written_opt->select(0, t).data_ptr<int64_t>() : nullptr;
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t tg = n[b] < N ? n[b] : slot[b];
-      target[b] = tg;
-      if (recording) rw[b] = tg;
-      S* mt = M + (b * N + tg) * R;
-      S* owb = ow + b * R;
-      for (int64_t i = 0; i < R; ++i) owb[i] = mt[i];
-      if (real && !real[t * real_st + b * real_sb]) continue;
-      const S* fhb = fh + b * (N + R);
-      for (int64_t i = 0; i < R; ++i) mt[i] = fhb[N + i];
-      for (int64_t k = 0; k < N; ++k) ar[b * N + k] = fhb[k];
-      const S* nhb = nh + b * H;
-      for (int64_t i = 0; i < H; ++i) h[b * H + i] = nhb[i];
-      n[b] += 1;
-      if (age) {
-        int64_t* ageb = age + b * N;
-        for (int64_t k = 0; k < N; ++k) ageb[k] += ageb[k] > 0;
-        ageb[slot[b]] = 1;
-      }
+    for (int64_t i = 0; i < G; ++i) {
+      g[i] = sigmoid(g[i]);
+      zb[i] = g[i] * hrb[i];
     }
   }
-  return hidden;
-}
 
+  // [i ; j ; f ; o ; o_m] activated, h_t = tanh(f * h + i * j), out_t = [o * h_t ; o_m * r_t].
+  void integration_row(const Step& st, int64_t b) {
+    S* tb = st.tr + b * P;
+#pragma omp simd
+    for (int64_t i = 0; i < H; ++i) tb[i] = sigmoid(tb[i]);
+#pragma omp simd
+    for (int64_t i = H; i < 2 * H; ++i) tb[i] = std::tanh(tb[i]);
+#pragma omp simd
+    for (int64_t i = 2 * H; i < P; ++i) tb[i] = sigmoid(tb[i]);
+    const S *s_i = tb, *t_j = tb + H, *s_f = tb + 2 * H, *s_o = tb + 3 * H, *s_om = tb + 4 * H;
+    const S* hb = h_ + b * H;
+    const S* rb = st.hr + b * G + H;
+    S* nhb = st.nh + b * H;
+    S* ob = out_.row(st.t, b);
+#pragma omp simd
+    for (int64_t i = 0; i < H; ++i) {
+      nhb[i] = std::tanh(s_f[i] * hb[i] + s_i[i] * t_j[i]);
+      ob[i] = s_o[i] * nhb[i];
+    }
+    for (int64_t i = 0; i < R; ++i) ob[H + i] = s_om[i] * rb[i];
+  }
+
+  // The slot written (the next empty one, else the slot read), the overwritten value kept,
+  // then at a real step: M[slot] = v_t, the carried h_t and its address part, step + 1 and
+  // the read ages; a pad row keeps everything.
+  void write_row(const Step& st, int64_t b) {
+    const int64_t tg = n_[b] < N ? n_[b] : st.slot[b];
+    st.target[b] = tg;
+    if (st.rw) st.rw[b] = tg;
+    S* mt = M_ + (b * N + tg) * R;
+    S* owb = st.ow + b * R;
+    for (int64_t i = 0; i < R; ++i) owb[i] = mt[i];
+    if (real_ && !real_[st.t * real_st_ + b * real_sb_]) return;
+    const S* fhb = fh_ + b * (N + R);
+    for (int64_t i = 0; i < R; ++i) mt[i] = fhb[N + i];
+    for (int64_t k = 0; k < N; ++k) ar_[b * N + k] = fhb[k];
+    const S* nhb = st.nh + b * H;
+    for (int64_t i = 0; i < H; ++i) h_[b * H + i] = nhb[i];
+    n_[b] += 1;
+    if (age_) {
+      int64_t* ageb = age_ + b * N;
+      for (int64_t k = 0; k < N; ++k) ageb[k] += ageb[k] > 0;
+      ageb[st.slot[b]] = 1;
+    }
+  }
+
+  const LoopOptions options_;
+  const Optionals inputs_, buffers_;  // LoopInputs, StepBuffers
+  const Tensor from_hidden_bias_;
+  int64_t T, B, N, H, R, G, P, grain_;
+  bool sampled_, content_;
+  Seq<S> a_in_, out_, noise_;
+  const bool* real_ = nullptr;
+  int64_t real_st_ = 0, real_sb_ = 0;
+  Tensor w_from_h_, w_query_;
+  Product gate_product_, trans_product_;
+  // hidden h (B, H), its address part addr_rec (B, N), z_t (B, G), h_t's [a_{t+1} ; v_t]
+  // (B, N + R), q_t (B, R)
+  Tensor hidden_, addr_rec_, z_, from_h_, query_;
+  S *h_, *ar_, *zp_, *fh_, *M_, *q_;
+  int64_t *n_, *age_;
+};
+
+// The backward loop (fused_loop.backward_steps), from the last step to the first, each step
+// undoing the write to get M_{t-1} back: per step the products through ATen and the
+// gradients of the phases as row functions: write-back, integration, gates, then read and
+// address (the straight-through softmax, the content address, the read slot).
 template <typename S>
-std::tuple<Tensor, Tensor> backward_impl(
-    const Tensor& grad_out_in, const Tensor& grad_hidden, const Tensor& grad_memory_in,
-    const Tensor& memory_final, const Tensor& from_hidden, const Tensor& gate_w,
-    const Tensor& trans_w, const Tensor& hidden_read_a, const Tensor& gates_a,
-    const Tensor& trans_a, const Tensor& new_hidden_a, const Tensor& slots_a,
-    const Tensor& targets_a, const Tensor& overwritten_a, const std::optional<Tensor>& probs_opt,
-    const std::optional<Tensor>& real_opt, double temperature,
-    const std::optional<Tensor>& grad_addr_opt, Tensor& grad_gate_in, Tensor& grad_trans_in,
-    Tensor& grad_value, const std::optional<Tensor>& queries_opt,
-    const std::optional<Tensor>& query_weight_opt, const std::optional<Tensor>& grad_query_opt) {
-  const int64_t T = grad_out_in.size(0), B = grad_out_in.size(1);
-  const int64_t H = from_hidden.size(1), R = trans_w.size(1) - H;
-  const int64_t N = from_hidden.size(0) - R, G = H + R, P = 4 * H + R;
-  const bool sampled = probs_opt.has_value();
-  const S tau = S(temperature);
-  // dL/dz = dL/d[i;j;f;o;o_m] W and dL/d[h;r] += dL/d(gate pre-activations) W_g
-  const Product trans_back = Product::make<S>(trans_w, true, T, B);
-  const Product gate_back = Product::make<S>(gate_w, true, T, B);
+class BackwardLoop {
+ public:
+  // grads: (dL/doutputs (T, B, G), dL/dhidden (B, H), dL/dmemory (B, N, R)); memory: the final
+  // memory; weights: RecurrentWeights; acts: the Activations (probs? only where a gradient
+  // reaches the logits); real?; query: (q_t of every step (T, B, R), W_q's h part (R, H)) or
+  // none; out: GradientBuffers (grad_addr?, grad_gate_in, grad_trans_in, grad_value,
+  // grad_query?), filled.
+  BackwardLoop(at::TensorList grads, const Tensor& memory, at::TensorList weights,
+               const Optionals& acts, const std::optional<Tensor>& real, const Optionals& query,
+               const Optionals& out, LoopOptions options)
+      : options_(options), from_hidden_(weights[0]), grad_gate_in_(*out.get(1)),
+        grad_trans_in_(*out.get(2)), query_weight_(query.get(1)), grad_query_(out.get(4)) {
+    T = grads[0].size(0), B = grads[0].size(1), H = from_hidden_.size(1);
+    R = weights[3].size(1) - H, N = from_hidden_.size(0) - R, G = H + R;
+    grain_ = row_grain(N * R + 2 * G + 4 * H + R);
+    sampled_ = acts.get(7).has_value();
+    content_ = sampled_ && query.get(0).has_value();  // without sampling no gradient reaches it
+    trans_back_ = Product::make<S>(weights[3], true, T, B);
+    gate_back_ = Product::make<S>(weights[2], true, T, B);
+    grad_out_ = Seq<S>(grads[0]);
+    hr_a_ = Seq<S>(*acts.get(0)), g_a_ = Seq<S>(*acts.get(1)), tr_a_ = Seq<S>(*acts.get(2));
+    nh_a_ = Seq<S>(*acts.get(3)), ow_a_ = Seq<S>(*acts.get(6));
+    if (sampled_) p_a_ = Seq<S>(*acts.get(7));
+    slots_c_ = acts.get(4)->contiguous(), targets_c_ = acts.get(5)->contiguous();
+    real_c_ = real ? real->contiguous() : Tensor();
+    slots_ = ptr<int64_t>(slots_c_), targets_ = ptr<int64_t>(targets_c_), real_ = ptr<bool>(real_c_);
+    memory_ = memory.contiguous().clone();
+    grad_memory_ = grads[2].contiguous().clone();
+    grad_state_ = grads[1].contiguous().clone();
+    const auto rows = [&](int64_t width) { return at::empty({B, width}, grad_state_.options()); };
+    next_value_ = rows(N + R).zero_(), grad_z_ = rows(G), grad_hr_ = rows(G), grad_c_ = rows(H);
+    M_ = ptr<S>(memory_), gm_ = ptr<S>(grad_memory_), gs_ = ptr<S>(grad_state_);
+    nv_ = ptr<S>(next_value_), gz_ = ptr<S>(grad_z_), ghr_ = ptr<S>(grad_hr_), gc_ = ptr<S>(grad_c_);
+    g_gate_ = Seq<S>(grad_gate_in_), g_trans_ = Seq<S>(grad_trans_in_), g_value_ = Seq<S>(*out.get(3));
+    if (sampled_) g_addr_ = Seq<S>(*out.get(0));
+    if (content_) queries_ = Seq<S>(*query.get(0)), g_query_ = Seq<S>(*grad_query_);
+  }
 
-  Seq<S> grad_out(grad_out_in);
-  Seq<S> hr_a(hidden_read_a), g_a(gates_a), tr_a(trans_a), nh_a(new_hidden_a), ow_a(overwritten_a);
-  Seq<S> p_a = sampled ? Seq<S>(*probs_opt) : Seq<S>();
-  const Tensor slots_c = slots_a.contiguous(), targets_c = targets_a.contiguous();
-  const int64_t* slots = slots_c.data_ptr<int64_t>();
-  const int64_t* targets = targets_c.data_ptr<int64_t>();
-  const Tensor real_c = real_opt ? real_opt->contiguous() : Tensor();
-  const bool* real = real_opt ? real_c.data_ptr<bool>() : nullptr;
-
-  Tensor memory = memory_final.contiguous().clone();
-  Tensor grad_memory = grad_memory_in.contiguous().clone();
-  Tensor grad_state = grad_hidden.contiguous().clone();
-  // [dL/da_{t+1} ; dL/dv_t]: the rows that multiply from_hidden
-  Tensor next_value = at::zeros({B, N + R}, grad_state.options());
-  Tensor grad_z = at::empty({B, G}, grad_state.options());
-  Tensor grad_hr = at::empty({B, G}, grad_state.options());
-  Tensor grad_c = at::empty({B, H}, grad_state.options());
-  S* M = memory.data_ptr<S>();
-  S* gm = grad_memory.data_ptr<S>();
-  S* gs = grad_state.data_ptr<S>();
-  S* nv = next_value.data_ptr<S>();
-  S* gz = grad_z.data_ptr<S>();
-  S* ghr = grad_hr.data_ptr<S>();
-  S* gc = grad_c.data_ptr<S>();
-  Seq<S> g_gate(grad_gate_in), g_trans(grad_trans_in), g_value(grad_value);
-  Seq<S> g_addr = sampled ? Seq<S>(*grad_addr_opt) : Seq<S>();
-  std::vector<S> grad_probs(N);
-  // content_address (with sampling only: without it no gradient reaches the logits)
-  const bool content = sampled && queries_opt.has_value();
-  Seq<S> queries = content ? Seq<S>(*queries_opt) : Seq<S>();
-  Seq<S> g_query = content ? Seq<S>(*grad_query_opt) : Seq<S>();
-
-  for (int64_t t = T - 1; t >= 0; --t) {
-    // write: M_t = M_{t-1} with slot `target` replaced by v_t; unwind memory to M_{t-1}
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t tg = targets[t * B + b];
-      const bool is_real = real == nullptr || real[t * B + b];
-      S* gmt = gm + (b * N + tg) * R;
-      S* vb = nv + b * (N + R) + N;
-      S* gvb = g_value.row(t, b);
-      for (int64_t i = 0; i < R; ++i) {
-        const S v = is_real ? gmt[i] : S(0);
-        vb[i] = v;
-        gvb[i] = v;
-        if (is_real) gmt[i] = S(0);
+  // Runs the T steps back; returns the gradients of the initial hidden and memory.
+  std::tuple<Tensor, Tensor> run() {
+    for (int64_t t = T - 1; t >= 0; --t) {
+      for_rows("rows: write-back backward", B, grain_, [&](int64_t b) { write_back_row(t, b); });
+      // dL/dh_t += [dL/da_{t+1} ; dL/dv_t] from_hidden
+      if (sampled_) {
+        grad_state_.addmm_(next_value_, from_hidden_);
+      } else {
+        grad_state_.addmm_(next_value_.narrow(1, N, R), from_hidden_.narrow(0, N, R));
       }
-      const S* owb = ow_a.row(t, b);
-      S* mt = M + (b * N + tg) * R;
-      for (int64_t i = 0; i < R; ++i) mt[i] = owb[i];
+      for_rows("rows: integration backward", B, grain_,
+               [&](int64_t b) { integration_back_row(t, b); });
+      trans_back_.mm_out(grad_z_, grad_trans_in_.select(0, t));
+      for_rows("rows: gates backward", B, grain_, [&](int64_t b) { gates_back_row(t, b); });
+      gate_back_.add_to(grad_hr_, grad_gate_in_.select(0, t));
+      for_rows("rows: read, address backward", B, grain_, [&](int64_t b) { read_back_row(t, b); });
+      // dL/dh_{t-1} += dL/dq_t W_q
+      if (content_) grad_state_.addmm_(grad_query_->select(0, t), *query_weight_);
     }
-    // dL/dh_t += [a_{t+1} ; v_t] rows times from_hidden
-    if (sampled) {
-      grad_state.addmm_(next_value, from_hidden);
-    } else {
-      grad_state.addmm_(next_value.narrow(1, N, R), from_hidden.narrow(0, N, R));
+    if (sampled_) grad_state_.addmm_(next_value_.narrow(1, 0, N), from_hidden_.narrow(0, 0, N));
+    return {grad_state_, grad_memory_};
+  }
+
+ private:
+  bool is_real(int64_t t, int64_t b) const { return real_ == nullptr || real_[t * B + b]; }
+
+  // M_t = M_{t-1} with the written slot replaced by v_t: dL/dv_t is the slot's gradient (0
+  // at a pad), which the slot no longer passes on; the slot gets its old value back.
+  void write_back_row(int64_t t, int64_t b) {
+    const int64_t tg = targets_[t * B + b];
+    const bool real = is_real(t, b);
+    S* gmt = gm_ + (b * N + tg) * R;
+    S* vb = nv_ + b * (N + R) + N;
+    S* gvb = g_value_.row(t, b);
+    for (int64_t i = 0; i < R; ++i) {
+      const S v = real ? gmt[i] : S(0);
+      vb[i] = v;
+      gvb[i] = v;
+      if (real) gmt[i] = S(0);
     }
-    // through h_t = tanh(c_t) and the transform
-    for (int64_t b = 0; b < B; ++b) {
-      const bool is_real = real == nullptr || real[t * B + b];
-      const S* tb = tr_a.row(t, b);
-      const S *s_i = tb, *t_j = tb + H, *s_f = tb + 2 * H, *s_o = tb + 3 * H, *s_om = tb + 4 * H;
-      const S* go_b = grad_out.row(t, b);
-      const S* nhb = nh_a.row(t, b);
-      const S* hrb = hr_a.row(t, b);
-      S* gsb = gs + b * H;
-      S* gcb = gc + b * H;
-      S* gp = g_trans.row(t, b);
+    const S* owb = ow_a_.row(t, b);
+    S* mt = M_ + (b * N + tg) * R;
+    for (int64_t i = 0; i < R; ++i) mt[i] = owb[i];
+  }
+
+  // Through h_t = tanh(c_t) (a pad row passes dL/dh_t on to h_{t-1} instead) and out_t's h
+  // part into the transform's pre-activations; keeps dL/dc_t.
+  void integration_back_row(int64_t t, int64_t b) {
+    const bool real = is_real(t, b);
+    const S* tb = tr_a_.row(t, b);
+    const S *s_i = tb, *t_j = tb + H, *s_f = tb + 2 * H, *s_o = tb + 3 * H, *s_om = tb + 4 * H;
+    const S* go_b = grad_out_.row(t, b);
+    const S* nhb = nh_a_.row(t, b);
+    const S* hrb = hr_a_.row(t, b);
+    S* gsb = gs_ + b * H;
+    S* gcb = gc_ + b * H;
+    S* gp = g_trans_.row(t, b);
 #pragma omp simd
-      for (int64_t i = 0; i < H; ++i) {
-        S gnh = S(0);
-        if (is_real) {
-          gnh = gsb[i];
-          gsb[i] = S(0);
-        }
-        gnh = gnh + go_b[i] * s_o[i];
-        const S g = gnh * (S(1) - nhb[i] * nhb[i]);
-        gcb[i] = g;
-        gp[i] = (g * t_j[i]) * (s_i[i] * (S(1) - s_i[i]));
-        gp[H + i] = (g * s_i[i]) * (S(1) - t_j[i] * t_j[i]);
-        gp[2 * H + i] = (g * hrb[i]) * (s_f[i] * (S(1) - s_f[i]));
-        gp[3 * H + i] = (go_b[i] * nhb[i]) * (s_o[i] * (S(1) - s_o[i]));
+    for (int64_t i = 0; i < H; ++i) {
+      S gnh = S(0);
+      if (real) {
+        gnh = gsb[i];
+        gsb[i] = S(0);
       }
-      for (int64_t i = 0; i < R; ++i) {
-        gp[4 * H + i] = (go_b[H + i] * hrb[H + i]) * (s_om[i] * (S(1) - s_om[i]));
-      }
+      gnh = gnh + go_b[i] * s_o[i];
+      const S g = gnh * (S(1) - nhb[i] * nhb[i]);
+      gcb[i] = g;
+      gp[i] = (g * t_j[i]) * (s_i[i] * (S(1) - s_i[i]));
+      gp[H + i] = (g * s_i[i]) * (S(1) - t_j[i] * t_j[i]);
+      gp[2 * H + i] = (g * hrb[i]) * (s_f[i] * (S(1) - s_f[i]));
+      gp[3 * H + i] = (go_b[i] * nhb[i]) * (s_o[i] * (S(1) - s_o[i]));
     }
-    trans_back.mm_out(grad_z, grad_trans_in.select(0, t));
-    // through the gates
-    for (int64_t b = 0; b < B; ++b) {
-      const S* gb = g_a.row(t, b);
-      const S* hrb = hr_a.row(t, b);
-      const S* gzb = gz + b * G;
-      S* ggp = g_gate.row(t, b);
-      S* ghrb = ghr + b * G;
+    for (int64_t i = 0; i < R; ++i) {
+      gp[4 * H + i] = (go_b[H + i] * hrb[H + i]) * (s_om[i] * (S(1) - s_om[i]));
+    }
+  }
+
+  // z_t = gates * [h ; r]: into the gates' pre-activations and (directly) into [h ; r].
+  void gates_back_row(int64_t t, int64_t b) {
+    const S* gb = g_a_.row(t, b);
+    const S* hrb = hr_a_.row(t, b);
+    const S* gzb = gz_ + b * G;
+    S* ggp = g_gate_.row(t, b);
+    S* ghrb = ghr_ + b * G;
 #pragma omp simd
-      for (int64_t i = 0; i < G; ++i) {
-        ggp[i] = (gzb[i] * hrb[i]) * (gb[i] * (S(1) - gb[i]));
-        ghrb[i] = gzb[i] * gb[i];
-      }
+    for (int64_t i = 0; i < G; ++i) {
+      ggp[i] = (gzb[i] * hrb[i]) * (gb[i] * (S(1) - gb[i]));
+      ghrb[i] = gzb[i] * gb[i];
     }
-    gate_back.add_to(grad_hr, grad_gate_in.select(0, t));
-    // into h_{t-1} and r_t; the read and its straight-through gradient
-    for (int64_t b = 0; b < B; ++b) {
-      const S* tb = tr_a.row(t, b);
-      const S *s_f = tb + 2 * H, *s_om = tb + 4 * H;
-      const S* go_b = grad_out.row(t, b);
-      const S* ghrb = ghr + b * G;
-      S* gsb = gs + b * H;
-      const S* gcb = gc + b * H;
-      for (int64_t i = 0; i < H; ++i) gsb[i] = gsb[i] + (ghrb[i] + gcb[i] * s_f[i]);
-      S* grad_read = ghr + b * G + H;  // reused in place: dL/dr
-      for (int64_t i = 0; i < R; ++i) grad_read[i] = ghrb[H + i] + go_b[H + i] * s_om[i];
-      if (sampled) {
-        const S* pb = p_a.row(t, b);
-        const S* mb = M + b * N * R;
-        S weighted = S(0);
-        for (int64_t k = 0; k < N; ++k) {
-          S dot = S(0);
-          const S* mk = mb + k * R;
+  }
+
+  // Into h_{t-1} (with c_{t-1}'s part f * dL/dc_t) and r_t (with out_t's part); then the
+  // read r_t = M_{t-1}[k]: its straight-through gradient to the logits, the content address
+  // and the read slot's gradient.
+  void read_back_row(int64_t t, int64_t b) {
+    const S* tb = tr_a_.row(t, b);
+    const S *s_f = tb + 2 * H, *s_om = tb + 4 * H;
+    const S* go_b = grad_out_.row(t, b);
+    const S* ghrb = ghr_ + b * G;
+    S* gsb = gs_ + b * H;
+    const S* gcb = gc_ + b * H;
+    for (int64_t i = 0; i < H; ++i) gsb[i] = gsb[i] + (ghrb[i] + gcb[i] * s_f[i]);
+    S* grad_read = ghr_ + b * G + H;  // reused in place: dL/dr
+    for (int64_t i = 0; i < R; ++i) grad_read[i] = ghrb[H + i] + go_b[H + i] * s_om[i];
+    if (sampled_) address_back_row(t, b, grad_read);
+    if (options_.no_read) return;  // a zero read uses no slot
+    S* gms = gm_ + (b * N + slots_[t * B + b]) * R;
+    for (int64_t i = 0; i < R; ++i) gms[i] += grad_read[i];
+  }
+
+  // Straight through: dL/dy_k = <M_{t-1}[k], dL/dr>, through softmax(logits / tau) into
+  // dL/da_t (kept for h_{t-1}'s address part); with content_address, a_t[k] += <key_k, q_t>
+  // into q_t and every slot of M_{t-1}.
+  void address_back_row(int64_t t, int64_t b, const S* grad_read) {
+    const S* pb = p_a_.row(t, b);
+    const S* mb = M_ + b * N * R;
+    S* gab = g_addr_.row(t, b);
+    S weighted = S(0);
+    for (int64_t k = 0; k < N; ++k) {
+      S dot = S(0);
+      const S* mk = mb + k * R;
 #pragma omp simd reduction(+ : dot)
-          for (int64_t i = 0; i < R; ++i) dot += mk[i] * grad_read[i];
-          grad_probs[k] = dot;
-          weighted += pb[k] * dot;
-        }
-        S* gab = g_addr.row(t, b);
-        S* nab = nv + b * (N + R);
-        for (int64_t k = 0; k < N; ++k) {
-          gab[k] = (pb[k] * (grad_probs[k] - weighted)) / tau;
-          nab[k] = gab[k];
-        }
-        if (content) {  // a_t[k] += <key_k, q_t>: into q_t and every slot of M_{t-1}
-          const S* qb = queries.row(t, b);
-          S* gqb = g_query.row(t, b);
-          for (int64_t i = 0; i < R; ++i) gqb[i] = S(0);
-          for (int64_t k = 0; k < N; ++k) {
-            const S* mk = mb + k * R;
-            S* gmk = gm + (b * N + k) * R;
-            S norm = S(0), dot = S(0);
-            for (int64_t i = 0; i < R; ++i) {
-              norm += mk[i] * mk[i];
-              dot += mk[i] * qb[i];
-            }
-            const S scale = S(1) / std::sqrt(norm + S(1));
-            const S along = gab[k] * scale, overlap = dot * scale * scale;
-            for (int64_t i = 0; i < R; ++i) {
-              gqb[i] += along * mk[i];
-              gmk[i] += along * (qb[i] - mk[i] * overlap);
-            }
-          }
-        }
-      }
-      S* gms = gm + (b * N + slots[t * B + b]) * R;
-      for (int64_t i = 0; i < R; ++i) gms[i] += grad_read[i];
+      for (int64_t i = 0; i < R; ++i) dot += mk[i] * grad_read[i];
+      gab[k] = dot;  // dL/dy_k until the next loop
+      weighted += pb[k] * dot;
     }
-    // dL/dh_{t-1} += dL/dq_t W_q
-    if (content) grad_state.addmm_(grad_query_opt->select(0, t), *query_weight_opt);
+    S* nab = nv_ + b * (N + R);
+    for (int64_t k = 0; k < N; ++k) {
+      gab[k] = (pb[k] * (gab[k] - weighted)) / S(options_.temperature);
+      nab[k] = gab[k];
+    }
+    if (!content_) return;
+    const S* qb = queries_.row(t, b);
+    S* gqb = g_query_.row(t, b);
+    for (int64_t i = 0; i < R; ++i) gqb[i] = S(0);
+    for (int64_t k = 0; k < N; ++k) {
+      const S* mk = mb + k * R;
+      S* gmk = gm_ + (b * N + k) * R;
+      S norm = S(0), dot = S(0);
+      for (int64_t i = 0; i < R; ++i) {
+        norm += mk[i] * mk[i];
+        dot += mk[i] * qb[i];
+      }
+      const S scale = S(1) / std::sqrt(norm + S(1));
+      const S along = gab[k] * scale, overlap = dot * scale * scale;
+      for (int64_t i = 0; i < R; ++i) {
+        gqb[i] += along * mk[i];
+        gmk[i] += along * (qb[i] - mk[i] * overlap);
+      }
+    }
   }
-  if (sampled) {
-    grad_state.addmm_(next_value.narrow(1, 0, N), from_hidden.narrow(0, 0, N));
-  }
-  return {grad_state, grad_memory};
+
+  const LoopOptions options_;
+  const Tensor from_hidden_, grad_gate_in_, grad_trans_in_;
+  const std::optional<Tensor> query_weight_, grad_query_;
+  int64_t T, B, N, H, R, G, grain_;
+  bool sampled_, content_;
+  Product trans_back_, gate_back_;  // dL/dz = dL/dtrans W_t; dL/d[h ; r] += dL/dgates W_g
+  Seq<S> grad_out_, hr_a_, g_a_, tr_a_, nh_a_, ow_a_, p_a_, g_gate_, g_trans_, g_value_, g_addr_;
+  Seq<S> queries_, g_query_;
+  Tensor slots_c_, targets_c_, real_c_;
+  const int64_t *slots_, *targets_;
+  const bool* real_ = nullptr;
+  // M_t unwound to M_{t-1}; dL/dM, dL/dh (except through a_{t+1}); [dL/da_{t+1} ; dL/dv_t]
+  // (B, N + R); dL/dz (B, G); dL/d[h ; r] (B, G); dL/dc_t (B, H)
+  Tensor memory_, grad_memory_, grad_state_, next_value_, grad_z_, grad_hr_, grad_c_;
+  S *M_, *gm_, *gs_, *nv_, *gz_, *ghr_, *gc_;
+};
+
+// Loop<float> or Loop<double> as ``like``'s dtype, run.
+template <template <typename> class Loop, typename... Args>
+auto run(const Tensor& like, const Args&... args) {
+  if (like.scalar_type() == at::kDouble) return Loop<double>(args...).run();
+  TORCH_CHECK(like.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
+  return Loop<float>(args...).run();
 }
 
-Tensor forward(const Tensor& addr_in, const Tensor& gate_in, const Tensor& trans_in,
-               const Tensor& hidden, Tensor memory, Tensor steps, const Tensor& from_hidden,
-               const Tensor& from_hidden_bias, const Tensor& gate, const Tensor& transform,
-               const std::optional<Tensor>& noise, const std::optional<Tensor>& real,
-               double temperature, Tensor outputs, Tensor hidden_read, Tensor gates,
-               Tensor trans, Tensor new_hidden, Tensor slots, Tensor targets,
-               Tensor overwritten, const std::optional<Tensor>& probs,
-               const std::optional<Tensor>& rec_logits, const std::optional<Tensor>& rec_read,
-               const std::optional<Tensor>& rec_written, const std::optional<Tensor>& read_age,
-               double reread_penalty, const std::optional<Tensor>& query_in,
-               const std::optional<Tensor>& query_weight) {
+Tensor forward(const Optionals& inputs, at::TensorList weights, const Optionals& state,
+               const Optionals& buffers, double temperature, double reread_penalty, bool no_read) {
+  const Tensor addr_in = *inputs.get(0);
   check_cpu_dense(addr_in, "addr_in", 3);
+  check_cpu_dense(*state.get(0), "hidden", 2);
+  const Tensor memory = *state.get(1), steps = *state.get(2);
+  const std::optional<Tensor> read_age = state.get(3), real = inputs.get(4);
   TORCH_CHECK(!read_age || (read_age->scalar_type() == at::kLong && read_age->is_contiguous()),
               "armin_native.forward: read_age must be contiguous int64");
-  check_cpu_dense(hidden, "hidden", 2);
-  TORCH_CHECK(memory.is_contiguous() && steps.is_contiguous() && outputs.is_contiguous(),
+  TORCH_CHECK(memory.is_contiguous() && steps.is_contiguous() && buffers.get(0)->is_contiguous(),
               "armin_native.forward: memory, steps and outputs must be contiguous");
   TORCH_CHECK(steps.scalar_type() == at::kLong, "armin_native.forward: steps must be int64");
   TORCH_CHECK(!real || real->scalar_type() == at::kBool, "armin_native.forward: real must be bool");
-  if (addr_in.scalar_type() == at::kDouble) {
-    return forward_impl<double>(addr_in, gate_in, trans_in, hidden, memory, steps, from_hidden,
-                                from_hidden_bias, gate, transform, noise, real, temperature,
-                                outputs, hidden_read, gates, trans, new_hidden, slots, targets,
-                                overwritten, probs, rec_logits, rec_read, rec_written,
-                                read_age, reread_penalty, query_in, query_weight);
-  }
-  TORCH_CHECK(addr_in.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
-  return forward_impl<float>(addr_in, gate_in, trans_in, hidden, memory, steps, from_hidden,
-                             from_hidden_bias, gate, transform, noise, real, temperature,
-                             outputs, hidden_read, gates, trans, new_hidden, slots, targets,
-                             overwritten, probs, rec_logits, rec_read, rec_written, read_age,
-                             reread_penalty, query_in, query_weight);
+  const LoopOptions o{temperature, reread_penalty, no_read};
+  return run<ForwardLoop>(addr_in, inputs, weights, state, buffers, o);
 }
 
-std::tuple<Tensor, Tensor> backward(
-    const Tensor& grad_out, const Tensor& grad_hidden, const Tensor& grad_memory,
-    const Tensor& memory, const Tensor& from_hidden, const Tensor& gate,
-    const Tensor& transform, const Tensor& hidden_read, const Tensor& gates,
-    const Tensor& trans, const Tensor& new_hidden, const Tensor& slots, const Tensor& targets,
-    const Tensor& overwritten, const std::optional<Tensor>& probs,
-    const std::optional<Tensor>& real, double temperature,
-    const std::optional<Tensor>& grad_addr, Tensor grad_gate_in, Tensor grad_trans_in,
-    Tensor grad_value, const std::optional<Tensor>& queries,
-    const std::optional<Tensor>& query_weight, const std::optional<Tensor>& grad_query) {
-  check_cpu_dense(grad_out, "grad_out", 3);
+std::tuple<Tensor, Tensor> backward(at::TensorList grads, const Tensor& memory,
+                                    at::TensorList weights, const Optionals& acts,
+                                    const std::optional<Tensor>& real, const Optionals& query,
+                                    const Optionals& out, double temperature, bool no_read) {
+  check_cpu_dense(grads[0], "grad_out", 3);
   // grad_addr, grad_gate_in and grad_trans_in may be views of one (T, B, N + G + P) buffer
-  TORCH_CHECK(grad_gate_in.stride(2) == 1 && grad_trans_in.stride(2) == 1 &&
-                  (!grad_addr || grad_addr->stride(2) == 1) && grad_value.is_contiguous(),
+  const std::optional<Tensor> grad_addr = out.get(0);
+  TORCH_CHECK(out.get(1)->stride(2) == 1 && out.get(2)->stride(2) == 1 &&
+                  (!grad_addr || grad_addr->stride(2) == 1) && out.get(3)->is_contiguous(),
               "armin_native.backward: gradient buffers must be dense in their last dimension");
-  if (grad_out.scalar_type() == at::kDouble) {
-    return backward_impl<double>(grad_out, grad_hidden, grad_memory, memory, from_hidden, gate,
-                                 transform, hidden_read, gates, trans, new_hidden, slots,
-                                 targets, overwritten, probs, real, temperature, grad_addr,
-                                 grad_gate_in, grad_trans_in, grad_value, queries, query_weight,
-                                 grad_query);
-  }
-  TORCH_CHECK(grad_out.scalar_type() == at::kFloat, "armin_native: float32 or float64 only");
-  return backward_impl<float>(grad_out, grad_hidden, grad_memory, memory, from_hidden, gate,
-                              transform, hidden_read, gates, trans, new_hidden, slots, targets,
-                              overwritten, probs, real, temperature, grad_addr, grad_gate_in,
-                              grad_trans_in, grad_value, queries, query_weight, grad_query);
+  const LoopOptions o{temperature, 0.0, no_read};
+  return run<BackwardLoop>(grads[0], grads, memory, weights, acts, real, query, out, o);
 }
 
 }  // namespace
 
+// The lists are run_recurrence's named tuples in fused_loop.py / recurrence.py, in order.
 TORCH_LIBRARY(armin_native, m) {
   m.def("packed_products_available() -> bool", &packed_available);
   m.def(
-      "forward(Tensor addr_in, Tensor gate_in, Tensor trans_in, Tensor hidden, "
-      "Tensor(a!) memory, Tensor(b!) steps, Tensor from_hidden, Tensor from_hidden_bias, "
-      "Tensor gate, Tensor transform, Tensor? noise, Tensor? real, float temperature, "
-      "Tensor(c!) outputs, Tensor(d!) hidden_read, Tensor(e!) gates, Tensor(f!) trans, "
-      "Tensor(g!) new_hidden, Tensor(h!) slots, Tensor(i!) targets, Tensor(j!) overwritten, "
-      "Tensor(k!)? probs, Tensor(l!)? rec_logits, Tensor(m!)? rec_read, "
-      "Tensor(n!)? rec_written, Tensor(o!)? read_age, float reread_penalty, "
-      "Tensor? query_in, Tensor? query_weight) -> Tensor",
+      "forward(Tensor?[] inputs, Tensor[] weights, Tensor(a!)?[] state, Tensor(b!)?[] buffers, "
+      "float temperature, float reread_penalty, bool no_read) -> Tensor",
       &forward);
   m.def(
-      "backward(Tensor grad_out, Tensor grad_hidden, Tensor grad_memory, Tensor memory, "
-      "Tensor from_hidden, Tensor gate, Tensor transform, Tensor hidden_read, Tensor gates, "
-      "Tensor trans, Tensor new_hidden, Tensor slots, Tensor targets, Tensor overwritten, "
-      "Tensor? probs, Tensor? real, float temperature, Tensor(a!)? grad_addr, "
-      "Tensor(b!) grad_gate_in, Tensor(c!) grad_trans_in, Tensor(d!) grad_value, "
-      "Tensor? queries, Tensor? query_weight, Tensor(e!)? grad_query) -> (Tensor, Tensor)",
+      "backward(Tensor[] grads, Tensor memory, Tensor[] weights, Tensor?[] acts, Tensor? real, "
+      "Tensor?[] query, Tensor(a!)?[] out, float temperature, bool no_read) -> (Tensor, Tensor)",
       &backward);
 }
