@@ -21,6 +21,7 @@ from typing import Dict, List
 
 import torch
 
+from armin_plugin.errors import ArminError
 from armin_plugin.modules.backend import choose_backend
 from benchmarks.layer_speed import NAIVE, OURS, LayerRow, Shape, measure_group
 from benchmarks.model_speed import ModelPreset, ModelRow, measure_models
@@ -234,6 +235,9 @@ def environment(device: torch.device) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
+    if not args.no_models and not (args.data / "dict.txt").is_file():  # before minutes of layer timings
+        raise ArminError(f"no character-level PTB data-bin at {args.data} for the model benchmarks: "
+                         "bash recipes/prepare_ptb.sh --level char builds it (or --no-models, or --data DIR)")
     runs = [(torch.device("cpu"), threads) for threads in args.threads]
     runs += [(torch.device("cuda"), max(args.threads))] if torch.cuda.is_available() else []
     results = []

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from armin_plugin.errors import ArminError
 from benchmarks import run
 from benchmarks.model_speed import ModelPreset, measure_models
 
@@ -36,6 +37,12 @@ def test_layer_benchmark_writes_rows_ratios_and_targets(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_missing_model_data_is_refused_before_any_timing(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "run_on", lambda *args: pytest.fail("measured before checking the data"))
+    with pytest.raises(ArminError, match=f"no character-level PTB data-bin at {tmp_path} for the model benchmarks"):
+        run.main(["--quick", "--data", str(tmp_path)])
+
+
 def test_model_benchmark_runs_the_three_models_through_fairseq(ptb_char_slice):
     rows = measure_models(ModelPreset(embed=8, hidden=8, slot=4, slots=2), ptb_char_slice,
                           steps=10, batch=2, beam=2, decode_len=2, reps=1,
