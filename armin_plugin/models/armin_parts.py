@@ -54,8 +54,8 @@ def cell_variant(cfg) -> CellVariant:
     the checkpoint that fairseq-train resumes, stops with one line."""
     sources = [(cfg, "{}" if in_fairseq_train() else "this checkpoint was trained with {}, which")]
     restored = restored_checkpoint(cfg)
-    if restored is not None:  # a dict, or an argparse Namespace of older checkpoints
-        stored = stored_model_config(restored)
+    stored = None if restored is None else stored_model_config(restored)
+    if stored is not None:  # a dict, or an argparse Namespace of older checkpoints
         sources.append((stored if isinstance(stored, dict) else vars(stored),
                         f"checkpoint {restored} was trained with {{}}, which"))
     for settings, where in sources:

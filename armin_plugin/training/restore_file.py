@@ -72,8 +72,13 @@ def restored_checkpoint(cfg) -> Optional[str]:
 
 def stored_model_config(path: str):
     """The model settings stored in checkpoint ``path`` (hydra's ``cfg.model``, or the
-    argparse Namespace of older checkpoints); the tensors are not read (mmap)."""
+    argparse Namespace of older checkpoints); the tensors are not read (mmap). None where the
+    file cannot be read: fairseq's own load of it then stops with the plugin's one line
+    (truncated or corrupt, and the readable checkpoint to use instead)."""
     import torch
 
-    saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    return saved["cfg"]["model"] if saved.get("cfg") is not None else saved["args"]
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        return saved["cfg"]["model"] if saved.get("cfg") is not None else saved["args"]
+    except Exception:  # noqa: BLE001 (any unreadable file: reported by the real load)
+        return None
