@@ -108,8 +108,10 @@ def _checkpoint_does_not_fit(exc, frames) -> Optional[str]:
         if trainer is not None:
             from .restore_file import stored_model_config  # omegaconf: not at import
 
-            current = trainer.f_locals["self"].cfg.model
-            detail = _differences(_model_settings(stored_model_config(path)), _model_settings(current)) or detail
+            stored = stored_model_config(path)  # None: unreadable after all; the generic detail stays
+            if stored is not None:
+                current = trainer.f_locals["self"].cfg.model
+                detail = _differences(_model_settings(stored), _model_settings(current)) or detail
         return (f"checkpoint {path} does not fit the model being trained: {detail}; "
                 f"train with the checkpoint's settings, or give another --save-dir")
     loader = next((f for f in frames if f.f_code.co_name == "load_model_ensemble_and_task"), None)
