@@ -133,6 +133,8 @@ def test_flags_of_an_architecture_show_the_defaults_it_sets():
     assert re.search(r"^  --armin-hidden-size +1000 ", ptb_char, flags=re.M)
     assert re.search(r"^  --armin-sample-eval +off ", ptb_char, flags=re.M)
     assert "--task" not in base.split("\n", 1)[1]  # the model's flags alone
+    # the removed variants' hidden flags (they only stop with one line) are not offered
+    assert "--armin-usage-input" not in base and "SUPPRESS" not in base
 
 
 def test_flags_of_a_task_and_the_registered_names(capsys):

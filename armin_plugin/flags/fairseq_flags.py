@@ -37,9 +37,12 @@ def training_argv(arch: str, task: str, components: Dict[str, str]) -> List[str]
 
 
 def _flags(actions, section) -> List[Flag]:
+    """The flags a user may give: hidden ones (help SUPPRESS, e.g. the removed variants, which
+    exist only to stop with one line) are left out, as fairseq-train --help leaves them out."""
     return [Flag(action.option_strings[0], getattr(section, action.dest, None), action.help or "",
                  tuple(action.choices or ()))
-            for action in actions if action.option_strings and action.dest != "help"]
+            for action in actions
+            if action.option_strings and action.dest != "help" and action.help != argparse.SUPPRESS]
 
 
 def fairseq_flags(arch: str, task: str, criterion: Optional[str] = None,
