@@ -109,7 +109,30 @@ def only_slow_tests_start_processes(request, monkeypatch):
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
-def pytest_collection_modifyitems(items):
-    """Tests marked ``slow`` first: the xdist workers start on the long ones and end on the
-    quick ones, which even out when each worker finishes."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+def pytest_collection_modifyitems(config, items):
+    """Share the tests out so that every pytest-xdist worker starts on slow tests and ends on
+    quick ones. Under ``--dist worksteal`` worker k first gets the k-th contiguous part of this
+    order and an idle worker then takes tests from the end of another's queue; so each part
+    holds whole files of slow tests (a file's tests share fixtures built once: split between
+    workers, one would wait for the other's build), then quick tests. The workers' long runs
+    overlap from the start, and the last tests to share out are the short ones."""
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    slow, quick = [], []
+    for item in items:
+        (slow if item.get_closest_marker("slow") is not None else quick).append(item)
+    files = {}
+    for item in slow:
+        files.setdefault(item.path, []).append(item)
+    parts = [[] for _ in range(workers)]
+    for tests in sorted(files.values(), key=len, reverse=True):  # the largest files first, each to the emptiest part
+        min(parts, key=len).extend(tests)
+    # the sizes worksteal's first share-out gives: floor(pending / workers left) each, in order
+    sizes, pending = [], len(items)
+    for left in range(workers, 0, -1):
+        sizes.append(pending // left)
+        pending -= sizes[-1]
+    parts.sort(key=len)  # the smallest slow part where the first share is smallest
+    for part, size in zip(parts, sizes):
+        while len(part) < size and quick:
+            part.append(quick.pop(0))
+    items[:] = [item for part in parts for item in part] + quick

@@ -124,7 +124,11 @@ def in_process(argv, main):
 
 def fairseq_in_process(tool, *args):
     """``fairseq-<tool> ARGS`` in this process, through fairseq's own entry function
-    ``fairseq_cli.<tool>.cli_main`` (what the console script calls); see :func:`in_process`."""
+    ``fairseq_cli.<tool>.cli_main`` (what the console script calls); see :func:`in_process`.
+    It loads data in this process (``--num-workers 0`` unless ARGS say otherwise): a
+    process's exit ends fairseq's data-loading workers, but here they would outlive the call,
+    and each costs its 5 s shutdown timeout when the garbage collector finds it, in whatever
+    test is running then."""
     from fairseq.models import import_models
     from fairseq.tasks import import_tasks
 
@@ -133,7 +137,8 @@ def fairseq_in_process(tool, *args):
     import_tasks(os.path.join(PLUGIN, "tasks"), "armin_plugin.tasks")
     import_models(os.path.join(PLUGIN, "models"), "armin_plugin.models")
     main = importlib.import_module(f"fairseq_cli.{tool.replace('-', '_')}").cli_main
-    return in_process([f"fairseq-{tool}", *args], main)
+    workers = [] if any(str(arg).startswith("--num-workers") for arg in args) else ["--num-workers", 0]
+    return in_process([f"fairseq-{tool}", *args, *workers], main)
 
 
 def module_in_process(module, *args):

@@ -14,6 +14,7 @@ from helpers import (ONE_VALID_BATCH, PLUGIN, REPO, assert_one_line_error, fairs
                      python_module, update_lines)
 
 from armin_plugin.errors import ArminError
+from armin_plugin.jobs.paper_cell import block_epoch_updates
 from armin_plugin.launch.launcher import cpu_cores, free_port
 from armin_plugin.launch.rank import compare_replicas
 
@@ -315,22 +316,24 @@ def test_failing_rank_exit_code_is_returned(tmp_path):
 
 @pytest.mark.slow
 def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
-    """compare_lm --nprocs 2: every run trains on 2 ranks with half the rows each."""
+    """compare_lm --nprocs 2 (a real process): the run trains on 2 ranks with half the rows
+    each; the run is the paper's cell, whose temperature counts epochs of the global batch."""
     out = tmp_path / "runs"
     result = python_module(
         "armin_plugin.jobs.compare_lm", "--data", ptb_char_slice, "--out", out, "--nprocs", 2,
         "--batch-size", 8, "--tokens-per-sample", 64, "--max-update", 2, "--minutes", 30,
-        "--validate-every", 2, "--log-interval", 1, "--runs", "ARMIN,LSTM", "--lr-schedule", "cosine",
+        "--validate-every", 2, "--log-interval", 1, "--runs", "ARMIN-paper", "--lr-schedule", "cosine",
     )  # a time budget: the ranks share cosine_over_time's clock
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert not (out / "armin-paper").exists()
-    for run in ("armin", "lstm"):
-        log = (out / run / "train.log").read_text()
-        assert "2 CPU rank(s) x 1 thread(s)" in log
-        assert "'distributed_world_size': 2" in log and "'batch_size': 4" in log
-        assert "bsz=8" in log  # the global batch: 2 ranks x 4 rows
-        assert "'_name': 'cosine_over_time'" in log and "num_updates=2, lr=" in log
-    assert (out / "results.md").exists()
+    assert sorted(path.name for path in out.iterdir() if path.is_dir()) == ["armin-paper", "tensorboard"]
+    log = (out / "armin-paper" / "train.log").read_text()
+    assert "2 CPU rank(s) x 1 thread(s)" in log
+    assert "'distributed_world_size': 2" in log and "'batch_size': 4" in log
+    assert "bsz=8" in log  # the global batch: 2 ranks x 4 rows
+    assert "'_name': 'cosine_over_time'" in log and "num_updates=2, lr=" in log
+    epoch = block_epoch_updates(ptb_char_slice, 64, 8)  # the paper's temperature counts epochs of the blocks
+    assert "'armin_init': authors," in log and f"'armin_tau_epoch_updates': {epoch}" in log
+    assert "| ARMIN-paper |" in (out / "results.md").read_text()
 
 
 @pytest.mark.parametrize("job, args, expected", [
@@ -341,8 +344,9 @@ def test_main_job_trains_through_the_launcher(ptb_char_slice, tmp_path):
     ("compare_translation", ["--nprocs", 0], "--nprocs must be >= 1, got 0"),
     ("compare_translation", ["--side-by-side", "--nprocs", 2], "--side-by-side trains two CPU processes at once"),
     ("compare_translation", ["--side-by-side", "--gpu"], "--side-by-side trains two CPU processes at once"),
+    ("compare_translation", ["--runs", "ARMIN,GRU"], "--runs: unknown GRU; this job has ARMIN, LSTM"),
 ])
-def test_job_process_count_errors(tmp_path, job, args, expected):
+def test_bad_job_flags_are_one_line(tmp_path, job, args, expected):
     result = module_in_process(f"armin_plugin.jobs.{job}", "--out", tmp_path / "runs", *args)
     assert_one_line_error(result, expected)
     assert not (tmp_path / "runs").exists()

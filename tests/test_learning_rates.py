@@ -5,6 +5,7 @@ import pytest
 
 from armin_plugin.errors import ArminError
 from armin_plugin.jobs import compare_algorithmic, compare_lm, compare_pixel_mnist, compare_translation
+from armin_plugin.jobs.fairseq_runs import chosen_runs
 
 
 def lm_rates(argv):
@@ -65,10 +66,10 @@ def test_a_rate_that_is_not_positive_is_one_line(job, capsys):
 
 def test_compare_lm_trains_the_runs_it_is_given():
     runs = compare_lm.plan_runs("main", compare_lm.PRESETS["quick"], 50, 1, 0.1, 0.2)
-    assert [run.name for run in compare_lm.chosen_runs(runs, "LSTM,ARMIN")] == ["ARMIN", "LSTM"]
-    assert compare_lm.chosen_runs(runs, None) == runs
-    with pytest.raises(ArminError, match="--runs: unknown ARMIN-x; this plan has ARMIN, ARMIN-paper, LSTM"):
-        compare_lm.chosen_runs(runs, "ARMIN-x")
+    assert [run.name for run in chosen_runs(runs, "LSTM,ARMIN")] == ["ARMIN", "LSTM"]
+    assert chosen_runs(runs, None) == runs
+    with pytest.raises(ArminError, match="--runs: unknown ARMIN-x; this job has ARMIN, ARMIN-paper, LSTM"):
+        chosen_runs(runs, "ARMIN-x")
 
 
 def test_the_lr_schedule_decays_over_the_job_s_budget():

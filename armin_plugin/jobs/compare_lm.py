@@ -32,7 +32,8 @@ from ..data.data_bin import check_data_bin
 from ..errors import ArminError
 from ..modules.sizing import lstm_hidden_for
 from .checkpoints import checkpoint_facts
-from .fairseq_runs import bookkeeping_flags, check_process_count, exits_in_one_line, run_tool, tool_failed, train
+from .fairseq_runs import (bookkeeping_flags, check_process_count, chosen_runs, exits_in_one_line, run_tool, tool_failed,
+                           train)
 from .learning_rates import SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, resolve_rates, schedule_flags
 from .lm_results import SplitScore, lm_results
 from .paper_cell import block_epoch_updates, paper_cell_flags
@@ -136,18 +137,6 @@ def plan_runs(plan: str, preset: dict, vocab: int, epoch_updates: int, armin_lr:
         Run("ARMIN-blocks", BLOCKS, armin, armin_lr),
         Run("LSTM-stream", STREAMS, ["--arch", "lstm_stream_lm", *lstm], lstm_lr),
     ]
-
-
-def chosen_runs(runs: List[Run], names: Optional[str]) -> List[Run]:
-    """The runs named in the comma-separated ``names`` (all of them for None), in plan order;
-    raises ArminError for a name the plan does not have."""
-    if names is None:
-        return runs
-    wanted = [name for name in names.split(",") if name]
-    unknown = sorted(set(wanted) - {run.name for run in runs}) or ([] if wanted else ["(none)"])
-    if unknown:
-        raise ArminError(f"--runs: unknown {', '.join(unknown)}; this plan has {', '.join(run.name for run in runs)}")
-    return [run for run in runs if run.name in wanted]
 
 
 def train_run(args, run: Run, run_dir: Path, logdir: Path) -> Path:

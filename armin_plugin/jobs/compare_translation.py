@@ -11,7 +11,7 @@ the sentencepiece model removed (``--post-process sentencepiece``), and is score
 the raw test references (detokenized, cased as the data: sacrebleu BLEU and chrF). The
 scores and parameter count are added to its TensorBoard logs (``test/``). A finished run
 is not trained again: a second call finds the budget spent in its checkpoint,
-and only translates and scores.
+and only translates and scores; ``--runs ARMIN`` (or ``LSTM``) trains and scores one of them.
 
 The two models train one after the other, each on every idle core, or with
 ``--side-by-side`` both at once, each on its share of them (one thread each on two cores,
@@ -28,8 +28,8 @@ from ..cli.logs import setup_cli_logging
 from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
 from ..errors import ArminError
 from .checkpoints import checkpoint_facts
-from .fairseq_runs import (bookkeeping_flags, check_process_count, child_environment, exits_in_one_line, run_tool,
-                           tool_failed, train)
+from .fairseq_runs import (bookkeeping_flags, check_process_count, child_environment, chosen_runs, exits_in_one_line,
+                           run_tool, tool_failed, train)
 from .learning_rates import (RATE_FLAGS, SCHEDULE_WORDS, add_rate_flags, add_schedule_flag, model_rate, resolve_rates,
                              schedule_flags)
 from .report import render, summary
@@ -209,6 +209,7 @@ def parse_args(argv=None):
     parser.add_argument("--nprocs", type=int, default=1,
                         help="CPU processes per training run (through armin-launch); --max-tokens is "
                         "split over them, so the tokens per update stay about the same")
+    parser.add_argument("--runs", help=f"comma-separated models to train and score (default: all: {', '.join(RUNS)})")
     args = parser.parse_args(argv)
     for name, value in PRESETS[args.preset].items():
         if getattr(args, name, None) is None and name not in RATE_FLAGS:
@@ -220,6 +221,7 @@ def parse_args(argv=None):
     if args.side_by_side and (args.gpu or args.nprocs > 1):
         raise ArminError("--side-by-side trains two CPU processes at once, one per model: "
                          "it does not combine with --gpu or --nprocs")
+    args.runs = chosen_runs([TranslationRun(name, arch) for name, arch in RUNS.items()], args.runs)
     args.schedule = schedule_flags(args.lr_schedule, args.minutes, args.max_update)
     args.device = [] if args.gpu else ["--cpu"]
     return args
@@ -242,9 +244,8 @@ def main(argv=None):
             COLUMNS, panels={"training": "training perplexity (label-smoothed loss, every logged interval)",
                              "validation": "validation perplexity (label-smoothed loss)"},
         )
-        runs = [TranslationRun(name, arch) for name, arch in RUNS.items()]
-        checkpoints = train_all(args, runs)
-        for run in runs:
+        checkpoints = train_all(args, args.runs)
+        for run in args.runs:
             evaluate(args, run, checkpoints[run.name], references, results)
         _, png = render(results, args.out)
     print(f"\n{summary(results)}")

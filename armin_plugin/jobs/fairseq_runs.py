@@ -9,7 +9,7 @@ import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, TypeVar
 
 from ..cli.process import PLUGIN, Finished, argv, fairseq_command, run_streamed
 from ..cli.memory_pages import huge_page_environment
@@ -18,6 +18,7 @@ from ..errors import ArminError
 from .checkpoints import CheckpointFacts, checkpoint_facts
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def fairseq_train_command(nprocs: int = 1) -> List[str]:
@@ -53,6 +54,18 @@ def exits_in_one_line(out: Optional[Path] = None):
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
         sys.exit(interrupted(out) if out is not None else "error: interrupted")
+
+
+def chosen_runs(runs: List[T], names: Optional[str]) -> List[T]:
+    """The runs (anything with a ``name``) named in the comma-separated ``names`` (all of
+    them for None), in the job's order; raises ArminError for a name the job does not have."""
+    if names is None:
+        return runs
+    wanted = [name for name in names.split(",") if name]
+    unknown = sorted(set(wanted) - {run.name for run in runs}) or ([] if wanted else ["(none)"])
+    if unknown:
+        raise ArminError(f"--runs: unknown {', '.join(unknown)}; this job has {', '.join(run.name for run in runs)}")
+    return [run for run in runs if run.name in wanted]
 
 
 def bookkeeping_flags(run_dir: Path, logdir: Path, log_interval: int) -> List:
