@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 
+import fairseq  # noqa: F401  (here, not in a test: its first import runs lscpu, through scikit-learn's joblib)
 import pytest
 import torch
 from filelock import FileLock

@@ -80,6 +80,25 @@ def test_train_generate_score_both_models(compared, libreoffice_slice):
     assert results.count("|\n") == 4 and "half a cosine over the budget (--lr-schedule cosine)" in results
 
 
+def test_both_models_train_and_translate_without_fairseq_s_length_limit(compared):
+    """The job gives the task 100,000 positions in training and translation, for both models
+    (at fairseq's 1,024 a long paragraph stopped fairseq-generate after training)."""
+    out, _ = compared
+    for name in ("armin", "lstm"):
+        for log in ("train.log", "generate_test.log"):
+            text = (out / name / log).read_text()
+            assert "'max_source_positions': 100000, 'max_target_positions': 100000" in text, (name, log)
+
+
+def test_a_pair_longer_than_a_run_allows_stops_the_job_before_training(libreoffice_slice, tmp_path, monkeypatch):
+    monkeypatch.setattr(compare_translation, "MAX_POSITIONS", 20)
+    with pytest.raises(SystemExit) as stopped:
+        compare_translation.main(["--data", str(libreoffice_slice), "--out", str(tmp_path / "runs"), "--preset", "tiny"])
+    assert re.fullmatch(r"error: pair \d+ of valid in \S+ has \d+ source and \d+ target tokens, more than the 20 "
+                        r"positions a run allows", str(stopped.value.code)), stopped.value.code
+    assert not (tmp_path / "runs" / "armin").exists() and not (tmp_path / "runs" / "lstm").exists()
+
+
 def training_span(log: str):
     """(start, end) time stamps of a fairseq-train log: its "training on" and "done training" lines."""
     def stamp(words):

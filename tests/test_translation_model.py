@@ -302,3 +302,29 @@ def test_a_checkpoint_from_before_the_decoder_start_flag_loads_with_its_summary_
     with torch.no_grad():
         expected = saved(source, torch.tensor([5, 2]), target)[0]
         torch.testing.assert_close(loaded(source, torch.tensor([5, 2]), target)[0], expected, rtol=0, atol=0)
+
+
+def test_the_model_has_no_positional_limit_of_its_own():
+    """As fairseq's LSTM: the task's --max-source/target-positions filter the data."""
+    from armin_plugin.models.armin_translation_config import RECURRENT_MAX_POSITIONS
+
+    model, _ = build_translation("armin_tiny", VOCAB, "--max-source-positions", 50, "--max-target-positions", 60)
+    assert RECURRENT_MAX_POSITIONS >= 100_000
+    assert model.max_positions() == (RECURRENT_MAX_POSITIONS, RECURRENT_MAX_POSITIONS)
+
+
+def test_generation_leaves_out_the_attention_weights_unless_asked():
+    """fairseq's generation tools call make_generation_fast_(need_attn=--print-alignment); beam
+    search then carries no attention buffer (gathered anew at every step)."""
+    torch.manual_seed(0)
+    model, vocabulary = build_translation("armin_tiny", VOCAB)
+    model.eval()
+    source = padded(sentences(vocabulary, [5, 9]), vocabulary.pad(), left=True)
+    prev = prev_tokens(vocabulary, 2, 4)
+    with torch.no_grad():
+        assert model.decoder(prev, model.encoder(source))[1]["attn"][0].shape == (2, 4, source.size(1))
+        model.make_generation_fast_(need_attn=False)
+        logits, extra = model.decoder(prev, model.encoder(source))
+        assert extra["attn"][0] is None and logits.shape[:2] == (2, 4)
+        model.decoder.make_generation_fast_(need_attn=True)  # the model's own applies once
+        assert model.decoder(prev, model.encoder(source))[1]["attn"][0].shape == (2, 4, source.size(1))

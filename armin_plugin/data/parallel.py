@@ -119,6 +119,23 @@ def check_parallel_data_bin(data: Path, src: str, tgt: str):
         raise ArminError(f"data directory {data} lacks {', '.join(missing)}")
 
 
+def check_pair_lengths(data: Path, src: str, tgt: str, limit: int, splits=("valid", "test")):
+    """Raise, naming the first pair, if a pair of ``splits`` of the data-bin ``data`` holds
+    more than ``limit`` tokens on a side (end of sentence included): fairseq-train stops at
+    such a pair in valid, fairseq-generate at one in test."""
+    from fairseq.data.indexed_dataset import MMapIndexedDataset
+
+    for split in splits:
+        sides = []
+        for language in (src, tgt):
+            dataset = MMapIndexedDataset(str(data / f"{split}.{src}-{tgt}.{language}"))
+            sides.append(dataset.sizes.tolist())  # a copy: the sizes view a memory map its dataset closes
+        for index, (source, target) in enumerate(zip(*sides)):
+            if max(source, target) > limit:
+                raise ArminError(f"pair {index} of {split} in {data} has {source} source and {target} target tokens, "
+                                 f"more than the {limit:,} positions a run allows")
+
+
 def add_binarizing_args(parser: argparse.ArgumentParser, default_vocab_size: int = 8000):
     parser.add_argument("--vocab-size", type=int, default=default_vocab_size, help="joint BPE vocabulary size")
     parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional
 
 from ..cli.logs import setup_cli_logging
-from ..data.parallel import REFERENCE_DIR, check_parallel_data_bin
+from ..data.parallel import REFERENCE_DIR, check_pair_lengths, check_parallel_data_bin
 from ..errors import ArminError
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import (bookkeeping_flags, check_process_count, child_environment, chosen_runs, exits_in_one_line,
@@ -46,6 +46,11 @@ class TranslationRun(NamedTuple):
 
 
 RUNS = {"ARMIN": "armin_iwslt_de_en", "LSTM": "lstm_wiseman_iwslt_de_en"}
+# The task's length limit for both models, in training and in translation: a recurrent model
+# has no positional limit, so no pair is skipped or refused (at fairseq's default of 1,024
+# tokens, fairseq-generate stopped at a long help paragraph after both models had trained).
+MAX_POSITIONS = 100_000
+POSITION_FLAGS = ["--max-source-positions", MAX_POSITIONS, "--max-target-positions", MAX_POSITIONS]
 # Training settings. "quick": a few CPU minutes per model (small batches: more updates). "full": the GPU-scale setting
 # (fairseq's IWSLT'14 LSTM recipes: Adam, lr 1e-3, label smoothing 0.1, 4k-token batches).
 # "tiny" (tests): both architectures shrunk to 16-wide layers by flags they share.
@@ -94,7 +99,7 @@ def train_run(args, run: TranslationRun, env: Optional[Dict[str, str]] = None,
     run_dir, logdir = run_dirs(args, run.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     return train(run.name, [
-        args.data, "--task", "translation",
+        args.data, "--task", "translation", *POSITION_FLAGS,
         "--source-lang", args.src, "--target-lang", args.tgt, "--arch", run.arch, *args.sizes,
         "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", 0.1,
         "--optimizer", "adam", "--lr", model_rate(args, run.name), *args.schedule, "--clip-norm", 1.0,
@@ -127,7 +132,7 @@ def translate(args, checkpoint: Path, run_dir: Path, name: str):
     """{sentence index: detokenized hypothesis} of the test split, and the seconds taken."""
     log = run_dir / "generate_test.log"
     finished = run_tool("generate", name, [
-        args.data, "--task", "translation",
+        args.data, "--task", "translation", *POSITION_FLAGS,
         "--source-lang", args.src, "--target-lang", args.tgt, "--path", checkpoint,
         "--gen-subset", "test", "--beam", args.beam, "--max-len-a", 1.2, "--max-len-b", 10,
         "--batch-size", 64, "--required-batch-size-multiple", 1,  # else the last batch is dropped
@@ -234,6 +239,7 @@ def main(argv=None):
         args = parse_args(argv)
     with exits_in_one_line(args.out):
         check_parallel_data_bin(args.data, args.src, args.tgt)
+        check_pair_lengths(args.data, args.src, args.tgt, MAX_POSITIONS)  # what would stop the job after training
         reference_path = args.data / REFERENCE_DIR / f"test.{args.tgt}"
         references = reference_path.read_text(encoding="utf-8").splitlines()
         results = JobResults(

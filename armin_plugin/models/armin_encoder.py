@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from ..modules import ARMIN, ARMINState
 from .armin_parts import armin_stack, new_embedding, new_linear
-from .armin_translation_config import dropout_at
+from .armin_translation_config import RECURRENT_MAX_POSITIONS, dropout_at
 
 
 class ARMINEncoderOut(NamedTuple):
@@ -60,7 +60,6 @@ class ARMINEncoder(FairseqEncoder):
         if cfg.encoder_bidirectional:
             self.backward_stack = side_stack(cfg, "encoder", cfg.encoder_embed_dim)
             self.project_directions = new_linear(2 * self.output_size, self.output_size)
-        self.max_source_positions = cfg.max_source_positions
 
     def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None, **unused) -> ARMINEncoderOut:
         """src_tokens: (B, T), padded on either side; src_lengths are not needed."""
@@ -81,4 +80,5 @@ class ARMINEncoder(FairseqEncoder):
         return encoder_out.index_select(new_order)
 
     def max_positions(self) -> int:
-        return self.max_source_positions
+        """No limit of its own (:data:`.armin_translation_config.RECURRENT_MAX_POSITIONS`)."""
+        return RECURRENT_MAX_POSITIONS

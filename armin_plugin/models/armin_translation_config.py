@@ -9,7 +9,10 @@ from ..errors import ArminError
 from .armin_cell_config import ARMINCellConfig
 from .flag_checks import require_annealing_temperatures, require_positive_integers
 
-DEFAULT_MAX_POSITIONS = 1024
+# A recurrent model reads a sequence of any length: the encoder and decoder declare the limit
+# fairseq's LSTM declares by default, and the task's --max-source-positions and
+# --max-target-positions (1,024 unless given) are what filter the data.
+RECURRENT_MAX_POSITIONS = 100_000
 DEFAULT_DECODER_START = "encoder-state"  # "summary" in older runs (docs/translation.md)
 
 
@@ -67,6 +70,8 @@ class ARMINTranslationConfig(ARMINCellConfig):
         metadata={"help": "dropout on the attentional output, fed to the next step and the output projection "
                           "(default: --dropout)"},
     )
+    # the task's limits, recorded in the checkpoint as fairseq's models record them; the model's
+    # own is RECURRENT_MAX_POSITIONS
     max_source_positions: Optional[int] = II("task.max_source_positions")
     max_target_positions: Optional[int] = II("task.max_target_positions")
 
@@ -124,6 +129,3 @@ def check_translation_flags(cfg, task):
         if unequal:
             raise ArminError(f"--decoder-start encoder-state needs the decoder sized as the encoder: {', '.join(unequal)} "
                              "(or --decoder-start summary)")
-    for name in ("max_source_positions", "max_target_positions"):
-        if getattr(cfg, name) is None:
-            setattr(cfg, name, DEFAULT_MAX_POSITIONS)
