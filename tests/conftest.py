@@ -5,8 +5,8 @@ import os
 import shutil
 import subprocess
 
-import fairseq  # noqa: F401  (here, not in a test: its first import runs lscpu, through scikit-learn's joblib)
 import pytest
+import sklearn  # noqa: F401  (here, not in a test: fairseq imports it, and its first import runs lscpu)
 import torch
 from filelock import FileLock
 
