@@ -123,12 +123,12 @@ def check_pair_lengths(data: Path, src: str, tgt: str, limit: int, splits=("vali
     """Raise, naming the first pair, if a pair of ``splits`` of the data-bin ``data`` holds
     more than ``limit`` tokens on a side (end of sentence included): fairseq-train stops at
     such a pair in valid, fairseq-generate at one in test."""
-    from fairseq.data.indexed_dataset import MMapIndexedDataset
+    from fairseq.data import data_utils
 
     for split in splits:
         sides = []
         for language in (src, tgt):
-            dataset = MMapIndexedDataset(str(data / f"{split}.{src}-{tgt}.{language}"))
+            dataset = data_utils.load_indexed_dataset(str(data / f"{split}.{src}-{tgt}.{language}"), None)
             sides.append(dataset.sizes.tolist())  # a copy: the sizes view a memory map its dataset closes
         for index, (source, target) in enumerate(zip(*sides)):
             if max(source, target) > limit:

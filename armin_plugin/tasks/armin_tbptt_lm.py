@@ -92,10 +92,10 @@ class ARMINTruncatedBPTTTask(GuardedTraining, FairseqTask):
             self.datasets[split].streams.size(1), len(self.datasets[split]), self.cfg.tokens_per_sample,
         )
 
-    def get_batch_iterator(self, dataset, num_workers=0, epoch=1, data_buffer_size=0,
-                           skip_remainder_batch=False, **kwargs):
+    def get_batch_iterator(self, dataset, epoch=1, data_buffer_size=0, skip_remainder_batch=False, **ignored):
         """Every item is a whole batch, served in order (no shuffling, no re-batching), from
-        this process whatever --num-workers says: a batch is a slice of one tensor in memory,
+        this process whatever --num-workers says (``ignored``: fairseq's batching arguments,
+        ``num_workers`` among them): a batch is a slice of one tensor in memory,
         cheaper to cut here than to send from a worker process (and a dropped iterator's
         workers took 5 s to stop)."""
         key = next((split for split, known in self.datasets.items() if known is dataset), "stream")
@@ -110,7 +110,7 @@ class ARMINTruncatedBPTTTask(GuardedTraining, FairseqTask):
             skip_remainder_batch=skip_remainder_batch,
         )
 
-    def eval_lm_dataloader(self, dataset, num_workers=1, data_buffer_size=10, context_window=0, **kwargs):
+    def eval_lm_dataloader(self, dataset, data_buffer_size=10, context_window=0, **ignored):
         if context_window > 0:
             raise ArminError("--task armin_tbptt_lm carries state instead of --context-window")
         return self.get_batch_iterator(dataset, data_buffer_size=data_buffer_size).next_epoch_itr(shuffle=False)
