@@ -308,6 +308,7 @@ def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_
     assert stderr.strip().splitlines()[-1].startswith("error: interrupted; the runs in progress saved")
     assert (out / "runs" / "lstm" / "seed1" / "finished").exists()
     assert not (out / "runs" / "lstm" / "seed2" / "finished").exists()
+    assert "done training" in second.read_text().splitlines()[-1]  # the study waited for its run
     first_log = (out / "runs" / "lstm" / "seed1" / "train.log").read_text()
 
     result = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)

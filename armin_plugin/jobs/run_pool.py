@@ -46,7 +46,13 @@ class _Pool:
                 if process.poll() is None:
                     process.send_signal(signal.SIGINT)
 
-    def work(self):
+    def work(self, done: threading.Event):
+        try:
+            self._work()
+        finally:
+            done.set()
+
+    def _work(self):
         while True:
             with self.lock:
                 if self.stopping or not self.pending:
@@ -65,18 +71,17 @@ def run_all(runs: List[NamedRun], jobs: int, train: Callable[[NamedRun, Callable
     :func:`~armin_plugin.cli.process.run_streamed` callback); returns {run name: error} of
     the runs that failed (the others went on)."""
     pool = _Pool(runs, train)
-    workers = [threading.Thread(target=pool.work, name=f"run-{index}", daemon=True)
-               for index in range(min(jobs, len(runs)))]
+    done = [threading.Event() for _ in range(min(jobs, len(runs)))]
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        for worker in workers:
-            worker.start()
-        _wait(workers)
+        for index, finished in enumerate(done):
+            threading.Thread(target=pool.work, args=(finished,), name=f"run-{index}", daemon=True).start()
+        _wait(done)
     except KeyboardInterrupt:
         pool.interrupt()
         while True:
             try:
-                _wait(workers)
+                _wait(done)
                 break
             except KeyboardInterrupt:
                 pool.interrupt()
@@ -86,7 +91,10 @@ def run_all(runs: List[NamedRun], jobs: int, train: Callable[[NamedRun, Callable
     return pool.failures
 
 
-def _wait(workers: List[threading.Thread]):
-    for worker in workers:
-        while worker.is_alive():
-            worker.join(0.5)
+def _wait(done: List[threading.Event]):
+    """Wait until every worker has set its event. Not Thread.join: on Python 3.11 a Ctrl-C
+    that interrupts join() marks the thread as stopped while it still runs, and this process
+    would exit before its runs had saved (and before their logs were written)."""
+    for finished in done:
+        while not finished.wait(0.5):
+            pass
