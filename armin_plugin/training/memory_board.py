@@ -8,7 +8,6 @@ import torch
 
 from ..modules.addressing_trace import AddressingTrace
 from ..modules.slot_history import slot_history
-from ..views.address_map import address_map_figure
 from ..views.layer_reads import LayerReads
 from ..views.read_statistics import read_statistics
 from .ranks import rank_and_world_size
@@ -59,6 +58,8 @@ class MemoryBoard:
         self._armed = False
         if rank_and_world_size()[0] != 0:
             return
+        from ..views.address_map import address_map_figure  # matplotlib: here, not at every fairseq start
+
         writer = self.writer()
         for index, trace in enumerate(traces):
             history = slot_history(trace)
