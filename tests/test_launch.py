@@ -189,38 +189,42 @@ def _updates_in(checkpoint):
     return state["optimizer_history"][-1]["num_updates"]
 
 
-@pytest.mark.slow
-def test_killed_rank_stops_the_job_and_relaunch_resumes(ptb_char_slice, tmp_path):
-    save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
+# The update both runs below reach: the run killed after it is the reference of the one
+# stopped by a signal (near update 2) and resumed to it.
+REFERENCE_UPDATE = 12
+
+
+@pytest.fixture(scope="module")
+def killed_after_reference_update(ptb_char_slice, tmp_path_factory):
+    """2 ranks of SAMPLING_ARMIN launched with no end, rank 1 killed (SIGKILL) once
+    checkpoint_1_12.pt is saved: the save dir, the launcher's exit code, stdout and stderr,
+    and the pids of the killed rank and the other."""
+    folder = tmp_path_factory.mktemp("killed")
+    save_dir, logs = folder / "checkpoints", folder / "logs"
     logs.mkdir()
-    command = fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN)
-    launcher = _start_launcher(command, logs)
+    launcher = _start_launcher(fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs)
     try:
         _wait_for(lambda: _rank_pids(logs) is not None, 60, "the launcher's rank pids")
-        _wait_for(lambda: (save_dir / "checkpoint_last.pt").exists(), 120, "a first checkpoint")
+        _wait_for(lambda: (save_dir / f"checkpoint_1_{REFERENCE_UPDATE}.pt").exists(), 180,
+                  f"the checkpoint of update {REFERENCE_UPDATE}")
         rank0, rank1 = _rank_pids(logs)
         os.kill(rank1, signal.SIGKILL)
         launcher.wait(timeout=60)
     finally:
         if launcher.poll() is None:
             launcher.kill()
-    stderr = (logs / "stderr").read_text()
-    assert launcher.returncode == 128 + signal.SIGKILL, stderr[-3000:]
-    assert stderr.splitlines()[-1] == (
-        f"error: rank 1 of 2 (pid {rank1}) was killed by SIGKILL; stopped the other ranks"
-    )
-    assert _gone(rank0)
+    return save_dir, launcher.returncode, (logs / "stdout").read_text(), (logs / "stderr").read_text(), rank1, rank0
 
-    saved = _updates_in(save_dir / "checkpoint_last.pt")
-    assert saved >= 2
-    command = fairseq_train(ptb_char_slice, save_dir, saved + 2, SAMPLING_ARMIN)
-    resumed = launch(2, command, "--check-replicas")
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert f"@ {saved} updates)" in resumed.stdout  # "Loaded checkpoint ... (epoch E @ N updates)"
-    updates = [int(n) for n in re.findall(r"num_updates=(\d+)", resumed.stdout)]
-    assert updates == [saved + 1, saved + 2]
-    assert f"replica check at update {saved + 2}: parameters identical on all 2 ranks" in resumed.stdout
-    assert _updates_in(save_dir / "checkpoint_last.pt") == saved + 2
+
+@pytest.mark.slow
+def test_killed_rank_stops_the_job_and_leaves_its_checkpoints(killed_after_reference_update):
+    """The launcher stops the other rank and names the killed one; the checkpoints stay (a
+    relaunch resumes from checkpoint_last.pt as after a signal: the test below)."""
+    save_dir, returncode, _, stderr, killed, other = killed_after_reference_update
+    assert returncode == 128 + signal.SIGKILL, stderr[-3000:]
+    assert stderr.splitlines()[-1] == f"error: rank 1 of 2 (pid {killed}) was killed by SIGKILL; stopped the other ranks"
+    assert _gone(other)
+    assert _updates_in(save_dir / "checkpoint_last.pt") >= REFERENCE_UPDATE
 
 
 def _signal_during_training(command, logs, nprocs, signum):
@@ -239,10 +243,12 @@ def _signal_during_training(command, logs, nprocs, signum):
 
 
 @pytest.mark.slow
-def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_char_slice, tmp_path):
+def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(
+        ptb_char_slice, tmp_path, killed_after_reference_update):
     """SIGTERM to the launcher reaches both ranks; they agree on the update to stop after,
     save checkpoint_last.pt there and exit 0; a re-launch continues exactly as a run that
-    was never interrupted (losses and parameters)."""
+    was never interrupted (losses and parameters; that run: the one killed after update 12,
+    the same training up to its checkpoint of update 12)."""
     save_dir, logs = tmp_path / "checkpoints", tmp_path / "logs"
     returncode, stdout, stderr = _signal_during_training(
         fairseq_train(ptb_char_slice, save_dir, 100000, SAMPLING_ARMIN), logs, 2, signal.SIGTERM)
@@ -251,17 +257,19 @@ def test_signal_stops_every_rank_after_the_same_update_and_resume_is_exact(ptb_c
     assert "received SIGTERM: finishing the update in progress" in stdout  # rank 0
     assert "[rank 1]" in stderr and "received SIGTERM: finishing the update in progress" in stderr
     stop = int(re.search(r"Stopping training due to num_updates: (\d+)", stdout).group(1))
-    assert _updates_in(save_dir / "checkpoint_last.pt") == stop
+    assert _updates_in(save_dir / "checkpoint_last.pt") == stop < REFERENCE_UPDATE
     assert all(_gone(pid) for pid in _rank_pids(logs))
 
-    resumed = launch(2, fairseq_train(ptb_char_slice, save_dir, stop + 2, SAMPLING_ARMIN))
-    reference_dir = tmp_path / "reference"
-    reference = launch(2, fairseq_train(ptb_char_slice, reference_dir, stop + 2, SAMPLING_ARMIN))
-    assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr[-3000:] + reference.stderr[-3000:]
-    assert f"@ {stop} updates)" in resumed.stdout
+    resumed = launch(2, fairseq_train(ptb_char_slice, save_dir, REFERENCE_UPDATE, SAMPLING_ARMIN), "--check-replicas")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert f"@ {stop} updates)" in resumed.stdout  # "Loaded checkpoint ... (epoch E @ N updates)"
+    assert f"replica check at update {REFERENCE_UPDATE}: parameters identical on all 2 ranks" in resumed.stdout
+    reference_dir, _, reference_stdout, _, _, _ = killed_after_reference_update
+    reference = {update: line for update, line in update_lines(reference_stdout).items() if update <= REFERENCE_UPDATE}
     pieces = {**update_lines(stdout), **update_lines(resumed.stdout)}
-    assert pieces == update_lines(reference.stdout) and max(pieces) == stop + 2
-    final, got = parameters(reference_dir / "checkpoint_last.pt"), parameters(save_dir / "checkpoint_last.pt")
+    assert pieces == reference and max(pieces) == REFERENCE_UPDATE
+    final = parameters(reference_dir / f"checkpoint_1_{REFERENCE_UPDATE}.pt")
+    got = parameters(save_dir / "checkpoint_last.pt")
     assert final.keys() == got.keys() and all(torch.equal(final[k], got[k]) for k in final)
 
 
