@@ -292,36 +292,34 @@ def lstm_grid(path: Path, flags, rest: str) -> Path:
 
 @pytest.mark.slow
 def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_path):
-    grid = lstm_grid(tmp_path / "longer.yaml", [], "seeds: [1, 2]\nmax_update: 150\nreport_at: [75, 150]\n")
+    """Ctrl-C on armin-study (a real process) stops its run, which saves; the same command
+    resumes it (a finished run is left alone: test_a_second_call_trains_only_what_is_missing)."""
+    grid = lstm_grid(tmp_path / "longer.yaml", [], "seeds: [1]\nmax_update: 150\nreport_at: [75, 150]\n")
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "armin_plugin.jobs.study", grid, "--data", ptb_char_slice, "--out", out, "--jobs", "1"]
     with open(tmp_path / "stdout", "w") as stdout:  # a pipe nobody reads would fill and block it
         process = subprocess.Popen([str(a) for a in argv], cwd=REPO, stdout=stdout, stderr=subprocess.PIPE, text=True)
-        second = out / "runs" / "lstm" / "seed2" / "train.log"
+        log = out / "runs" / "lstm" / "seed1" / "train.log"
         deadline = time.time() + 300
-        while not (second.exists() and "num_updates=5," in second.read_text()):
+        while not (log.exists() and "num_updates=5," in log.read_text()):
             assert process.poll() is None and time.time() < deadline, (tmp_path / "stdout").read_text()[-3000:]
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1, (tmp_path / "stdout").read_text()[-3000:] + stderr[-3000:]
     assert stderr.strip().splitlines()[-1].startswith("error: interrupted; the runs in progress saved")
-    assert (out / "runs" / "lstm" / "seed1" / "finished").exists()
-    assert not (out / "runs" / "lstm" / "seed2" / "finished").exists()
-    assert "done training" in second.read_text().splitlines()[-1]  # the study waited for its run
-    first_log = (out / "runs" / "lstm" / "seed1" / "train.log").read_text()
+    assert not (out / "runs" / "lstm" / "seed1" / "finished").exists()
+    assert "done training" in log.read_text().splitlines()[-1]  # the study waited for its run
 
     result = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "2 runs, 1 finished before, 1 to train" in result.stdout
-    assert (out / "runs" / "lstm" / "seed1" / "train.log").read_text() == first_log
-    assert "Loaded checkpoint" in second.read_text()
-    saved = json.loads((out / "results.json").read_text())
-    for run in saved["runs"]:
-        logged = logged_validations(out / "runs" / "lstm" / f"seed{run['seed']}")
-        assert run["updates"] == 150
-        assert run["valid"] == {"75": pytest.approx(logged[75]["loss"], abs=1e-6),
-                                "150": pytest.approx(logged[150]["loss"], abs=1e-6)}
+    assert "1 run, 0 finished before, 1 to train" in result.stdout
+    assert "Loaded checkpoint" in log.read_text()
+    run, = json.loads((out / "results.json").read_text())["runs"]
+    logged = logged_validations(out / "runs" / "lstm" / "seed1")
+    assert run["updates"] == 150
+    assert run["valid"] == {"75": pytest.approx(logged[75]["loss"], abs=1e-6),
+                            "150": pytest.approx(logged[150]["loss"], abs=1e-6)}
 
 
 @pytest.mark.slow
@@ -342,7 +340,7 @@ def test_a_time_budget_finishes_runs_on_their_training_time(ptb_char_slice, tmp_
     assert float(row["valid BPC at the end"].split()[0]) == pytest.approx(saved["valid_end"], abs=5e-4 + 1e-6)
     log = (run_dir / "train.log").read_text()
     again = study_in_process(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
-    assert again.returncode == 0 and "1 runs, 1 finished before, 0 to train" in again.stdout
+    assert again.returncode == 0 and "1 run, 1 finished before, 0 to train" in again.stdout
     assert (run_dir / "train.log").read_text() == log
 
 

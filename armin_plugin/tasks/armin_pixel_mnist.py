@@ -11,7 +11,6 @@
 fixed permutation for every split and every run); without it, in row order. Pixels are
 scaled to [0, 1]. Splits: train, valid, test (see :mod:`armin_plugin.data.mnist`).
 """
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +22,12 @@ from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II
 
 from .. import criterions  # noqa: F401  (registers last_step_classification)
-from ..data.mnist import FORMAT, MANIFEST, PIXELS, SPLITS
+from ..data.mnist import CLASSES, PIXELS, SPLITS, read_manifest
 from ..errors import ArminError
 from ..training.nonfinite import GuardedTraining, GuardedTrainingConfig
 from .vector_sequences import VectorSequences
 
 logger = logging.getLogger(__name__)
-CLASSES = 10
 
 
 @dataclass
@@ -97,18 +95,6 @@ class PixelMNISTDataset(FairseqDataset):
             "nsentences": len(rows),
             "ntokens": len(rows) * PIXELS,
         }
-
-
-def read_manifest(data: Path) -> dict:
-    """The manifest of a pixel-MNIST data-bin (raises ArminError for anything else)."""
-    try:
-        manifest = json.loads((data / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = {}
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ArminError(f"{data} is not a pixel-MNIST data-bin (no valid {MANIFEST}); build one with "
-                         f"python -m armin_plugin.data.mnist --dest {data}")
-    return manifest
 
 
 def load_array(path: Path) -> np.ndarray:

@@ -143,8 +143,8 @@ def main(argv=None):
         for run in runs:
             check_command(run)
         todo = [run for run in runs if not run.finished]
-        logger.info("study %s: %d runs, %d finished before, %d to train, %d at once",
-                    grid.name, len(runs), len(runs) - len(todo), len(todo), args.jobs)
+        logger.info("study %s: %d run%s, %d finished before, %d to train, %d at once",
+                    grid.name, len(runs), "" if len(runs) == 1 else "s", len(runs) - len(todo), len(todo), args.jobs)
         failures = run_all(todo, args.jobs, lambda run, started: train_to_the_end(run, grid.max_update, started))
         failed = f"{len(failures)} of {len(todo)} runs failed: " + "; ".join(failures.values())
         try:
