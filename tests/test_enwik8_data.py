@@ -38,19 +38,6 @@ def test_sources_zip_bz2_and_raw(tmp_path):
 
 
 @pytest.mark.slow
-def test_prepare_binarizes_every_byte(tmp_path):
-    data = XML * 40
-    (tmp_path / "source.xml").write_bytes(data)
-    dest = enwik8.prepare(tmp_path / "bin", source=tmp_path / "source.xml")
-    dictionary = Dictionary.load(str(dest / "dict.txt"))
-    train, _, _ = enwik8.split_bytes(data)
-    dataset = data_utils.load_indexed_dataset(str(dest / "train"), dictionary)
-    assert int(dataset.sizes.sum()) == len(train)  # bytes, newlines as end of line
-    first_line = train.split(b"\n")[0]
-    assert dictionary.string(dataset[0][:-1]) == " ".join(map(str, first_line))
-
-
-@pytest.mark.slow
 def test_cli_refuses_a_missing_source(tmp_path):
     result = python_module("armin_plugin.data.enwik8", "--source", tmp_path / "none.zip",
                            "--dest", tmp_path / "bin")
@@ -59,15 +46,22 @@ def test_cli_refuses_a_missing_source(tmp_path):
 
 
 @pytest.mark.slow
-def test_gensim_sample_is_real_wikipedia_xml(tmp_path):
+def test_prepare_binarizes_every_byte_of_the_gensim_sample(tmp_path):
+    """The recipe's offline source is real Wikipedia XML; a slice of it becomes one token per
+    byte, newlines ending lines, split as enwik8.split_bytes says."""
     source = enwik8.gensim_sample(tmp_path)
     data = enwik8.read_source(source)
     assert len(data) > 6_000_000 and data.startswith(b"<mediawiki")
     (tmp_path / "slice.xml").write_bytes(data[:60_000])
     dest = enwik8.prepare(tmp_path / "bin", source=tmp_path / "slice.xml")
     dictionary = Dictionary.load(str(dest / "dict.txt"))
+    train_bytes, valid_bytes, _ = enwik8.split_bytes(data[:60_000])
+    train = data_utils.load_indexed_dataset(str(dest / "train"), dictionary)
+    # one token per byte, a newline as the end of its line; a split that stops inside a line
+    # gets one end-of-line token more
+    assert int(train.sizes.sum()) == len(train_bytes) + (not train_bytes.endswith(b"\n"))
+    first_line = train_bytes.split(b"\n")[0]
+    assert dictionary.string(train[0][:-1]) == " ".join(map(str, first_line))
     valid = data_utils.load_indexed_dataset(str(dest / "valid"), dictionary)
-    _, valid_bytes, _ = enwik8.split_bytes(data[:60_000])
     assert len(valid_bytes) == 3_000  # 5% of the slice
-    # one token per byte; a split that stops inside a line gets one end-of-line token more
     assert int(valid.sizes.sum()) == 3_000 + (not valid_bytes.endswith(b"\n"))

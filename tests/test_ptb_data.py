@@ -91,6 +91,7 @@ def test_prepare_keeps_complete_dir(prepared):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("prepared", ["char"], indirect=True)  # the level changes no step of a rebuild
 def test_force_rebuild_replaces_dir(prepared, tmp_path):
     level, _, dest = prepared
     copy = shutil.copytree(dest, tmp_path / "bin")
