@@ -1,5 +1,6 @@
 """The armin_algorithmic task: generated sequences, the bit-error metric, and fairseq's CLIs."""
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -294,21 +295,29 @@ TINY_JOB = ["--tasks", "copy", "--models", "armin", "--minutes", "0.5", "--max-u
             "--armin-slots", "2"]
 
 
-@pytest.mark.slow
-def test_the_job_trains_under_the_lr_schedule_it_is_given(tmp_path):
-    """compare_algorithmic --lr-schedule cosine: the run decays along the time budget
-    (cosine_over_time), and the table says so."""
-    out = tmp_path / "r"
+@pytest.fixture(scope="module")
+def tiny_job(tmp_path_factory):
+    """compare_algorithmic --lr-schedule cosine as a real process (ARMIN on copy, 4 updates):
+    its --out folder."""
+    out = tmp_path_factory.mktemp("algorithmic") / "r"
     result = python_module("armin_plugin.jobs.compare_algorithmic", "--out", out, *TINY_JOB, "--lr-schedule", "cosine")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "'lr_scheduler': {'_name': 'cosine_over_time'" in (out / "copy" / "armin" / "train.log").read_text()
-    assert "half a cosine over the budget (--lr-schedule cosine)" in (out / "results.md").read_text()
+    return out
 
 
 @pytest.mark.slow
-def test_the_job_prints_its_own_table_when_a_job_beside_it_rewrites_the_shared_one(tmp_path, monkeypatch, capsys):
+def test_the_job_trains_under_the_lr_schedule_it_is_given(tiny_job):
+    """The run decays along the time budget (cosine_over_time), and the table says so."""
+    assert "'lr_scheduler': {'_name': 'cosine_over_time'" in (tiny_job / "copy" / "armin" / "train.log").read_text()
+    assert "half a cosine over the budget (--lr-schedule cosine)" in (tiny_job / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_the_job_prints_its_own_table_when_a_job_beside_it_rewrites_the_shared_one(tiny_job, tmp_path, monkeypatch,
+                                                                                  capsys):
     """Two jobs sharing --out (the docs train ARMIN and the LSTM side by side that way): each
-    prints the table of its own runs, even when the other rewrites results.md just after."""
+    prints the table of its own runs, even when the other rewrites results.md just after.
+    (Here the job runs again on a copy of the tiny job's runs, which hold their budget.)"""
     from armin_plugin.jobs import compare_algorithmic as job
 
     render = job.render
@@ -319,7 +328,8 @@ def test_the_job_prints_its_own_table_when_a_job_beside_it_rewrites_the_shared_o
         return paths
 
     monkeypatch.setattr(job, "render", raced)
-    job.main(["--out", str(tmp_path / "r"), *TINY_JOB])
+    out = shutil.copytree(tiny_job, tmp_path / "r")
+    job.main(["--out", str(out), *TINY_JOB, "--lr-schedule", "cosine"])
     printed = capsys.readouterr().out
     assert "job beside it" not in printed
     assert "| copy | ARMIN |" in printed
