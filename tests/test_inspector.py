@@ -153,34 +153,23 @@ def test_bad_input_is_one_line(trained, ptb_char_slice, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def translation_checkpoint(built_once):
-    """armin_tiny after 2 updates on a made-up German-English corpus (data-bin with
-    sentencepiece), built once per run."""
-    return built_once("inspector_translation", translate_and_train) / "checkpoints" / "checkpoint_last.pt"
+def translation_checkpoint(libreoffice_slice, built_once):
+    """armin_tiny after 2 updates on the LibreOffice help slice, built once per run."""
+    def train(folder):
+        result = fairseq_in_process(
+            "train", libreoffice_slice, "--user-dir", PLUGIN, "--task", "translation", "--source-lang", "de",
+            "--target-lang", "en", "--arch", "armin_tiny", "--optimizer", "adam", "--lr", 0.005, "--max-tokens", 500,
+            "--max-update", 2, "--save-dir", folder / "checkpoints", "--no-epoch-checkpoints", "--cpu",
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    return built_once("inspector_translation", train) / "checkpoints" / "checkpoint_last.pt"
 
 
-def translate_and_train(folder):
-    from armin_plugin.data.parallel import prepare_parallel
-
-    raw = folder / "raw"
-    raw.mkdir()
-    nouns = [("haus", "house"), ("baum", "tree"), ("hund", "dog"), ("tisch", "table")]
-    sizes = [("gross", "big"), ("klein", "small"), ("alt", "old")]
-    pairs = [(f"das {n} ist {a} .", f"the {m} is {b} .") for n, m in nouns for a, b in sizes]
-    for split, count in (("train", 200), ("valid", 12), ("test", 12)):
-        chosen = [pairs[i % len(pairs)] for i in range(count)]
-        (raw / f"{split}.de").write_text("".join(de + "\n" for de, _ in chosen), encoding="utf-8")
-        (raw / f"{split}.en").write_text("".join(en + "\n" for _, en in chosen), encoding="utf-8")
-    data = prepare_parallel(raw, folder / "bin", "de", "en", 60)
-    result = fairseq_in_process(
-        "train", data, "--user-dir", PLUGIN, "--task", "translation", "--source-lang", "de", "--target-lang", "en",
-        "--arch", "armin_tiny", "--optimizer", "adam", "--lr", 0.005, "--max-tokens", 500, "--max-update", 2,
-        "--save-dir", folder / "checkpoints", "--no-epoch-checkpoints", "--cpu",
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+SOURCE, TARGET = "Wählen Sie Bearbeiten – Alles auswählen.", "Choose Edit - Select All."
 
 
-@pytest.mark.parametrize("pair", [["--source", "das haus ist klein .", "--target", "the house is small ."], []])
+@pytest.mark.parametrize("pair", [["--source", SOURCE, "--target", TARGET], []])
 def test_translation_reads_beside_attention(translation_checkpoint, tmp_path, pair):
     written = inspect("--path", translation_checkpoint, "--out", tmp_path, *pair)
     assert sorted(p.name for p in written) == [
