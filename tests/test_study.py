@@ -243,6 +243,8 @@ def test_the_table_and_json_equal_the_training_logs(tiny_study):
     assert float(table["armin"]["read age"]) == pytest.approx(
         statistics.fmean(logs[f"armin/seed{seed}"][4]["armin_read_age"] for seed in (1, 2)), abs=5e-3 + 1e-6)
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "params.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # armin and lstm differ in size
+    assert "Plots: study/curves.png, study/params.png" in stdout  # --out study, relative
     assert (out / "commands.sh").read_text().count("fairseq-train --user-dir") == 4
 
 
@@ -314,6 +316,7 @@ def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_
     result = study(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 run, 0 finished before, 1 to train" in result.stdout
+    assert not (out / "params.png").exists()  # one size: nothing to draw against parameters
     assert "Loaded checkpoint" in log.read_text()
     run, = json.loads((out / "results.json").read_text())["runs"]
     logged = logged_validations(out / "runs" / "lstm" / "seed1")
@@ -324,7 +327,7 @@ def test_ctrl_c_stops_the_runs_and_the_same_command_resumes(ptb_char_slice, tmp_
 
 @pytest.mark.slow
 def test_a_time_budget_finishes_runs_on_their_training_time(ptb_char_slice, tmp_path):
-    grid = lstm_grid(tmp_path / "timed.yaml", ["--stop-time-hours", 0.001], "max_update: 100000\nreport_at: [1]\n")
+    grid = lstm_grid(tmp_path / "timed.yaml", ["--stop-time-hours", 0.001], "max_update: 100000\nreport_at: [1, 100000]\n")
     out = tmp_path / "out"
     result = study_in_process(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -338,6 +341,7 @@ def test_a_time_budget_finishes_runs_on_their_training_time(ptb_char_slice, tmp_
     row = table_cells((out / "results.md").read_text())["lstm"]
     assert row["updates"] == f"{saved['updates']:,}"
     assert float(row["valid BPC at the end"].split()[0]) == pytest.approx(saved["valid_end"], abs=5e-4 + 1e-6)
+    assert saved["valid"]["100000"] is None and row["valid BPC @100000"] == "-"  # a count the time did not reach
     log = (run_dir / "train.log").read_text()
     again = study_in_process(grid, "--data", ptb_char_slice, "--out", out, "--jobs", 1)
     assert again.returncode == 0 and "1 run, 1 finished before, 0 to train" in again.stdout

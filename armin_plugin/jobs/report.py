@@ -67,6 +67,30 @@ def plot(results: JobResults, path: Path):
     plt.close(figure)
 
 
+def plot_against_params(results: JobResults, key: str, label: str, path: Path):
+    """The rows' ``key`` (a spread over seeds: its mean, and its min..max as a bar) against
+    their parameter counts on a log scale, one point per row, named by its first cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    name = results.columns[0].key
+    for index, row in enumerate(row for row in results.rows if row.get("params") and row.get(key)):
+        value = row[key]
+        axis.errorbar([row["params"]], [value["mean"]], yerr=[[value["mean"] - value["min"]], [value["max"] - value["mean"]]],
+                      fmt="o", color=f"C{index % 10}", capsize=3, label=row[name])
+    axis.set_xscale("log")
+    axis.set_xlabel("parameters")
+    axis.set_ylabel(label)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def write_test_scalars(results: JobResults):
     """Add each run's test scores to the ``test`` subfolder of its TensorBoard logs."""
     from torch.utils.tensorboard import SummaryWriter

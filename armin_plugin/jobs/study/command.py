@@ -9,9 +9,10 @@ the mean and spread over seeds.
 Each run is one fairseq-train (its exact command in RUN/command.sh and results.json), with
 one compute thread, ``--jobs`` at once. A run that trained its whole budget is marked
 finished and skipped by the next call; an interrupted one resumes from its
-checkpoint_last.pt. Writes under ``--out``: results.md (the table), curves.png,
-results.json (every number, per run and per variant) and commands.sh; when runs fail, the
-others go on, and the table holds what the failed ones logged before they stopped.
+checkpoint_last.pt. Writes under ``--out``: results.md (the table), curves.png, params.png
+(where the variants differ in size: the metric at the end against parameters), results.json
+(every number, per run and per variant) and commands.sh; when runs fail, the others go on,
+and the table holds what the failed ones logged before they stopped.
 """
 import argparse
 import logging
@@ -23,7 +24,7 @@ from typing import Dict, List
 from ...cli.logs import setup_cli_logging
 from ...cli.process import PLUGIN
 from ...errors import ArminError
-from ..report import render
+from ..report import plot_against_params, render
 from ..run_pool import run_all
 from .grid import Grid, load_grid
 from .runs import StudyRun, check_command, commands_script, plan, train_to_the_end
@@ -108,7 +109,15 @@ def report(grid: Grid, runs: List[StudyRun], out: Path, data, jobs: int, failure
         heading += (f" Incomplete: {', '.join(failures)} failed; a failed run's figures are what it logged "
                     f"before it stopped ('-': never validated there).")
     (out / "commands.sh").write_text(commands_script(runs), encoding="utf-8")
-    return render(study_results(grid, numbers, heading), out, tensorboard=False)
+    results = study_results(grid, numbers, heading)
+    markdown, curves = render(results, out, tensorboard=False)
+    plots = [curves]
+    if len({row["params"] for row in results.rows if row["params"]}) > 1:
+        key = "valid_end" if grid.max_hours is not None else f"valid_{grid.report_at[-1]}"
+        column = next(column for column in results.columns if column.key == key)
+        plots.append(out / "params.png")
+        plot_against_params(results, key, f"{column.header} (mean, min..max over seeds)", plots[-1])
+    return markdown, plots
 
 
 def main(argv=None):
@@ -148,7 +157,7 @@ def main(argv=None):
         failures = run_all(todo, args.jobs, lambda run, started: train_to_the_end(run, grid.max_update, started))
         failed = f"{len(failures)} of {len(todo)} runs failed: " + "; ".join(failures.values())
         try:
-            markdown, png = report(grid, runs, out, data, args.jobs, failures)
+            markdown, plots = report(grid, runs, out, data, args.jobs, failures)
         except ArminError as error:
             if not failures:
                 raise
@@ -161,4 +170,4 @@ def main(argv=None):
         sys.exit(f"error: interrupted; the runs in progress saved their checkpoint_last.pt under {out}: "
                  f"the same command resumes them")
     print(f"\n{markdown.read_text()}")
-    print(f"Plot: {png}\nTensorBoard: tensorboard --logdir {out / 'runs'}")
+    print(f"Plots: {', '.join(map(str, plots))}\nTensorBoard: tensorboard --logdir {out / 'runs'}")

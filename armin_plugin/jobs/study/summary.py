@@ -24,9 +24,10 @@ def metric(grid: Grid):
 
 
 def run_numbers(grid: Grid, run: StudyRun, failure: Optional[str] = None) -> Dict[str, Any]:
-    """The numbers of one run. A finished run must have validated at every report count
-    (raises ArminError otherwise); a run that failed (``failure``: why) has None where it
-    never validated, and its error under "failed". Raises ArminError when it never validated."""
+    """The numbers of one run. A finished run must have validated at every report count it
+    reached (raises ArminError otherwise; under a time budget a run may end before a count,
+    and has None there); a run that failed (``failure``: why) has None where it never
+    validated, and its error under "failed". Raises ArminError when it never validated."""
     tag, _, convert = metric(grid)
     log = read_run(run.tensorboard, subsets=(grid.subset,))
     curve = [(update, seconds, convert(value)) for update, seconds, value in log.curve(tag, grid.subset)]
@@ -35,7 +36,8 @@ def run_numbers(grid: Grid, run: StudyRun, failure: Optional[str] = None) -> Dic
         raise ArminError(f"{run.name} logged no {tag} on validation subset {grid.subset} "
                          f"(it logged {logged}); see {run.dir / 'train.log'}")
     at = {update: value for update, _, value in curve}
-    missing = [update for update in grid.report_at if update not in at]
+    reached = curve[-1][0] if grid.max_hours is not None else grid.max_update
+    missing = [update for update in grid.report_at if update not in at and update <= reached]
     if missing and failure is None:
         raise ArminError(f"{run.name} was never validated at update {', '.join(map(str, missing))} "
                          f"(validated at {', '.join(map(str, sorted(at)))})")
