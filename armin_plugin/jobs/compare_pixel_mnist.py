@@ -3,6 +3,7 @@ settings, an LSTM of 100 units and an LSTM of ARMIN's parameter count; plot and 
 
     python -m armin_plugin.jobs.compare_pixel_mnist --data data-bin/pixel_mnist --out runs/pixel_mnist --minutes 4
     python -m armin_plugin.jobs.compare_pixel_mnist --permute --epochs 150 --gpu    # the authors' budget
+    python -m armin_plugin.jobs.compare_pixel_mnist --pixels-per-step 8 --epochs 40   # a CPU variant, 98 steps
 
 Every run gets the authors' pMNIST training: Adam, batch 128, gradient-norm clip 1.0, and
 the learning rate times 0.1 for the last 20% of the budget (of ``--minutes`` of training
@@ -33,7 +34,8 @@ from typing import Dict, List
 
 from ..cli.logs import setup_cli_logging
 from ..modules import ARMIN
-from ..data.mnist import CLASSES, read_manifest
+from ..data.mnist import CLASSES, read_manifest, steps_per_image
+from ..errors import ArminError
 from .checkpoints import checkpoint_facts
 from .fairseq_runs import bookkeeping_flags, exits_in_one_line, run_tool, tool_failed, train
 from .learning_rates import add_rate_flags, resolve_rates
@@ -65,7 +67,7 @@ class Run:
 
 def armin_params(args) -> int:
     """Parameters of ``armin_pixel`` at the sizes of ``args`` (built, not trained)."""
-    armin = ARMIN(1, args.armin_hidden_size, args.armin_slot_size, args.armin_slots)
+    armin = ARMIN(args.pixels_per_step, args.armin_hidden_size, args.armin_slot_size, args.armin_slots)
     return sum(p.numel() for p in armin.parameters()) + (armin.output_size + 1) * CLASSES
 
 
@@ -90,10 +92,15 @@ def budget_flags(args, fraction: float) -> List:
     return ["--stop-time-hours", args.minutes * fraction / 60, "--max-epoch", 10**6]
 
 
+def task_flags(args) -> List:
+    return ["--task", "armin_pixel_mnist", *(["--permute"] if args.permute else []),
+            "--pixels-per-step", args.pixels_per_step]
+
+
 def train_run(args, run: Run, run_dir: Path) -> Path:
     """Both phases of ``run``: to 80% of the budget at its rate, then at a tenth of it."""
     common = [
-        args.data, "--task", "armin_pixel_mnist", *(["--permute"] if args.permute else []),
+        args.data, *task_flags(args),
         "--criterion", "last_step_classification", "--optimizer", "adam", "--clip-norm", args.clip_norm,
         "--batch-size", args.batch_size, "--seed", args.seed, "--max-update", args.max_update,
         "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",
@@ -110,8 +117,7 @@ def test_scores(args, run: Run, checkpoint: Path, run_dir: Path) -> Dict[str, fl
     """{metric: value} of ``fairseq-validate`` of ``checkpoint`` on the test split."""
     log = run_dir / "test.log"
     finished = run_tool("validate", run.name, [
-        args.data, "--task", "armin_pixel_mnist", *(["--permute"] if args.permute else []),
-        "--path", checkpoint, "--valid-subset", "test", "--batch-size", args.batch_size,
+        args.data, *task_flags(args), "--path", checkpoint, "--valid-subset", "test", "--batch-size", args.batch_size,
         *([] if args.gpu else ["--cpu"]),
     ], log)
     for line in finished.lines:
@@ -129,6 +135,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, help="checkpoints, logs, plot, table (default: runs/pixel_mnist "
                                                  "or runs/pixel_mnist_permuted)")
     parser.add_argument("--permute", action="store_true", help="permuted pixel MNIST (the data-bin's permutation)")
+    parser.add_argument("--pixels-per-step", type=int, default=1,
+                        help="pixels read per step (a divisor of 784): 1 is the paper's task, K > 1 a shorter "
+                             "CPU variant of 784 / K steps")
     parser.add_argument("--minutes", type=float, default=4.0, help="training budget per run in minutes")
     parser.add_argument("--epochs", type=int, default=0, help="train for this many epochs instead of --minutes "
                                                               "(the authors: 150)")
@@ -152,6 +161,10 @@ def parse_args(argv=None):
     unknown = sorted(set(args.runs) - set(RUNS)) or ([] if args.runs else ["(none)"])
     if unknown:
         parser.error(f"--runs: unknown {', '.join(unknown)}; choose from {', '.join(RUNS)}")
+    try:
+        steps_per_image(args.pixels_per_step)
+    except ArminError as error:
+        parser.error(str(error))
     for name in ("batch_size", "validate_every", "log_interval", "armin_hidden_size", "armin_slot_size", "armin_slots"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
@@ -167,12 +180,14 @@ def main(argv=None):
         manifest = read_manifest(args.data)
         epoch_updates = math.ceil(manifest["sizes"]["train"] / args.batch_size)
         task = "permuted" if args.permute else "sequential"
+        steps = (f" read {args.pixels_per_step} pixels per step ({steps_per_image(args.pixels_per_step)} steps: a CPU "
+                 f"variant, not the paper's task)" if args.pixels_per_step > 1 else "")
         data = (f"a {sum(manifest['sizes'].values()):,}-image SUBSET of MNIST ({manifest['source']})"
                 if manifest["subset"] else "MNIST")
         sizes = " / ".join(f"{size:,}" for size in manifest["sizes"].values())
         budget = f"{args.epochs} epochs" if args.epochs else f"{args.minutes:g} min of training"
         results = JobResults(
-            f"{task.capitalize()} pixel MNIST on {data}, train / valid / test {sizes}; {budget} per run, "
+            f"{task.capitalize()} pixel MNIST{steps} on {data}, train / valid / test {sizes}; {budget} per run, "
             f"batch {args.batch_size}, clip {args.clip_norm:g}, lr x0.1 after {DECAY_AT:.0%}; test accuracy "
             f"of the best-validation checkpoint (fairseq-validate):", COLUMNS,
             panels={"validation": "validation accuracy", "training": "training loss (bits per sequence)"},

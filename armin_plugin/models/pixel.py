@@ -1,5 +1,5 @@
 """Models of ``--task armin_pixel_mnist``: class logits from the output at the last of the
-784 pixel steps.
+pixel steps (784, or 784 / K with ``--pixels-per-step K``).
 
 ``armin_pixel``: the ARMIN stack of ``armin_algorithmic`` and a linear map of its last
 output [sigmoid(o) * h ; sigmoid(o_m) * r] to the 10 classes; the default sizes are the
@@ -7,7 +7,7 @@ authors' pMNIST model (d_h 100, d_r 28, 28 slots). ``lstm_pixel``: an ``nn.LSTM`
 hidden units by default; ``--lstm-params N`` picks the hidden size whose parameter count
 comes closest to N, e.g. an ARMIN model's) and a linear map of its last output.
 
-Both read ``src_inputs`` (B, T, 1) and return logits (B, 10). Named sizes: ``*_tiny`` for tests.
+Both read ``src_inputs`` (B, T, K pixels) and return logits (B, 10). Named sizes: ``*_tiny`` for tests.
 """
 from dataclasses import dataclass, field
 
